@@ -1,0 +1,44 @@
+"""vetgrad's engine: a zero-dependency scalar reverse-mode autograd with PyTorch's float64 semantics.
+
+>>> from engine import Value
+>>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+>>> c = a * b + 10.0
+>>> c.backward()
+>>> a.grad, b.grad
+(-3.0, 2.0)
+"""
+
+from engine.autograd import (
+    backward,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    topological_order,
+    zero_grad,
+    zero_grad_graph,
+)
+from engine.dot import draw_dot, to_dot
+from engine.gradcheck import GradcheckError, gradcheck
+from engine.ops import OPS, Op, public_ops
+from engine.value import Value
+
+__all__ = [
+    "OPS",
+    "GradcheckError",
+    "Op",
+    "Value",
+    "backward",
+    "draw_dot",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "public_ops",
+    "to_dot",
+    "topological_order",
+    "zero_grad",
+    "zero_grad_graph",
+]
+__version__ = "0.1.0"

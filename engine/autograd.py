@@ -1,0 +1,197 @@
+"""Reverse-mode differentiation over ``Value`` graphs: ``backward``, ``grad``, ``no_grad``.
+
+Topological order is built iteratively (no recursion limit) and deterministically (parents are an
+ordered pair, never a set), so the same graph sums its gradients in the same order in every run.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
+
+from engine import value as _value
+from engine.ops import FLOAT, VALUE, BoundOp
+from engine.value import Value
+
+
+def topological_order(roots: Iterable[Value]) -> list[Value]:
+    """Every node reachable from ``roots``, each after all of its parents (inputs first)."""
+    order: list[Value] = []
+    append = order.append
+    seen: set[Value] = set()
+    mark = seen.add
+    stack: list[Value | None] = list(roots)[::-1]
+    push = stack.append
+    pop = stack.pop
+    while stack:
+        v = pop()
+        if v is None:  # all parents of the node below the marker are done
+            append(pop())
+            continue
+        if v in seen:
+            continue
+        mark(v)
+        a = v._a
+        if a is None:
+            append(v)
+            continue
+        push(v)
+        push(None)
+        b = v._b
+        if b is not None and b not in seen:
+            push(b)
+        if a not in seen:
+            push(a)  # popped first: the first parent comes first in the order
+    return order
+
+
+def backward(root: Value, gradient: float = 1.0) -> None:
+    """``root.backward()``: add d(root)/d(node) * gradient to ``.grad`` of every reachable node."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
+    gradient = float(gradient)
+    order = topological_order((root,))
+    # Each pass propagates fresh gradients: stash what earlier passes left (so that nothing is
+    # counted twice) and start every node at -0.0, the additive identity that keeps signed zeros.
+    saved = [v.grad for v in order]
+    for v in order:
+        v.grad = -0.0
+        spec = v._spec
+        if spec is not None and (type(spec) is str or spec.vjp is None):
+            for w, g in zip(order, saved):
+                w.grad = g
+            v._backward()  # raises the op's own, specific error
+    root.grad = gradient
+    for v in reversed(order):
+        spec = v._spec
+        if spec is not None:
+            spec.back(v)
+    for v, g in zip(order, saved):
+        if g:
+            v.grad = g + v.grad
+
+
+def zero_grad(values: Iterable[Value]) -> None:
+    """Set ``grad`` to 0.0 on each of ``values`` (e.g. a model's parameters)."""
+    for v in values:
+        v.grad = 0.0
+
+
+def zero_grad_graph(root: Value) -> None:
+    """Set ``grad`` to 0.0 on ``root`` and every node it was computed from."""
+    zero_grad(topological_order((root,)))
+
+
+def _as_tuple(x: Value | Sequence[Value], what: str) -> tuple[Value, ...]:
+    items = (x,) if isinstance(x, Value) else tuple(x)
+    for item in items:
+        if not isinstance(item, Value):
+            raise TypeError(f"grad() {what} must be Values, got {type(item).__name__}")
+    if not items:
+        raise ValueError(f"grad() needs at least one of {what}")
+    return items
+
+
+def grad(
+    outputs: Value | Sequence[Value],
+    inputs: Value | Sequence[Value],
+    grad_outputs: Sequence[float | Value] | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Value | None, ...]:
+    """d(sum of outputs)/d(input) for each input, as ``torch.autograd.grad`` computes it.
+
+    Does not touch ``.grad``. With ``create_graph=True`` the gradients are Values with history, so
+    they can be differentiated again (higher-order derivatives); otherwise they are new leaves.
+    An input the outputs do not depend on raises, or gives None with ``allow_unused=True``.
+    """
+    outs = _as_tuple(outputs, "outputs")
+    ins = _as_tuple(inputs, "inputs")
+    if grad_outputs is None:
+        seeds: list[float | Value] = [1.0] * len(outs)
+    else:
+        seeds = list(grad_outputs)
+        if len(seeds) != len(outs):
+            raise ValueError(f"grad_outputs has {len(seeds)} entries for {len(outs)} outputs")
+    order = topological_order(outs)
+    wanted = set(ins)
+    needed: set[Value] = set()
+    for v in order:  # parents come first, so one pass finds every node on a path to an input
+        if v in wanted or v._a in needed or v._b in needed:
+            needed.add(v)
+    F = VALUE if create_graph else FLOAT
+    acc: dict[Value, float | Value] = {}
+    for out, seed in zip(outs, seeds):
+        if out in needed:
+            if create_graph:
+                seed = seed if isinstance(seed, Value) else Value(float(seed))
+            else:
+                seed = seed.data if isinstance(seed, Value) else float(seed)
+            acc[out] = acc[out] + seed if out in acc else seed
+    previous = _value._grad_enabled
+    _value._grad_enabled = bool(create_graph)
+    try:
+        for v in reversed(order):
+            g = acc.get(v)
+            if g is None or v._a is None or v not in needed:
+                continue
+            spec = v._spec
+            if type(spec) is str or spec.vjp is None:
+                v._backward()  # raises the op's own error
+            params = spec.params if isinstance(spec, BoundOp) else ()
+            a, b = v._a, v._b
+            if create_graph:
+                args = (a,) if b is None else (a, b)
+                out = v
+            else:
+                args = (a.data,) if b is None else (a.data, b.data)
+                out = v.data
+            if b is None:
+                pairs = ((a, spec.vjp(F, g, *args, out, *params)),)
+            else:
+                ga, gb = spec.vjp(F, g, *args, out)
+                pairs = ((a, ga), (b, gb))
+            for parent, pg in pairs:
+                if parent in needed:
+                    acc[parent] = acc[parent] + pg if parent in acc else pg
+    finally:
+        _value._grad_enabled = previous
+    result: list[Value | None] = []
+    for x in ins:
+        if x not in acc:
+            if not allow_unused:
+                raise ValueError(
+                    "one of the inputs was not used to compute the outputs "
+                    "(pass allow_unused=True to get None for it)"
+                )
+            result.append(None)
+            continue
+        g = acc[x]
+        result.append(g if isinstance(g, Value) else Value(float(g)))
+    return tuple(result)
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block ops record no history: results are leaves (like ``torch.no_grad``)."""
+    previous = _value._grad_enabled
+    _value._grad_enabled = False
+    try:
+        yield
+    finally:
+        _value._grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record history again inside a ``no_grad`` block."""
+    previous = _value._grad_enabled
+    _value._grad_enabled = True
+    try:
+        yield
+    finally:
+        _value._grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _value._grad_enabled

@@ -1,0 +1,449 @@
+"""The op table: every primitive op of vetgrad, declared once.
+
+Each :class:`Op` holds the IEEE-safe float forward, the vector-Jacobian product (VJP) rule, how a
+user spells the op on a micrograd-style ``Value``, how PyTorch spells it, and sampling hints for the
+conformance generator. ``Value``'s operators and methods, the docs (``python -m engine.ops``) and
+the conformance harness all read this table.
+
+A VJP rule is written once for two number systems: ``F`` is either :data:`FLOAT` (plain floats,
+IEEE-safe functions) or :data:`VALUE` (``Value`` arithmetic, so that gradients can themselves be
+differentiated). Arguments: ``F, g, *inputs, out, *params``; a unary rule returns the gradient of its
+input, a binary rule a pair. Rules follow ``tools/autograd/derivatives.yaml`` of PyTorch, including
+the order of floating-point operations, so results agree to the last bit where possible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine import ieee
+
+
+class FloatMath:
+    """The ``F`` of VJP rules on plain floats."""
+
+    div = staticmethod(ieee.div)
+    pow = staticmethod(ieee.pow)
+    pow_scalar = staticmethod(ieee.pow_scalar)
+    exp = staticmethod(ieee.exp)
+    log = staticmethod(ieee.log)
+    sin = staticmethod(ieee.sin)
+    cos = staticmethod(ieee.cos)
+
+    @staticmethod
+    def val(x: float) -> float:
+        return x
+
+
+class ValueMath:
+    """The ``F`` of VJP rules on ``Value`` objects (``create_graph=True``)."""
+
+    @staticmethod
+    def div(a: Any, b: Any) -> Any:
+        return a / b
+
+    @staticmethod
+    def pow(a: Any, b: Any) -> Any:
+        return a**b
+
+    pow_scalar = pow
+
+    @staticmethod
+    def exp(a: Any) -> Any:
+        return a.exp()
+
+    @staticmethod
+    def log(a: Any) -> Any:
+        return a.log()
+
+    @staticmethod
+    def sin(a: Any) -> Any:
+        return a.sin()
+
+    @staticmethod
+    def cos(a: Any) -> Any:
+        return a.cos()
+
+    @staticmethod
+    def val(x: Any) -> float:
+        return x.data if hasattr(x, "data") else x
+
+
+FLOAT = FloatMath
+VALUE = ValueMath
+
+# Sampling hints: a well-conditioned domain for ordinary inputs, and the special points (kinks,
+# ties, domain edges) where PyTorch's conventions decide the result.
+ANY = (-3.0, 3.0)
+POSITIVE = (0.05, 5.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One primitive op. ``params`` are constant (non-differentiable) arguments with defaults."""
+
+    name: str
+    arity: int
+    symbol: str
+    forward: Callable[..., float]
+    vjp: Callable[..., Any] | None
+    doc: str
+    call: Callable[..., Any] | None = None
+    torch: Callable[..., Any] | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    domain: tuple[tuple[float, float], ...] = (ANY, ANY)
+    special: tuple[float, ...] = ()
+    dunder: str | None = None
+    method: str | None = None
+    torch_name: str = ""
+    back: Callable[[Any], None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "back", _float_back(self, ()))
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+    def bind(self, *params: Any) -> BoundOp:
+        """This op with its constant parameters fixed; bound ops are cached and shared by nodes."""
+        key = (self.name, params)
+        bound = _BOUND.get(key)
+        if bound is None:
+            bound = _BOUND[key] = BoundOp(self, params)
+        return bound
+
+
+class BoundOp:
+    """An op whose constant parameters are fixed (``leaky_relu(0.2)``, ``clamp(0, 1)``, ``x**2``)."""
+
+    __slots__ = ("arity", "back", "name", "op", "params", "symbol", "vjp")
+
+    def __init__(self, op: Op, params: tuple[Any, ...]) -> None:
+        self.op = op
+        self.params = params
+        self.name = op.name
+        self.arity = op.arity
+        self.vjp = op.vjp
+        self.back = _float_back(op, params)
+        self.symbol = _bound_symbol(op, params)
+
+    def forward(self, *inputs: float) -> float:
+        return self.op.forward(*inputs, *self.params)
+
+    def __repr__(self) -> str:
+        return f"BoundOp({self.symbol})"
+
+
+_BOUND: dict[tuple[str, tuple[Any, ...]], BoundOp] = {}
+
+
+def _number_text(x: float) -> str:
+    return str(int(x)) if x == x and abs(x) != ieee.INF and x.is_integer() else repr(x)
+
+
+def _bound_symbol(op: Op, params: tuple[Any, ...]) -> str:
+    if op.name == "pow_scalar":  # micrograd labels x**2 as '**2'
+        return "**" + _number_text(params[0])
+    shown = ", ".join("None" if p is None else _number_text(p) for p in params)
+    return f"{op.symbol}({shown})"
+
+
+def _not_differentiable(op: Op) -> Callable[[Any], None]:
+    def back(node: Any) -> None:
+        raise RuntimeError(
+            f"derivative for {op.name} ({op.symbol!r}) is not implemented: PyTorch raises here too "
+            "(floor division is piecewise constant). Detach its inputs or use '/' instead."
+        )
+
+    return back
+
+
+def _float_back(op: Op, params: tuple[Any, ...]) -> Callable[[Any], None]:
+    """The fast path of ``backward()``: apply the VJP rule to floats and accumulate into parents."""
+    vjp = op.vjp
+    if vjp is None:
+        return _not_differentiable(op)
+    F = FLOAT
+    if op.arity == 1:
+        if params:
+
+            def back(node: Any) -> None:
+                a = node._a
+                a.grad += vjp(F, node.grad, a.data, node.data, *params)
+
+        else:
+
+            def back(node: Any) -> None:
+                a = node._a
+                a.grad += vjp(F, node.grad, a.data, node.data)
+
+        return back
+
+    def back2(node: Any) -> None:
+        a = node._a
+        b = node._b
+        ga, gb = vjp(F, node.grad, a.data, b.data, node.data)
+        a.grad += ga
+        b.grad += gb
+
+    return back2
+
+
+# ---------------------------------------------------------------------------------------------
+# VJP rules (derivatives.yaml in PyTorch names the formula each one follows)
+
+
+def _add(F, g, a, b, out):
+    return g, g
+
+
+def _sub(F, g, a, b, out):
+    return g, -g
+
+
+def _mul(F, g, a, b, out):
+    return g * b, g * a
+
+
+def _div(F, g, a, b, out):
+    # div_tensor_self_backward / div_tensor_other_backward
+    return F.div(g, b), -g * F.div(F.div(a, b), b)
+
+
+def _pow(F, g, a, b, out):
+    # pow_backward_self: 0 where exponent == 0; pow_backward_exponent: 0 where base == 0 and
+    # exponent >= 0.
+    av, bv = F.val(a), F.val(b)
+    ga = 0.0 if bv == 0.0 else g * (b * F.pow(a, b - 1.0))
+    gb = 0.0 if (av == 0.0 and bv >= 0.0) else g * (out * F.log(a))
+    return ga, gb
+
+
+def _pow_scalar(F, g, a, out, exponent):
+    return 0.0 if exponent == 0.0 else g * (exponent * F.pow_scalar(a, exponent - 1.0))
+
+
+def _maximum(F, g, a, b, out):
+    # max/min_backward: ties split the gradient; a nan on either side gives both the full grad.
+    av, bv = F.val(a), F.val(b)
+    if av == bv:
+        half = g * 0.5
+        return half, half
+    return (0.0 if av < bv else g), (0.0 if av > bv else g)
+
+
+def _minimum(F, g, a, b, out):
+    av, bv = F.val(a), F.val(b)
+    if av == bv:
+        half = g * 0.5
+        return half, half
+    return (0.0 if av > bv else g), (0.0 if av < bv else g)
+
+
+def _remainder(F, g, a, b, out):
+    # remainder: other gets -grad * floor_divide(self, other), a constant of the graph.
+    return g, -g * ieee.floor_divide(F.val(a), F.val(b))
+
+
+def _neg(F, g, a, out):
+    return -g
+
+
+def _abs(F, g, a, out):
+    return g * ieee.sign(F.val(a))
+
+
+def _exp(F, g, a, out):
+    return g * out
+
+
+def _log(F, g, a, out):
+    return F.div(g, a)
+
+
+def _sqrt(F, g, a, out):
+    return F.div(g, 2.0 * out)
+
+
+def _sin(F, g, a, out):
+    return g * F.cos(a)
+
+
+def _cos(F, g, a, out):
+    return g * -F.sin(a)
+
+
+def _tanh(F, g, a, out):
+    # torch evaluates 1 - y*y with a fused multiply-add (exact product); (1 - y)(1 + y) matches it
+    # where 1 - y*y would cancel catastrophically near saturation.
+    return g * ((1.0 - out) * (1.0 + out))
+
+
+def _sigmoid(F, g, a, out):
+    return g * (1.0 - out) * out
+
+
+def _relu(F, g, a, out):
+    # threshold_backward(grad, result, 0): zero where the result is <= 0 (so nan passes grad).
+    return 0.0 if F.val(out) <= 0.0 else g
+
+
+def _leaky_relu(F, g, a, out, slope):
+    return g if F.val(a) > 0.0 else g * slope
+
+
+def _softplus(F, g, a, out):
+    if F.val(a) > ieee.SOFTPLUS_THRESHOLD:
+        return g
+    z = F.exp(a)
+    return g * z / (z + 1.0)
+
+
+def _clamp(F, g, a, out, lo, hi):
+    # clamp_backward: the bounds are inclusive (subgradient 1 at lo and hi); nan gets 0.
+    av = F.val(a)
+    inside = av == av and (lo is None or av >= lo) and (hi is None or av <= hi)
+    return g if inside else 0.0
+
+
+def _softplus_fwd(x: float) -> float:
+    return ieee.softplus(x)
+
+
+def _relu_fwd(x: float) -> float:
+    return 0.0 if x < 0.0 else x  # keeps -0.0 and nan, as torch.relu does
+
+
+def _leaky_relu_fwd(x: float, slope: float) -> float:
+    return x if x > 0.0 else x * slope
+
+
+def _add_fwd(a: float, b: float) -> float:
+    return a + b
+
+
+def _sub_fwd(a: float, b: float) -> float:
+    return a - b
+
+
+def _mul_fwd(a: float, b: float) -> float:
+    return a * b
+
+
+def _neg_fwd(a: float) -> float:
+    return -a
+
+
+def _abs_fwd(a: float) -> float:
+    return abs(a)
+
+
+_KINK0 = (0.0, -0.0)
+_OPS: tuple[Op, ...] = (
+    Op("add", 2, "+", _add_fwd, _add, "a + b", dunder="add",
+       call=lambda a, b: a + b, torch=lambda T, a, b: T.add(a, b), torch_name="torch.add"),
+    Op("sub", 2, "-", _sub_fwd, _sub, "a - b", dunder="sub",
+       call=lambda a, b: a - b, torch=lambda T, a, b: T.sub(a, b), torch_name="torch.sub"),
+    Op("mul", 2, "*", _mul_fwd, _mul, "a * b", dunder="mul",
+       call=lambda a, b: a * b, torch=lambda T, a, b: T.mul(a, b), torch_name="torch.mul"),
+    Op("div", 2, "/", ieee.div, _div, "a / b (true division; x/0 is ±inf or nan)", dunder="truediv",
+       call=lambda a, b: a / b, torch=lambda T, a, b: T.div(a, b), torch_name="torch.div",
+       domain=(ANY, (0.2, 3.0)), special=(0.0, -0.0, 1e-300)),
+    Op("pow", 2, "**", ieee.pow, _pow, "a ** b (Value ** Value, number ** Value)", dunder="pow",
+       call=lambda a, b: a**b, torch=lambda T, a, b: T.pow(a, b), torch_name="torch.pow",
+       domain=(POSITIVE, (-2.5, 2.5)), special=(0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.0)),
+    Op("pow_scalar", 1, "**", ieee.pow_scalar, _pow_scalar,
+       "a ** c for a constant number c (torch's pow(Tensor, Scalar))",
+       params=(("exponent", 2.0),), torch=lambda T, a, e: T.pow(a, e), torch_name="torch.pow"),
+    Op("maximum", 2, "maximum", ieee.maximum, _maximum,
+       "larger of a and b; a tie splits the gradient in halves; nan propagates", method="maximum",
+       call=lambda a, b: a.maximum(b), torch=lambda T, a, b: T.maximum(a, b),
+       torch_name="torch.maximum", special=(0.0, 1.0)),
+    Op("minimum", 2, "minimum", ieee.minimum, _minimum,
+       "smaller of a and b; a tie splits the gradient in halves; nan propagates", method="minimum",
+       call=lambda a, b: a.minimum(b), torch=lambda T, a, b: T.minimum(a, b),
+       torch_name="torch.minimum", special=(0.0, 1.0)),
+    Op("floordiv", 2, "//", ieee.floor_divide, None,
+       "floor(a / b) as torch.floor_divide; not differentiable (backward raises, as in torch)",
+       dunder="floordiv", call=lambda a, b: a // b,
+       torch=lambda T, a, b: T.floor_divide(a, b), torch_name="torch.floor_divide",
+       domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0)),
+    Op("mod", 2, "%", ieee.remainder, _remainder,
+       "torch.remainder: result has the sign of b; d/db = -floor(a / b)", dunder="mod",
+       call=lambda a, b: a % b, torch=lambda T, a, b: T.remainder(a, b),
+       torch_name="torch.remainder", domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0)),
+    Op("neg", 1, "neg", _neg_fwd, _neg, "-a", dunder="neg",
+       call=lambda a: -a, torch=lambda T, a: T.neg(a), torch_name="torch.neg", domain=(ANY,)),
+    Op("abs", 1, "abs", _abs_fwd, _abs, "|a|; gradient 0 at 0 (torch.sgn)", dunder="abs",
+       method="abs", call=lambda a: abs(a), torch=lambda T, a: T.abs(a), torch_name="torch.abs",
+       domain=(ANY,), special=_KINK0),
+    Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp",
+       call=lambda a: a.exp(), torch=lambda T, a: T.exp(a), torch_name="torch.exp",
+       domain=((-5.0, 5.0),), special=(709.0, 710.0, -745.0)),
+    Op("log", 1, "log", ieee.log, _log, "natural log; log(0) = -inf, log(-1) = nan", method="log",
+       call=lambda a: a.log(), torch=lambda T, a: T.log(a), torch_name="torch.log",
+       domain=(POSITIVE,), special=(0.0, -0.0, -1.0)),
+    Op("sqrt", 1, "sqrt", ieee.sqrt, _sqrt, "square root; sqrt'(0) = inf, sqrt(-1) = nan",
+       method="sqrt", call=lambda a: a.sqrt(), torch=lambda T, a: T.sqrt(a),
+       torch_name="torch.sqrt", domain=(POSITIVE,), special=(0.0, -0.0, -1.0)),
+    Op("sin", 1, "sin", ieee.sin, _sin, "sine; sin(inf) = nan", method="sin",
+       call=lambda a: a.sin(), torch=lambda T, a: T.sin(a), torch_name="torch.sin",
+       domain=(ANY,)),
+    Op("cos", 1, "cos", ieee.cos, _cos, "cosine; cos(inf) = nan", method="cos",
+       call=lambda a: a.cos(), torch=lambda T, a: T.cos(a), torch_name="torch.cos",
+       domain=(ANY,)),
+    Op("tanh", 1, "tanh", ieee.tanh, _tanh, "hyperbolic tangent; grad 1 - tanh**2", method="tanh",
+       call=lambda a: a.tanh(), torch=lambda T, a: T.tanh(a), torch_name="torch.tanh",
+       domain=(ANY,), special=(20.0, -20.0)),
+    Op("sigmoid", 1, "sigmoid", ieee.sigmoid, _sigmoid, "1 / (1 + exp(-a)); grad s * (1 - s)",
+       method="sigmoid", call=lambda a: a.sigmoid(), torch=lambda T, a: T.sigmoid(a),
+       torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0)),
+    Op("relu", 1, "ReLU", _relu_fwd, _relu, "max(a, 0); relu'(0) = 0", method="relu",
+       call=lambda a: a.relu(), torch=lambda T, a: T.relu(a), torch_name="torch.relu",
+       domain=(ANY,), special=_KINK0),
+    Op("leaky_relu", 1, "leaky_relu", _leaky_relu_fwd, _leaky_relu,
+       "a if a > 0 else slope * a; gradient slope at 0", method="leaky_relu",
+       params=(("slope", 0.01),), call=lambda a, slope: a.leaky_relu(slope),
+       torch=lambda T, a, slope: T.nn.functional.leaky_relu(a, slope),
+       torch_name="torch.nn.functional.leaky_relu", domain=(ANY,), special=_KINK0),
+    Op("softplus", 1, "softplus", _softplus_fwd, _softplus,
+       "log(1 + exp(a)), linear above a = 20 (torch's beta=1, threshold=20)", method="softplus",
+       call=lambda a: a.softplus(), torch=lambda T, a: T.nn.functional.softplus(a),
+       torch_name="torch.nn.functional.softplus", domain=(ANY,),
+       special=(20.0, 20.000001, 19.999999, -800.0)),
+    Op("clamp", 1, "clamp", ieee.clamp, _clamp,
+       "min(max(a, lo), hi); either bound may be None; the bounds are inclusive (gradient 1)",
+       method="clamp", params=(("lo", None), ("hi", None)),
+       call=lambda a, lo, hi: a.clamp(lo, hi), torch=lambda T, a, lo, hi: T.clamp(a, lo, hi),
+       torch_name="torch.clamp", domain=(ANY,)),
+)
+
+OPS: dict[str, Op] = {op.name: op for op in _OPS}
+"""Every primitive op by name."""
+
+BY_SYMBOL: dict[str, Op] = {op.symbol: op for op in _OPS if op.name != "pow_scalar"}
+"""Ops by their ``_op`` label, for nodes a user builds by hand (``Value(x, (a, b), '+')``)."""
+
+
+def public_ops() -> list[Op]:
+    """The ops a user calls directly (what the conformance harness tests)."""
+    return [op for op in _OPS if op.call is not None]
+
+
+def markdown_table() -> str:
+    """The op table as Markdown, for the docs."""
+    rows = ["| op | arity | how to call | torch | differentiable | notes |", "|---|---|---|---|---|---|"]
+    spell = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ** b",
+             "floordiv": "a // b", "mod": "a % b", "neg": "-a", "abs": "abs(a)"}
+    for op in public_ops():
+        params = ", ".join(f"{n}={d}" for n, d in op.params)
+        how = spell.get(op.name) or (f"a.{op.method}({'b' if op.arity == 2 else params})")
+        rows.append(f"| `{op.name}` | {op.arity} | `{how}` | `{op.torch_name}` | "
+                    f"{'yes' if op.differentiable else 'no (raises)'} | {op.doc} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,283 @@
+"""``Value``: a scalar node of the autograd graph, with micrograd's API and PyTorch's semantics.
+
+The graph is data, not closures: a node holds its value, its gradient, up to two parents and the op
+(from :mod:`engine.ops`) that made it. Operators and methods are installed from the op table.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable
+
+from engine import ops as _ops
+from engine.ops import BY_SYMBOL, OPS, BoundOp, Op
+
+# Flipped by engine.autograd.no_grad(); read on every op (a plain global is the cheapest check).
+_grad_enabled = True
+
+
+def _coerce(x: Any, what: str) -> float:
+    """Turn a real number into a float, or raise a TypeError that names what was given."""
+    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+        return float(x)
+    got = type(x).__name__
+    hint = " (use .data, or .detach() for a constant copy)" if isinstance(x, Value) else ""
+    raise TypeError(f"{what} must be a real number (int or float), got {got}: {x!r}{hint}")
+
+
+class Value:
+    """A scalar that records the operations applied to it, so that ``backward()`` can compute
+    gradients. ``Value(data, _children=(), _op='', label='')`` as in micrograd."""
+
+    __slots__ = ("_a", "_b", "_spec", "data", "grad", "label")
+
+    data: float
+    grad: float
+
+    def __init__(
+        self,
+        data: float | int,
+        _children: Iterable[Value] = (),
+        _op: str = "",
+        label: str = "",
+    ) -> None:
+        if type(data) is not float:
+            data = _coerce(data, "Value data")
+        if type(label) is not str:
+            raise TypeError(f"Value label must be a str, got {type(label).__name__}: {label!r}")
+        parents: tuple[Value | None, Value | None] = (None, None)
+        spec: Any = None
+        if _children:
+            kids = tuple(_children)
+            for kid in kids:
+                if not isinstance(kid, Value):
+                    raise TypeError(f"Value _children must be Values, got {type(kid).__name__}")
+            if len(kids) > 2:
+                raise ValueError(f"a vetgrad node has at most two parents, got {len(kids)}")
+            parents = (kids[0], kids[1] if len(kids) == 2 else None)
+            if type(_op) is not str:
+                raise TypeError(f"Value _op must be a str, got {type(_op).__name__}")
+            known = BY_SYMBOL.get(_op)
+            spec = known if known is not None and known.arity == len(kids) else (_op or "?")
+        self.data = data
+        self.grad = 0.0
+        self._a, self._b = parents
+        self._spec = spec
+        self.label = label
+
+    # -- micrograd compatibility ---------------------------------------------------------------
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The parents, in order (micrograd's ``_prev``; a tuple, never a set)."""
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        return (a,) if b is None else (a, b)
+
+    @property
+    def _op(self) -> str:
+        """The label of the op that made this node ('' for a leaf), as micrograd shows it."""
+        spec = self._spec
+        if spec is None:
+            return ""
+        return spec if type(spec) is str else spec.symbol
+
+    @property
+    def op(self) -> Op | None:
+        """The op-table entry that made this node, or None for a leaf or a hand-built node."""
+        spec = self._spec
+        if isinstance(spec, BoundOp):
+            return spec.op
+        return spec if isinstance(spec, Op) else None
+
+    @property
+    def params(self) -> tuple[Any, ...]:
+        """The constant parameters of this node's op (slope, bounds, exponent), if any."""
+        spec = self._spec
+        return spec.params if isinstance(spec, BoundOp) else ()
+
+    def _backward(self) -> None:
+        """Push this node's ``grad`` into its parents' grads (one step of ``backward()``)."""
+        spec = self._spec
+        if spec is None:
+            return
+        if type(spec) is str:
+            raise RuntimeError(f"node with op {spec!r} was built by hand and has no derivative rule")
+        spec.back(self)
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    def backward(self, gradient: float = 1.0) -> None:
+        """Accumulate d(self)/d(node) into ``.grad`` of every node reachable from ``self``.
+
+        Calling it twice adds the same amount twice (torch's ``retain_graph=True``)."""
+        from engine.autograd import backward
+
+        backward(self, gradient)
+
+    def detach(self) -> Value:
+        """A new leaf with the same value and no history."""
+        return Value(self.data)
+
+    def zero_grad(self) -> None:
+        """Set ``grad`` to 0 on this node and every node it was computed from."""
+        from engine.autograd import zero_grad_graph
+
+        zero_grad_graph(self)
+
+    # Installed from the op table below: + - * / ** // % and unary -, abs(), exp(), log(), sqrt(),
+    # sin(), cos(), tanh(), sigmoid(), relu(), leaky_relu(), softplus(), maximum(), minimum(),
+    # clamp().
+    def __pow__(self, other: Value | float) -> Value:
+        if isinstance(other, Value):
+            return _pow_values(self, other)
+        exponent = _operand(other)
+        if exponent is NotImplemented:
+            return NotImplemented
+        data = _ops.ieee.pow_scalar(self.data, exponent)
+        return _node(data, self, None, _POW_SCALAR.bind(exponent)) if _grad_enabled else _leaf(data)
+
+    def __rpow__(self, other: float) -> Value:
+        base = _operand(other)
+        if base is NotImplemented:
+            return NotImplemented
+        return _pow_values(_leaf(base), self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """``self if self > 0 else slope * self`` (torch's default slope 0.01)."""
+        slope = _coerce(slope, "leaky_relu slope")
+        spec = _LEAKY.bind(slope)
+        data = spec.op.forward(self.data, slope)
+        return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
+
+    def clamp(self, lo: float | None = None, hi: float | None = None) -> Value:
+        """Limit to ``[lo, hi]``; either bound may be None. Bounds are inclusive for gradients."""
+        if lo is None and hi is None:
+            raise ValueError("clamp needs at least one of lo and hi")
+        lo = None if lo is None else _coerce(lo, "clamp lo")
+        hi = None if hi is None else _coerce(hi, "clamp hi")
+        spec = _CLAMP.bind(lo, hi)
+        data = spec.op.forward(self.data, lo, hi)
+        return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
+
+
+_new = object.__new__
+_POW_SCALAR = OPS["pow_scalar"]
+_LEAKY = OPS["leaky_relu"]
+_CLAMP = OPS["clamp"]
+
+
+def _node(data: float, a: Value, b: Value | None, spec: Any) -> Value:
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out._a = a
+    out._b = b
+    out._spec = spec
+    out.label = ""
+    return out
+
+
+def _leaf(data: float) -> Value:
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out._a = out._b = out._spec = None
+    out.label = ""
+    return out
+
+
+def _operand(x: Any) -> Any:
+    """A plain number on one side of an operator, as a float; NotImplemented for anything else,
+    so that Python raises its usual TypeError naming both operand types."""
+    if type(x) is float:
+        return x
+    if isinstance(x, numbers.Real):
+        return float(x)
+    return NotImplemented
+
+
+def _pow_values(a: Value, b: Value) -> Value:
+    data = _ops.ieee.pow(a.data, b.data)
+    return _node(data, a, b, OPS["pow"]) if _grad_enabled else _leaf(data)
+
+
+def _binary_methods(op: Op) -> tuple[Any, Any]:
+    fwd = op.forward
+
+    def method(self: Value, other: Any) -> Any:
+        if other.__class__ is not Value and not isinstance(other, Value):
+            c = _operand(other)
+            if c is NotImplemented:
+                return NotImplemented
+            other = _leaf(c)
+        data = fwd(self.data, other.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = 0.0
+        out._a = self
+        out._b = other
+        out._spec = op
+        out.label = ""
+        return out
+
+    def reflected(self: Value, other: Any) -> Any:
+        c = _operand(other)
+        if c is NotImplemented:
+            return NotImplemented
+        data = fwd(c, self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        return _node(data, _leaf(c), self, op)
+
+    method.__doc__ = reflected.__doc__ = op.doc
+    return method, reflected
+
+
+def _unary_method(op: Op) -> Any:
+    fwd = op.forward
+
+    def method(self: Value) -> Value:
+        data = fwd(self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = 0.0
+        out._a = self
+        out._b = None
+        out._spec = op
+        out.label = ""
+        return out
+
+    method.__doc__ = op.doc
+    return method
+
+
+def _install() -> None:
+    for op in OPS.values():
+        if op.name in ("pow", "pow_scalar", "leaky_relu", "clamp"):
+            continue  # have parameters or operand-dependent forms: written out above
+        if op.arity == 2:
+            method, reflected = _binary_methods(op)
+            if op.dunder:
+                setattr(Value, f"__{op.dunder}__", method)
+                setattr(Value, f"__r{op.dunder}__", reflected)
+            if op.method:
+                setattr(Value, op.method, method)
+        else:
+            method = _unary_method(op)
+            if op.dunder:
+                setattr(Value, f"__{op.dunder}__", method)
+            if op.method:
+                setattr(Value, op.method, method)
+
+
+_install()

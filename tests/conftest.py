@@ -1,0 +1,37 @@
+"""Shared test set-up: hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci|thorough) and devices."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the engine's own tests run without hypothesis
+    settings = None
+
+if settings is not None:
+    _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", max_examples=30, **_common)
+    settings.register_profile("ci", max_examples=120, derandomize=True, print_blob=True, **_common)
+    settings.register_profile("thorough", max_examples=3000, **_common)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def _devices() -> list:
+    params = [pytest.param("cpu", id="cpu")]
+    params.append(pytest.param("cuda", id="cuda", marks=pytest.mark.cuda))
+    return params
+
+
+@pytest.fixture(params=_devices())
+def device(request: pytest.FixtureRequest) -> str:
+    """``cpu`` always; ``cuda`` when a GPU is present. Without one the cuda case is skipped, or
+    fails when REQUIRE_CUDA=1 (so a GPU run can never pass by skipping)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    if request.param == "cuda" and not torch.cuda.is_available():
+        if os.environ.get("REQUIRE_CUDA") == "1":
+            pytest.fail("REQUIRE_CUDA=1 but torch.cuda.is_available() is False")
+        pytest.skip("no CUDA device (set REQUIRE_CUDA=1 to make this a failure)")
+    return request.param

@@ -1,0 +1,261 @@
+"""The engine's graph machinery: depth, accumulation, determinism, freeing, higher order, errors."""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import subprocess
+import sys
+import weakref
+
+import pytest
+
+import engine
+from engine import Value, grad, gradcheck, no_grad, to_dot
+
+
+class Tracked(Value):
+    """A Value that can be weak-referenced, to watch a graph being freed."""
+
+    __slots__ = ("__weakref__",)
+
+
+def test_lecture_example_a_times_b_plus_c() -> None:
+    a, b, c = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c")
+    e = a * b
+    d = e + c
+    f = Value(-2.0, label="f")
+    L = d * f
+    L.backward()
+    assert (L.data, a.grad, b.grad, c.grad, f.grad, e.grad, d.grad) == (-8.0, 6.0, -4.0, -2.0, 4.0, -2.0, -2.0)
+    assert L._op == "*" and set(L._prev) == {d, f} and isinstance(L._prev, tuple)
+
+
+def test_lecture_neuron_and_manual_backward_steps() -> None:
+    x1, x2, w1, w2, b = Value(2.0), Value(0.0), Value(-3.0), Value(1.0), Value(6.8813735870195432)
+    n = x1 * w1 + x2 * w2 + b
+    o = n.tanh()
+    o.grad = 1.0
+    o._backward()
+    assert n.grad == pytest.approx(0.5, abs=1e-12)
+    o2 = (x1 * w1 + x2 * w2 + b).tanh()
+    for v in (x1, x2, w1, w2):
+        v.grad = 0.0
+    o2.backward()
+    assert (x1.grad, w1.grad, x2.grad, w2.grad) == pytest.approx((-1.5, 1.0, 0.5, 0.0), abs=1e-12)
+
+
+@pytest.mark.parametrize(("expr", "expected"), [
+    ("2 + x", 5.0), ("x + 2", 5.0), ("2 - x", -1.0), ("x - 2", 1.0), ("2 * x", 6.0), ("6 / x", 2.0),
+    ("x / 2", 1.5), ("2 ** x", 8.0), ("x ** 2", 9.0), ("-x", -3.0), ("7 // x", 2.0), ("7 % x", 1.0),
+    ("sum([x, x, x])", 9.0), ("abs(-x)", 3.0), ("x.maximum(4)", 4.0), ("x.clamp(hi=1)", 1.0),
+])
+def test_plain_numbers_on_either_side(expr: str, expected: float) -> None:
+    assert eval(expr, {"x": Value(3.0)}).data == expected
+
+
+def test_pow_label_is_micrographs() -> None:
+    assert (Value(3.0) ** 2)._op == "**2" and (Value(3.0) ** 0.5)._op == "**0.5"
+
+
+def test_million_node_chain_backward_has_no_depth_limit() -> None:
+    x = Value(0.5)
+    y = x
+    for _ in range(1_000_000):
+        y = y.tanh()
+    y.backward()
+    assert 0.0 < x.grad < 1.0 and math.isfinite(x.grad)
+
+
+def test_backward_twice_adds_the_same_amount_again() -> None:
+    x = Value(1.5)
+    h = x * x
+    y = h * h + h  # x**4 + x**2: dy/dx = 4x^3 + 2x
+    y.backward()
+    first, h_first = x.grad, h.grad
+    y.backward()
+    assert x.grad == 2 * first == 2 * (4 * 1.5**3 + 2 * 1.5)
+    assert h.grad == 2 * h_first
+
+
+def test_two_roots_sharing_a_node_do_not_double_count() -> None:
+    x = Value(2.0)
+    h = x * 3.0
+    (h * h).backward()  # d/dx (3x)^2 = 18x = 36
+    h.tanh().backward()
+    assert x.grad == pytest.approx(36.0 + 3.0 * (1 - math.tanh(6.0) ** 2), rel=1e-15)
+
+
+def test_signed_zero_gradient_is_kept() -> None:
+    x = Value(1.0)
+    (x * -0.0).backward()
+    assert math.copysign(1.0, x.grad) == -1.0
+
+
+def test_zero_grad_helpers() -> None:
+    x, y = Value(1.0), Value(2.0)
+    z = (x * y).exp()
+    z.backward()
+    engine.zero_grad([x])
+    assert x.grad == 0.0 and y.grad != 0.0
+    z.zero_grad()
+    assert (x.grad, y.grad, z.grad) == (0.0, 0.0, 0.0)
+
+
+def test_dropped_graph_is_freed_by_reference_counting() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        leaf = Tracked(0.3)
+        watcher = weakref.ref(leaf)
+        y = leaf
+        for i in range(1000):
+            y = (y * y + i).tanh() if i % 2 else y.sigmoid() - leaf
+        y.backward()
+        del y, leaf
+        assert watcher() is None, "graph outlived its last reference: a reference cycle"
+    finally:
+        gc.enable()
+
+
+def test_graph_makes_no_cyclic_garbage() -> None:
+    gc.collect()
+    x = Value(0.1)
+    y = x
+    for _ in range(500):
+        y = (y + x).relu() * 0.5
+    y.backward()
+    del x, y
+    assert gc.collect() == 0
+
+
+DETERMINISM_SCRIPT = """
+import random
+from engine import Value
+r = random.Random(7)
+xs = [Value(r.uniform(-1, 1)) for _ in range(20)]
+nodes = list(xs)
+for i in range(3000):
+    a, b = r.choice(nodes[-40:]), r.choice(nodes)
+    nodes.append([a + b, a * b, (a - b).tanh(), a.relu() + b.sigmoid()][i % 4])
+root = sum(nodes[-200:])
+root.backward()
+print([x.grad.hex() for x in xs])
+"""
+
+
+def test_gradients_are_bit_identical_across_processes_and_hash_seeds() -> None:
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=os.getcwd())
+        done = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], env=env,
+                              capture_output=True, text=True, check=True)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+
+
+def test_floordiv_backward_raises_like_torch_and_leaves_grads_alone() -> None:
+    x = Value(7.0)
+    y = x * 2.0
+    z = y // 3.0 + y
+    with pytest.raises(RuntimeError, match="floordiv"):
+        z.backward()
+    assert (x.grad, y.grad, z.grad) == (0.0, 0.0, 0.0)
+
+
+def test_no_grad_and_detach_record_no_history() -> None:
+    x = Value(2.0)
+    with no_grad():
+        y = x * x + 1
+    assert y._prev == () and y.data == 5.0
+    assert x.detach()._prev == () and x.detach().data == 2.0
+    assert (x * x)._prev == (x, x)
+
+
+def test_functional_grad_leaves_dot_grad_untouched() -> None:
+    x, y = Value(2.0), Value(5.0)
+    z = x * y + x
+    gx, gy = grad(z, [x, y])
+    assert (gx.data, gy.data, x.grad, y.grad) == (6.0, 2.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="not used"):
+        grad(x * 2, [y])
+    assert grad(x * 2, [x, y], allow_unused=True)[1] is None
+
+
+@pytest.mark.torch
+def test_second_and_third_derivatives_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    fns = [
+        lambda a, b: (a * b).tanh() * a.exp() + (a / b) ** 3,
+        lambda a, b: (a ** b).sigmoid() + a.sin() * b.cos() - (a * a + b).log(),
+        lambda a, b: a.softplus() * (b * b).sqrt() + a.maximum(b) * 2.0,
+    ]
+    tfns = [
+        lambda a, b: torch.tanh(a * b) * torch.exp(a) + (a / b) ** 3,
+        lambda a, b: torch.sigmoid(a ** b) + torch.sin(a) * torch.cos(b) - torch.log(a * a + b),
+        lambda a, b: torch.nn.functional.softplus(a) * torch.sqrt(b * b) + torch.maximum(a, b) * 2.0,
+    ]
+    for f, tf in zip(fns, tfns):
+        a, b = Value(0.7), Value(1.3)
+        ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.7, 1.3))
+        out, tout = f(a, b), tf(ta, tb)
+        g, tg = out, tout
+        for _order in range(3):
+            (g,) = grad(g, [a], create_graph=True)
+            (tg,) = torch.autograd.grad(tg, [ta], create_graph=True)
+            assert g.data == pytest.approx(tg.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["3", None, 1 + 2j, [1.0], (1.0,), {"x": 1}, object()])
+def test_bad_data_raises_type_error_naming_it(bad) -> None:
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+
+
+def test_value_of_a_value_says_how_to_fix_it() -> None:
+    with pytest.raises(TypeError, match=r"\.data"):
+        Value(Value(1.0))
+
+
+@pytest.mark.parametrize("bad", ["2", None, [1]])
+def test_bad_operand_raises_type_error(bad) -> None:
+    with pytest.raises(TypeError):
+        Value(1.0) + bad
+    with pytest.raises(TypeError):
+        bad * Value(1.0)
+
+
+def test_hand_built_nodes_follow_micrograd() -> None:
+    a, b = Value(2.0), Value(3.0)
+    c = Value(a.data * b.data, (a, b), "*")
+    c.backward()
+    assert (a.grad, b.grad) == (3.0, 2.0)
+    with pytest.raises(ValueError, match="at most two"):
+        Value(1.0, (a, b, c), "+")
+    odd = Value(1.0, (a,), "mystery")
+    with pytest.raises(RuntimeError, match="mystery"):
+        odd.backward()
+
+
+def test_gradcheck_accepts_correct_and_catches_a_planted_wrong_derivative() -> None:
+    f = lambda a, b: (a * b).tanh() + a.exp() / b
+    assert gradcheck(f, [0.3, 1.7])
+
+    def planted(a: Value, b: Value) -> Value:  # a node computing a*a that claims to be exp(a)
+        square = Value(a.data * a.data, (a,), "exp")
+        return square * b
+
+    with pytest.raises(engine.GradcheckError, match="input 0"):
+        gradcheck(planted, [0.5, 1.7])
+    assert gradcheck(planted, [0.5, 1.7], raise_exception=False) is False
+
+
+def test_to_dot_shows_label_data_grad_and_ops() -> None:
+    a = Value(2.0, label="a")
+    L = (a * 3.0).tanh()
+    L.label = "L"
+    L.backward()
+    dot = to_dot(L)
+    assert dot.startswith("digraph") and "L | data 1.0000" in dot and 'label="tanh"' in dot
+    assert 'label="*"' in dot and "a | data 2.0000 | grad" in dot
