@@ -216,8 +216,9 @@ def _pow(F, g, a, b, out):
     # pow_backward_self: 0 where exponent == 0; pow_backward_exponent: 0 where base == 0 and
     # exponent >= 0.
     av, bv = F.val(a), F.val(b)
+    # torch masks the first with where() but multiplies the second by the mask: inf * 0 is nan.
     ga = 0.0 if bv == 0.0 else g * (b * F.pow(a, b - 1.0))
-    gb = 0.0 if (av == 0.0 and bv >= 0.0) else g * (out * F.log(a))
+    gb = g * 0.0 if (av == 0.0 and bv >= 0.0) else g * (out * F.log(a))
     return ga, gb
 
 

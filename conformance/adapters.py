@@ -1,0 +1,160 @@
+"""Adapters: how the harness talks to an engine (make a leaf, apply an op, read value and grad,
+run backward). A micrograd-style ``Value`` class is wrapped automatically and the ops it supports
+are probed; an engine with other conventions can name an :class:`Adapter` subclass instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any, Sequence
+
+from engine.ops import Op, public_ops
+
+# Operand forms of an op: 'n' unary; 'nn' both nodes, 'nc' constant on the right, 'cn' on the left.
+FORMS_BINARY = ("nn", "nc", "cn")
+_PROBE = (0.7, 1.3)
+_UNSUPPORTED = (AttributeError, TypeError, NotImplementedError, AssertionError)
+
+
+def operand_forms(op: Op) -> tuple[str, ...]:
+    """The forms an op can take: a constant on the left needs an operator (``2 - x``); a method
+    (``x.maximum(2)``) only takes it on the right."""
+    if op.arity == 1:
+        return ("n",)
+    return FORMS_BINARY if op.dunder else ("nn", "nc")
+
+
+class Adapter:
+    """The interface an engine offers the harness. Subclass it for an engine whose API is not
+    micrograd's; ``--engine module:YourAdapter`` then uses it as it is."""
+
+    name = "engine"
+    supports_higher_order = False
+
+    def leaf(self, x: float) -> Any:
+        raise NotImplementedError
+
+    def apply(self, op: Op, args: Sequence[Any], params: tuple[Any, ...]) -> Any:
+        """Apply ``op``; ``args`` holds engine nodes and plain floats (constants)."""
+        raise NotImplementedError
+
+    def value(self, node: Any) -> float:
+        raise NotImplementedError
+
+    def grad(self, node: Any) -> float:
+        raise NotImplementedError
+
+    def backward(self, root: Any) -> None:
+        raise NotImplementedError
+
+    def grad_of(self, output: Any, inputs: Sequence[Any], create_graph: bool) -> list[Any]:
+        """Functional gradients (only where ``supports_higher_order``)."""
+        raise NotImplementedError
+
+    def forms(self) -> dict[str, tuple[str, ...]]:
+        """Which operand forms of which ops the engine supports (probed by default)."""
+        return probe(self)
+
+
+class ValueClassAdapter(Adapter):
+    """Wraps a micrograd-style class: ``Value(x)``, ``.data``, ``.grad``, ``.backward()``, Python
+    operators and methods such as ``.tanh()``."""
+
+    def __init__(self, cls: type, name: str | None = None) -> None:
+        self.cls = cls
+        self.name = name or f"{cls.__module__}:{cls.__qualname__}"
+        self._grad_fn = None
+        module = importlib.import_module(cls.__module__)
+        package = importlib.import_module(module.__name__.split(".")[0])
+        grad_fn = getattr(package, "grad", None)
+        if callable(grad_fn) and getattr(package, "Value", None) is cls:
+            self._grad_fn = grad_fn
+            self.supports_higher_order = True
+
+    def leaf(self, x: float) -> Any:
+        return self.cls(x)
+
+    def apply(self, op: Op, args: Sequence[Any], params: tuple[Any, ...]) -> Any:
+        return op.call(*args, *params)
+
+    def value(self, node: Any) -> float:
+        return float(node.data)
+
+    def grad(self, node: Any) -> float:
+        return float(node.grad)
+
+    def backward(self, root: Any) -> None:
+        root.backward()
+
+    def grad_of(self, output: Any, inputs: Sequence[Any], create_graph: bool) -> list[Any]:
+        return list(self._grad_fn(output, inputs, create_graph=create_graph, allow_unused=True))
+
+
+def probe(adapter: Adapter) -> dict[str, tuple[str, ...]]:
+    """Try every op in every operand form on ordinary values; keep the forms that build and whose
+    backward runs (or raises where the op is not differentiable, as torch does)."""
+    supported: dict[str, tuple[str, ...]] = {}
+    for op in public_ops():
+        forms = operand_forms(op)
+        params = tuple(default if default is not None else (-1.0 if name == "lo" else 1.0)
+                       for name, default in op.params)
+        ok = []
+        for form in forms:
+            try:
+                leaves = [adapter.leaf(x) for x in _PROBE[: form.count("n")]]
+                it = iter(leaves)
+                args = [next(it) if f == "n" else _PROBE[i] for i, f in enumerate(form)]
+                out = adapter.apply(op, args, params)
+                value = adapter.value(out)
+            except _UNSUPPORTED:
+                continue
+            except Exception:  # noqa: BLE001 - any other crash on plain inputs is a finding later
+                ok.append(form)
+                continue
+            if not isinstance(value, float) or math.isnan(value) and form != "cn":
+                continue
+            if op.differentiable:
+                try:
+                    adapter.backward(out)
+                    adapter.grad(leaves[0])
+                except _UNSUPPORTED:
+                    continue
+                except Exception:  # noqa: BLE001 - judged by the harness, not here
+                    pass
+            ok.append(form)
+        if ok:
+            supported[op.name] = tuple(ok)
+    return supported
+
+
+class EngineLoadError(Exception):
+    """The engine named on the command line cannot be used (exit status 2)."""
+
+
+def load_adapter(spec: str | type | Adapter) -> Adapter:
+    """``module:attr`` naming a Value class or an Adapter subclass, or the object itself."""
+    if isinstance(spec, Adapter):
+        return spec
+    target: Any = spec
+    if isinstance(spec, str):
+        module_name, _, attr = spec.partition(":")
+        if not module_name or not attr:
+            raise EngineLoadError(f"--engine must look like module:attr (e.g. engine:Value), got {spec!r}")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is a usage error with a reason
+            raise EngineLoadError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        target = module
+        for part in attr.split("."):
+            if not hasattr(target, part):
+                raise EngineLoadError(f"module {module_name!r} has no attribute {attr!r}")
+            target = getattr(target, part)
+    if isinstance(target, type) and issubclass(target, Adapter):
+        return target()
+    if isinstance(target, type):
+        for needed in ("__add__", "backward"):
+            if not hasattr(target, needed):
+                raise EngineLoadError(f"{target.__qualname__} does not look like a Value class (no {needed})")
+        return ValueClassAdapter(target, spec if isinstance(spec, str) else None)
+    raise EngineLoadError(f"{spec!r} is neither a Value class nor an Adapter subclass")

@@ -1,0 +1,483 @@
+"""Run graphs in an engine and in PyTorch and judge every value and gradient, locally (op by op on
+the engine's own inputs) and end to end (the whole graph, where accumulation and ordering show)."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import mpmath as mp
+
+from conformance import judge as J
+from conformance.adapters import Adapter, load_adapter, operand_forms
+from conformance.generate import random_graph, resolve_ops
+from conformance.graph import Const, Graph, Node
+from conformance.reference import exact_derivatives, exact_value
+from conformance.torch_ref import LocalCase, run_graph, run_local, run_scalar
+from engine.ops import OPS, public_ops
+
+
+@dataclass
+class OpStats:
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    imprecise: int = 0
+    worst_ulps: float = 0.0
+
+    def add(self, verdict: str, ulps: float) -> None:
+        self.cases += 1
+        if verdict == J.FAIL:
+            self.failed += 1
+            return
+        self.passed += 1
+        if verdict == J.IMPRECISE:
+            self.imprecise += 1
+        if math.isfinite(ulps):
+            self.worst_ulps = max(self.worst_ulps, ulps)
+
+    def merge(self, other: OpStats) -> None:
+        self.cases += other.cases
+        self.passed += other.passed
+        self.failed += other.failed
+        self.imprecise += other.imprecise
+        self.worst_ulps = max(self.worst_ulps, other.worst_ulps)
+
+
+@dataclass
+class Finding:
+    """One disagreement: what, where, and the graph that shows it."""
+
+    kind: str          # value, grad, local-value, local-grad, crash, raises, end-to-end
+    op: str
+    node: int
+    message: str
+    graph: Graph
+    device: str
+    index: int = -1    # which graph of the campaign
+    reproducer: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "op": self.op, "node": self.node, "message": self.message,
+                "device": self.device, "graph_index": self.index, "graph": self.graph.to_json(),
+                "reproducer": self.reproducer}
+
+
+@dataclass
+class Report:
+    engine: str
+    seed: int
+    strict: bool
+    devices: list[str]
+    ops: list[str]
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
+    graphs: int = 0
+    passed: int = 0
+    failed: int = 0
+    per_op: dict[str, OpStats] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    first_failure: int | None = None
+    elapsed: float = 0.0
+    imprecise_graphs: int = 0
+
+    def merge(self, other: Report) -> None:
+        self.graphs += other.graphs
+        self.passed += other.passed
+        self.failed += other.failed
+        self.imprecise_graphs += other.imprecise_graphs
+        for name, stats in other.per_op.items():
+            self.per_op.setdefault(name, OpStats()).merge(stats)
+        self.findings.extend(other.findings)
+        if other.first_failure is not None:
+            self.first_failure = (other.first_failure if self.first_failure is None
+                                  else min(self.first_failure, other.first_failure))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EngineRun:
+    values: list[float]
+    handles: list[Any]
+    crash: tuple[int, str] | None = None      # (node, error) in forward
+    backward_error: str | None = None
+    grads: list[float] | None = None
+
+
+def _build(adapter: Adapter, graph: Graph) -> EngineRun:
+    handles: list[Any] = []
+    values: list[float] = []
+    for i, node in enumerate(graph.nodes):
+        try:
+            if node.op == "leaf":
+                h = adapter.leaf(node.value)
+            else:
+                args = [a.value if isinstance(a, Const) else handles[a] for a in node.args]
+                h = adapter.apply(OPS[node.op], args, node.params)
+            v = adapter.value(h)
+        except Exception as exc:  # noqa: BLE001 - a crash is a finding
+            return EngineRun(values, handles, (i, f"{type(exc).__name__}: {exc}"))
+        handles.append(h)
+        values.append(v)
+    return EngineRun(values, handles)
+
+
+def _backward(adapter: Adapter, run: EngineRun) -> None:
+    try:
+        adapter.backward(run.handles[-1])
+        run.grads = [adapter.grad(h) for h in run.handles]
+    except Exception as exc:  # noqa: BLE001
+        run.backward_error = f"{type(exc).__name__}: {exc}"
+
+
+def _form(node: Node) -> str:
+    return "".join("c" if isinstance(a, Const) else "n" for a in node.args)
+
+
+def _local_engine(adapter: Adapter, node: Node, inputs: tuple[float, ...]) -> tuple[float, tuple[float, ...] | None, str | None]:
+    """The op alone in the engine, on these inputs: its value and local derivatives."""
+    op = OPS[node.op]
+    leaves: list[Any] = []
+    args: list[Any] = []
+    for a, x in zip(node.args, inputs):
+        if isinstance(a, Const):
+            args.append(x)
+        else:
+            leaf = adapter.leaf(x)
+            leaves.append(leaf)
+            args.append(leaf)
+    out = adapter.apply(op, args, node.params)
+    value = adapter.value(out)
+    try:
+        adapter.backward(out)
+    except Exception as exc:  # noqa: BLE001
+        return value, None, f"{type(exc).__name__}: {exc}"
+    grads = iter(adapter.grad(leaf) for leaf in leaves)
+    return value, tuple(next(grads) if not isinstance(a, Const) else math.nan for a in node.args), None
+
+
+class Checker:
+    """Judges graphs for one engine on one device."""
+
+    def __init__(self, adapter: Adapter, device: str, strict: bool) -> None:
+        self.adapter, self.device, self.strict = adapter, device, strict
+
+    def check(self, graphs: Sequence[Graph], indices: Sequence[int], report: Report) -> None:
+        prepared = []
+        cases: list[LocalCase] = []
+        for graph in graphs:
+            run = _build(self.adapter, graph)
+            if run.crash is None:
+                _backward(self.adapter, run)
+            locals_ = []
+            if run.crash is None:
+                for i, node in enumerate(graph.nodes):
+                    if node.op == "leaf":
+                        continue
+                    inputs = tuple(a.value if isinstance(a, Const) else run.values[a] for a in node.args)
+                    try:
+                        mine = _local_engine(self.adapter, node, inputs)
+                    except Exception as exc:  # noqa: BLE001
+                        mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
+                    locals_.append((i, node, inputs, mine, len(cases)))
+                    cases.append(LocalCase(OPS[node.op], _form(node), inputs, node.params))
+            prepared.append((graph, run, locals_))
+        torch_locals = run_local(cases, self.device) if cases else []
+        for (graph, run, locals_), index in zip(prepared, indices):
+            findings = self._judge_graph(graph, run, locals_, torch_locals, report)
+            report.graphs += 1
+            if findings:
+                report.failed += 1
+                if report.first_failure is None or index < report.first_failure:
+                    report.first_failure = index
+                for f in findings[:1]:  # the first finding of a graph explains it
+                    f.index = index
+                    report.findings.append(f)
+            else:
+                report.passed += 1
+
+    def _judge_graph(self, graph: Graph, run: EngineRun, locals_: list, torch_locals: list,
+                     report: Report) -> list[Finding]:
+        findings: list[Finding] = []
+        ref = run_graph(graph, self.device)
+        stats = report.per_op
+
+        def find(kind: str, op: str, node: int, message: str) -> None:
+            findings.append(Finding(kind, op, node, message, graph, self.device))
+
+        if run.crash is not None:
+            node, error = run.crash
+            op = graph.nodes[node].op
+            stats.setdefault(op, OpStats()).add(J.FAIL, math.inf)
+            find("crash", op, node, f"engine raised {error} where torch returns {ref.values[node]!r}")
+            return findings
+        strict = self.strict
+        # Local: each op on the engine's own inputs.
+        local_derivs: dict[int, tuple[float, ...]] = {}
+        for i, node, inputs, (value, grads, error), k in locals_:
+            t_value, t_grads = torch_locals[k]
+            if _disagrees(value, grads, t_value, t_grads):
+                t_value, t_grads = run_scalar(LocalCase(OPS[node.op], _form(node), inputs, node.params), self.device)
+            st = stats.setdefault(node.op, OpStats())
+            verdict, ulps = J.judge(value, t_value, lambda: exact_value(_ref_name(node), _ref_inputs(node, inputs), _ref_params(node)), strict)
+            st.add(verdict, ulps)
+            if verdict == J.FAIL:
+                find("local-value", node.op, i, f"{_call(node, inputs)} = {value!r}, torch {t_value!r}")
+                continue
+            op = OPS[node.op]
+            if not op.differentiable:
+                if error is None:
+                    st.add(J.FAIL, math.inf)
+                    find("raises", node.op, i, f"backward through {node.op} returned gradients; torch raises")
+                continue
+            if grads is None:
+                st.add(J.FAIL, math.inf)
+                find("crash", node.op, i, f"backward of {_call(node, inputs)} raised {error}; torch returns {t_grads!r}")
+                continue
+            local_derivs[i] = grads
+            exact = None
+            for pos, (g, tg) in enumerate(zip(grads, t_grads)):
+                if isinstance(node.args[pos], Const):
+                    continue
+
+                def lazy(pos: int = pos) -> Any:
+                    nonlocal exact
+                    if exact is None:
+                        exact = exact_derivatives(_ref_name(node), _ref_inputs(node, inputs), value, _ref_params(node)) or []
+                    return exact[_ref_pos(node, pos)] if exact else None
+
+                verdict, ulps = J.judge(g, tg, lazy, strict)
+                st.add(verdict, ulps)
+                if verdict == J.FAIL:
+                    find("local-grad", node.op, i,
+                         f"d/d(arg {pos}) of {_call(node, inputs)} = {g!r}, torch {tg!r}")
+        if findings:
+            return findings
+        # End to end.
+        if (run.backward_error is not None) != (ref.grads is None):
+            op = next((n.op for n in graph.nodes if n.op != "leaf" and not OPS[n.op].differentiable), "graph")
+            if ref.grads is None:
+                find("raises", op, graph.root, f"engine backward returned; torch raised: {ref.error}")
+            else:
+                find("crash", "graph", graph.root, f"engine backward raised {run.backward_error}")
+            return findings
+        imprecise = False
+        for i, (v, tv) in enumerate(zip(run.values, ref.values)):
+            # Every value was judged locally from its inputs: what differs end to end is rounding
+            # carried along the graph, never a bug of its own.
+            if float_mismatch(v, tv):
+                imprecise = True
+        if ref.grads is not None and run.grads is not None:
+            replay = None
+            for i, (g, tg) in enumerate(zip(run.grads, ref.grads)):
+                if not float_mismatch(g, tg):
+                    continue
+                if replay is None:
+                    replay = _replay(graph, local_derivs)
+                if replay is None or not _explained(g, replay, i, len(graph.nodes)):
+                    exact = None if replay is None else float(replay[0][i])
+                    find("end-to-end", graph.nodes[i].op, i,
+                         f"d(root)/d(node {i}) = {g!r}, torch {tg!r}, exact replay of the engine's own "
+                         f"local derivatives {exact!r}: lost, doubled or misordered accumulation")
+                    return findings
+                imprecise = True
+        if imprecise:
+            report.imprecise_graphs += 1
+        return findings
+
+
+def _disagrees(value: float, grads: tuple[float, ...] | None, t_value: float, t_grads: tuple[float, ...]) -> bool:
+    if J.ulp_distance(value, t_value) > J.CLOSE_ULPS:
+        return True
+    return grads is not None and any(J.ulp_distance(g, t) > J.CLOSE_ULPS and g == g
+                                     for g, t in zip(grads, t_grads))
+
+
+def float_mismatch(a: float, b: float) -> bool:
+    from conformance.numerics import float_class, ulp_distance
+
+    if float_class(a) != float_class(b):
+        return True
+    return ulp_distance(a, b) > J.CLOSE_ULPS and abs(a - b) > J.DEFAULT_REL * abs(b)
+
+
+def _replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> tuple[list, list] | None:
+    """Exact reverse accumulation of the engine's own local derivatives (and of their absolute
+    values, which bounds what float rounding can explain)."""
+    with mp.workprec(200):
+        n = len(graph.nodes)
+        g = [mp.mpf(0)] * n
+        bound = [mp.mpf(0)] * n
+        g[-1] = bound[-1] = mp.mpf(1)
+        for i in range(n - 1, -1, -1):
+            node = graph.nodes[i]
+            if node.op == "leaf":
+                continue
+            ds = local_derivs.get(i)
+            if ds is None:
+                return None
+            for pos, a in enumerate(node.args):
+                if isinstance(a, Const):
+                    continue
+                d = mp.mpf(ds[pos])
+                g[a] += g[i] * d
+                bound[a] += bound[i] * abs(d)
+        return g, bound
+
+
+def _explained(mine: float, replay: tuple[list, list], i: int, n: int) -> bool:
+    exact, bound = replay[0][i], replay[1][i]
+    if not mp.isfinite(exact) or not mp.isfinite(bound):
+        return J.float_class(mine) == J.float_class(float(exact)) if mp.isfinite(exact) or mp.isnan(exact) else True
+    as_float = float(exact)
+    if J.float_class(mine) != J.float_class(as_float):
+        # overflow or underflow at the edge of float64 is rounding too
+        return abs(mine - exact) <= 4 * n * J.EPS * bound + 2.0**-1060 if math.isfinite(mine) else bound > 1e300
+    return abs(mine - exact) <= J.DEFAULT_REL * abs(exact) + 4 * n * J.EPS * bound + 2.0**-1060
+
+
+# Local cases of 'pow' with a constant exponent are torch's pow(Tensor, Scalar).
+def _ref_name(node: Node) -> str:
+    return "pow_scalar" if node.op == "pow" and _form(node) == "nc" else node.op
+
+
+def _ref_inputs(node: Node, inputs: tuple[float, ...]) -> tuple[float, ...]:
+    return inputs[:1] if _ref_name(node) == "pow_scalar" else inputs
+
+
+def _ref_params(node: Node) -> tuple[Any, ...]:
+    if _ref_name(node) == "pow_scalar":
+        return (node.args[1].value,)  # type: ignore[union-attr]
+    return node.params
+
+
+def _ref_pos(node: Node, pos: int) -> int:
+    return pos
+
+
+def _call(node: Node, inputs: tuple[float, ...]) -> str:
+    args = ", ".join(repr(x) for x in inputs)
+    params = "".join(f", {p!r}" for p in node.params)
+    return f"{node.op}({args}{params})"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def graph_seed(seed: int, index: int) -> int:
+    """The seed of graph ``index`` of a campaign: independent of workers and shards."""
+    return (seed * 1_000_003 + index) & 0xFFFFFFFFFFFF
+
+
+def run_campaign(
+    engine: str | type | Adapter = "engine:Value",
+    *,
+    graphs: int | None = 1000,
+    seconds: float | None = None,
+    seed: int = 0,
+    max_nodes: int = 30,
+    ops: Sequence[str] | None = None,
+    device: str = "cpu",
+    strict: bool = False,
+    shard: tuple[int, int] = (1, 1),
+    batch: int = 64,
+    progress: Callable[[Report], None] | None = None,
+    max_findings: int = 20,
+    shrink: bool = True,
+) -> Report:
+    """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
+    device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
+    graph ``K-1 + i*N``, so shards never overlap and any machine reproduces any graph."""
+    if graphs is None and seconds is None:
+        raise ValueError("give graphs or seconds (or both)")
+    adapter = load_adapter(engine)
+    wanted = [op.name for op in resolve_ops(ops)]
+    forms = adapter.forms()
+    tested = [name for name in wanted if name in forms]
+    report = Report(adapter.name, seed, strict, [device], tested,
+                    unsupported={name: [] for name in wanted if name not in forms})
+    for name in tested:
+        full = operand_forms(OPS[name])
+        missing = [f for f in full if f not in forms[name]]
+        if missing:
+            report.unsupported[name] = missing
+    if not tested:
+        return report
+    checker = Checker(adapter, device, strict)
+    k, n = shard
+    start = time.perf_counter()
+    i = 0
+    while graphs is None or i < graphs:
+        if seconds is not None and time.perf_counter() - start > seconds:
+            break
+        count = batch if graphs is None else min(batch, graphs - i)
+        indices = [(k - 1) + (i + j) * n for j in range(count)]
+        chunk = [_generate(seed, index, max_nodes, tested, forms) for index in indices]
+        checker.check(chunk, indices, report)
+        i += count
+        if progress is not None:
+            progress(report)
+    report.elapsed = time.perf_counter() - start
+    report.findings.sort(key=lambda f: f.index)
+    del report.findings[max_findings:]
+    if shrink:
+        from conformance.shrink import shrink_finding, reproducer
+
+        for f in report.findings:
+            shrink_finding(f, checker)
+            f.reproducer = reproducer(f, engine if isinstance(engine, str) else adapter.name)
+    return report
+
+
+def _generate(seed: int, index: int, max_nodes: int, ops: list[str], forms: dict[str, tuple[str, ...]]) -> Graph:
+    rng = random.Random(graph_seed(seed, index))
+    graph = random_graph(rng, max_nodes=max_nodes, ops=ops)
+    graph = _restrict_forms(graph, forms)
+    return Graph(graph.nodes, index)
+
+
+def _restrict_forms(graph: Graph, forms: dict[str, tuple[str, ...]]) -> Graph:
+    """Turn constant operands into leaves where the engine lacks that form (micrograd has no
+    ``2 ** x``): the graph stays the same computation."""
+    nodes = list(graph.nodes)
+    out: list[Node] = []
+    remap: dict[int, int] = {}
+    for i, node in enumerate(nodes):
+        if node.op != "leaf":
+            form = _form(node)
+            args = [remap[a] if isinstance(a, int) else a for a in node.args]
+            allowed = forms.get(node.op, ())
+            if form not in allowed and "nn" in allowed:
+                for pos, a in enumerate(args):
+                    if isinstance(a, Const):
+                        out.append(Node("leaf", value=a.value))
+                        args[pos] = len(out) - 1
+            elif form not in allowed:  # e.g. only Value ** number: make the other operand a constant
+                keep = "nc" if "nc" in allowed else "cn"
+                pos = 1 if keep == "nc" else 0
+                args[pos] = Const(1.5)
+                if all(isinstance(a, Const) for a in args):
+                    args[1 - pos] = remap[0] if 0 in remap else 0
+            node = Node(node.op, tuple(args), node.params)
+        out.append(node)
+        remap[i] = len(out) - 1
+    return Graph(tuple(out), graph.seed)
+
+
+def default_device_list() -> list[str]:
+    from conformance.torch_ref import available_devices
+
+    return available_devices()
+
+
+def all_ops() -> list[str]:
+    return [op.name for op in public_ops()]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use python -m conformance")

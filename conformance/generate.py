@@ -1,0 +1,220 @@
+"""Random expression DAGs: shared subexpressions, constants on both sides, edge values.
+
+One generator, two sources of randomness: a seeded ``random.Random`` for fast campaigns, and a
+hypothesis ``draw`` for the pytest suite (which then shrinks failures). Node values are tracked in
+float64 while generating, so that most ops get inputs in their well-conditioned domain while a
+controlled share of edge values (0, -0.0, ±1, ±inf, nan, tiny, huge, kinks, out-of-domain) gets in.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Callable, Protocol, Sequence
+
+from conformance.graph import Const, Graph, Node
+from engine.ops import ANY, OPS, Op, public_ops
+
+INF, NAN = math.inf, math.nan
+EDGE_VALUES: tuple[float, ...] = (0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, INF, -INF, NAN, 1e-300,
+                                  -1e-300, 5e-324, 1e300, -1e300, 1e-8, 1e8, 20.0, 710.0, -745.0)
+SLOPES = (0.01, 0.1, 0.2, 2.0)
+CLAMP_BOUNDS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+
+
+class Source(Protocol):
+    """Where random choices come from."""
+
+    def integer(self, lo: int, hi: int) -> int: ...
+    def uniform(self, lo: float, hi: float) -> float: ...
+    def chance(self, p: float) -> bool: ...
+
+
+class RandomSource:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return self.rng.uniform(lo, hi)
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+
+class DrawSource:
+    """Choices drawn from hypothesis, so that failures shrink (towards lower integers and
+    simpler floats: fewer edge values, earlier parents, the first ops of the list)."""
+
+    def __init__(self, draw: Callable[[Any], Any]) -> None:
+        from hypothesis import strategies as st
+
+        self.draw, self.st = draw, st
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.draw(self.st.integers(lo, hi))
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return self.draw(self.st.floats(lo, hi, allow_nan=False, allow_infinity=False))
+
+    def chance(self, p: float) -> bool:
+        return self.draw(self.st.integers(0, 999)) >= 1000 * (1 - p) if p > 0 else False
+
+
+def resolve_ops(names: Sequence[str] | None) -> list[Op]:
+    """The public ops named (all of them for None); ValueError listing valid names otherwise."""
+    valid = {op.name: op for op in public_ops()}
+    if names is None:
+        return list(valid.values())
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ValueError(f"unknown op(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    if not names:
+        raise ValueError("no ops selected")
+    return [valid[n] for n in names]
+
+
+def _pick(source: Source, items: Sequence[Any]) -> Any:
+    return items[source.integer(0, len(items) - 1)]
+
+
+def _edge_value(source: Source, op: Op | None) -> float:
+    pool = EDGE_VALUES + (op.special if op is not None else ())
+    return _pick(source, pool)
+
+
+def _ordinary_value(source: Source, op: Op | None, position: int) -> float:
+    lo, hi = op.domain[min(position, len(op.domain) - 1)] if op is not None else ANY
+    return source.uniform(lo, hi)
+
+
+def _in_domain(op: Op, position: int, x: float) -> bool:
+    lo, hi = op.domain[min(position, len(op.domain) - 1)]
+    if (lo, hi) == ANY:
+        return math.isfinite(x) and abs(x) <= 1e3
+    return lo <= x <= hi
+
+
+def _params(source: Source, op: Op) -> tuple[Any, ...]:
+    if op.name == "leaky_relu":
+        return (_pick(source, SLOPES),)
+    if op.name == "clamp":
+        lo, hi = _pick(source, CLAMP_BOUNDS), _pick(source, CLAMP_BOUNDS)
+        form = source.integer(0, 3)  # both bounds, only lo, only hi, or (rarely) lo > hi
+        if form == 1:
+            return (min(lo, hi), None)
+        if form == 2:
+            return (None, max(lo, hi))
+        return (min(lo, hi), max(lo, hi)) if form == 0 or lo == hi else (max(lo, hi), min(lo, hi))
+    return ()
+
+
+def _forward(op: Op, inputs: Sequence[float], params: tuple[Any, ...]) -> float:
+    return op.forward(*inputs, *params)
+
+
+def build_graph(
+    source: Source,
+    *,
+    max_nodes: int = 30,
+    ops: Sequence[str] | None = None,
+    edge_rate: float = 0.08,
+    const_rate: float = 0.25,
+    seed: int | None = None,
+) -> Graph:
+    """A random DAG of at most ``max_nodes`` nodes whose last node sums every otherwise unused
+    node, so that every node influences the root's gradient."""
+    if max_nodes < 2:
+        raise ValueError(f"max_nodes must be at least 2, got {max_nodes}")
+    for name, rate in (("edge_rate", edge_rate), ("const_rate", const_rate)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {rate}")
+    chosen = resolve_ops(ops)
+    add = OPS["add"]
+    # Backward through '//' raises (in torch too), so a graph holding one checks values only:
+    # let most graphs go without it, to keep their gradients under test.
+    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and source.chance(0.85):
+        chosen = [op for op in chosen if op.vjp is not None]
+    n_leaves = source.integer(1, max(1, min(6, max_nodes // 4)))
+    nodes: list[Node] = []
+    values: list[float] = []
+    for _ in range(n_leaves):
+        x = _edge_value(source, None) if source.chance(edge_rate) else source.uniform(*ANY)
+        nodes.append(Node("leaf", value=x))
+        values.append(x)
+    used: set[int] = set()
+    sinks: dict[int, None] = {}  # unused op nodes, in order: the root will sum them
+    while len(nodes) == n_leaves or len(nodes) + len(sinks) - 1 < max_nodes - 1:
+        op = _pick(source, chosen)
+        args: list[int | Const] = []
+        const_slot = source.integer(0, 1 if op.dunder else 0) if op.arity == 2 and source.chance(const_rate) else -1
+        for pos in range(op.arity):
+            if pos == const_slot:
+                c = _edge_value(source, op) if source.chance(edge_rate) else _ordinary_value(source, op, pos)
+                args.append(Const(c))
+                continue
+            if pos == 1 and isinstance(args[0], int) and source.chance(0.1):
+                args.append(args[0])  # the same node twice: x * x, a + a
+                continue
+            for _attempt in range(4):  # prefer a parent whose value suits the op
+                recent = source.chance(0.5)
+                lo = max(0, len(nodes) - 4) if recent else 0
+                i = source.integer(lo, len(nodes) - 1)
+                if _in_domain(op, pos, values[i]) or source.chance(edge_rate):
+                    break
+            args.append(i)
+        params = _params(source, op)
+        inputs = [a.value if isinstance(a, Const) else values[a] for a in args]
+        nodes.append(Node(op.name, tuple(args), params))
+        values.append(_forward(op, inputs, params))
+        for a in args:
+            if isinstance(a, int):
+                used.add(a)
+                sinks.pop(a, None)
+        sinks[len(nodes) - 1] = None
+    ends = list(sinks)
+    total = ends[0]
+    for s in ends[1:]:
+        nodes.append(Node("add", (total, s)))
+        values.append(add.forward(values[total], values[s]))
+        total = len(nodes) - 1
+    return Graph(tuple(nodes), seed)
+
+
+def random_graph(
+    rng: random.Random | int,
+    *,
+    max_nodes: int = 30,
+    ops: Sequence[str] | None = None,
+    edge_rate: float = 0.08,
+    const_rate: float = 0.25,
+) -> Graph:
+    """A seeded random graph: the same seed gives the same graph on every machine."""
+    seed = rng if isinstance(rng, int) else None
+    source = RandomSource(random.Random(rng) if isinstance(rng, int) else rng)
+    return build_graph(source, max_nodes=max_nodes, ops=ops, edge_rate=edge_rate,
+                       const_rate=const_rate, seed=seed)
+
+
+def graphs(
+    *,
+    max_nodes: int = 12,
+    ops: Sequence[str] | None = None,
+    edge_rate: float = 0.15,
+    const_rate: float = 0.25,
+) -> Any:
+    """Hypothesis strategy for graphs; shrinks towards fewer nodes, earlier parents, ordinary
+    values and the first ops of ``ops``."""
+    from hypothesis import strategies as st
+
+    resolve_ops(ops)  # validate up front
+
+    @st.composite
+    def strategy(draw: Callable[[Any], Any]) -> Graph:
+        size = draw(st.integers(2, max_nodes))
+        return build_graph(DrawSource(draw), max_nodes=size, ops=ops, edge_rate=edge_rate,
+                           const_rate=const_rate)
+
+    return strategy()

@@ -1,0 +1,124 @@
+"""A random graph as a plain value: nodes, ops, parent indices, constants and leaf values.
+
+The same description is built in every engine, printed as a runnable reproducer, saved as JSON and
+shrunk by hypothesis. Node ``i`` may only use nodes ``< i``; the last node is the root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Const:
+    """A plain-number operand: ``x + 2.0`` or ``2.0 ** x``."""
+
+    value: float
+
+
+Arg = Union[int, Const]
+
+
+@dataclass(frozen=True)
+class Node:
+    """``op`` applied to ``args`` (earlier node indices or constants) with constant ``params``; a
+    leaf has ``op == "leaf"`` and a ``value``."""
+
+    op: str
+    args: tuple[Arg, ...] = ()
+    params: tuple[Any, ...] = ()
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...]
+    seed: int | None = field(default=None, compare=False)
+
+    @property
+    def root(self) -> int:
+        return len(self.nodes) - 1
+
+    @property
+    def leaves(self) -> list[int]:
+        return [i for i, n in enumerate(self.nodes) if n.op == "leaf"]
+
+    def ops(self) -> set[str]:
+        return {n.op for n in self.nodes if n.op != "leaf"}
+
+    def to_json(self) -> dict[str, Any]:
+        def enc(x: Any) -> Any:
+            if isinstance(x, Const):
+                return {"const": _enc_float(x.value)}
+            return _enc_float(x) if isinstance(x, float) else x
+
+        return {"seed": self.seed, "nodes": [
+            {"op": n.op, "args": [enc(a) for a in n.args], "params": [enc(p) for p in n.params],
+             **({"value": _enc_float(n.value)} if n.value is not None else {})}
+            for n in self.nodes]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Graph:
+        def dec(x: Any) -> Any:
+            if isinstance(x, dict):
+                return Const(_dec_float(x["const"]))
+            return _dec_float(x) if isinstance(x, (str, float)) else x
+
+        nodes = tuple(Node(d["op"], tuple(dec(a) for a in d["args"]), tuple(dec(p) for p in d["params"]),
+                           _dec_float(d["value"]) if "value" in d else None) for d in data["nodes"])
+        graph = cls(nodes, data.get("seed"))
+        graph.validate()
+        return graph
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
+
+    def validate(self) -> None:
+        """Raise ValueError if a node uses a later node or a leaf lacks a value."""
+        for i, n in enumerate(self.nodes):
+            if n.op == "leaf":
+                if n.value is None:
+                    raise ValueError(f"leaf {i} has no value")
+            for a in n.args:
+                if isinstance(a, int) and not 0 <= a < i:
+                    raise ValueError(f"node {i} uses node {a}, which is not earlier")
+        if not self.nodes:
+            raise ValueError("empty graph")
+
+
+def _enc_float(x: float) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return repr(x)  # 'inf', '-inf', 'nan': JSON has no literal for them
+    return x
+
+
+def _dec_float(x: Any) -> Any:
+    return float(x) if isinstance(x, str) else x
+
+
+def expression(graph: Graph, i: int, names: dict[int, str]) -> str:
+    """Python source for node ``i`` over named earlier nodes (for reproducers)."""
+    n = graph.nodes[i]
+
+    def arg(a: Arg) -> str:
+        return f"{a.value!r}" if isinstance(a, Const) else names[a]
+
+    args = [arg(a) for a in n.args]
+    params = ", ".join(repr(p) for p in n.params)
+    infix = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "floordiv": "//", "mod": "%"}
+    if n.op in infix:
+        return f"{_paren(args[0])} {infix[n.op]} {_paren(args[1])}"
+    if n.op == "neg":
+        return f"-{_paren(args[0])}"
+    if n.op == "abs":
+        return f"abs({args[0]})"
+    if n.op in ("maximum", "minimum"):
+        return f"V({args[0]}).{n.op}({args[1]})" if isinstance(n.args[0], Const) else f"{args[0]}.{n.op}({args[1]})"
+    return f"{args[0]}.{n.op}({params})"
+
+
+def _paren(s: str) -> str:
+    return f"({s})" if s.startswith("-") or " " in s else s

@@ -1,0 +1,49 @@
+"""Verdicts on one number: the engine's result against torch's, and when they differ, against the
+exact reference. Two levels (see the README): default and ``strict``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from conformance.numerics import float_class, ulp_distance
+
+EPS = 2.0**-52
+CLOSE_ULPS = 4          # this close to torch is a pass with no further question
+DEFAULT_REL = 1e-6      # default mode: what no correct implementation explains
+STRICT_FLOOR = 16       # strict mode: rounding noise allowed, in eps of the terms' scale
+TINY = 2.0**-1022 * 8   # below this, differences are judged in ulps (subnormal precision)
+
+OK, IMPRECISE, FAIL = "ok", "imprecise", "fail"
+
+
+def judge(mine: float, torch_result: float, exact: Callable[[], Any], strict: bool) -> tuple[str, float]:
+    """(verdict, ulps from torch). ``exact()`` lazily gives (exact value, scale) or None."""
+    ulps = ulp_distance(mine, torch_result)
+    cm, ct = float_class(mine), float_class(torch_result)
+    if cm == ct and ulps <= CLOSE_ULPS:
+        return OK, ulps
+    ref = exact()
+    if cm != ct:
+        if ref is not None and float_class(float(ref[0])) == cm and _within(mine, ref, strict, torch_result):
+            return IMPRECISE, ulps
+        return FAIL, ulps
+    if abs(mine) < TINY and abs(torch_result) < TINY:
+        return (IMPRECISE if ulps <= 64 else FAIL), ulps
+    if not strict and abs(mine - torch_result) <= DEFAULT_REL * abs(torch_result):
+        return IMPRECISE, ulps
+    if ref is not None and _within(mine, ref, strict, torch_result):
+        return IMPRECISE, ulps
+    if strict and ref is None and abs(mine - torch_result) <= 1e-12 * abs(torch_result):
+        return IMPRECISE, ulps
+    return FAIL, ulps
+
+
+def _within(mine: float, ref: Any, strict: bool, torch_result: float) -> bool:
+    exact, scale = ref
+    err = abs(mine - exact)
+    noise = STRICT_FLOOR * EPS * scale + 4 * 2.0**-1074
+    if strict:
+        torch_err = abs(torch_result - exact) if math.isfinite(torch_result) else 0
+        return err <= max(2 * torch_err, noise)
+    return err <= DEFAULT_REL * abs(exact) + noise
