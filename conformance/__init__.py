@@ -1,0 +1,10 @@
+"""vetgrad's differential conformance harness: random expression graphs run in an engine and in
+PyTorch, values and gradients judged op by op and end to end. ``python -m conformance --help``."""
+
+from conformance.adapters import Adapter, ValueClassAdapter, load_adapter
+from conformance.campaign import Report, run_campaign
+from conformance.generate import graphs, random_graph
+from conformance.graph import Const, Graph, Node
+
+__all__ = ["Adapter", "Const", "Graph", "Node", "Report", "ValueClassAdapter", "graphs",
+           "load_adapter", "random_graph", "run_campaign"]

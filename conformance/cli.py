@@ -1,0 +1,235 @@
+"""``python -m conformance``: check an engine against PyTorch on random graphs.
+
+Exit status: 0 everything tested conforms, 1 a mismatch or crash was found, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from typing import Any, Sequence
+
+from conformance.adapters import EngineLoadError, load_adapter
+from conformance.campaign import Report, run_campaign
+from conformance.generate import resolve_ops
+from engine.ops import public_ops
+
+EPILOG = """\
+examples:
+  python -m conformance                                 # our engine, 2,000 graphs, every device
+  python -m conformance --engine micrograd.engine:Value # any micrograd-style Value class
+  python -m conformance --time 60 --workers 2 --strict  # a one-minute strict campaign
+  python -m conformance --ops tanh,mul --max-nodes 8 --json report.json
+  python -m conformance --shard 3/16 --graphs 100000    # slice 3 of 16 of the seed space
+
+verdicts: default mode fails on what no correct implementation explains (a relative error of 1e-6
+or more in an op's value or local derivative, a different nan/inf/signed-zero class, a crash where
+torch returns a number, a structural error in accumulation); smaller differences are 'imprecise'.
+--strict also fails an op measurably less accurate than torch against an exact (mpmath) reference.
+exit status: 0 all tested conforms, 1 mismatches found, 2 usage error.
+"""
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes K/N (e.g. 2/8), got {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m conformance", description=__doc__.splitlines()[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--engine", default="engine:Value", metavar="MODULE:ATTR",
+                   help="a micrograd-style Value class or an Adapter subclass (default: engine:Value)")
+    p.add_argument("--graphs", type=_positive(int), default=None, metavar="N",
+                   help="how many graphs (default 2000, or unlimited with --time)")
+    p.add_argument("--time", type=_positive(float), default=None, metavar="SECONDS",
+                   help="stop after this long (with --graphs: whichever comes first)")
+    p.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    p.add_argument("--max-nodes", type=_positive(int), default=30, metavar="N",
+                   help="nodes per graph, at most (default 30)")
+    p.add_argument("--ops", default=None, metavar="a,b,c",
+                   help="only these ops (default all): " + ",".join(op.name for op in public_ops()))
+    p.add_argument("--device", choices=("cpu", "cuda", "all"), default="all",
+                   help="torch reference device (default all: cpu, and cuda when available)")
+    p.add_argument("--strict", action="store_true", help="also fail ops less accurate than torch")
+    p.add_argument("--json", metavar="PATH", help="write the whole report as JSON")
+    p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
+                   help="processes on this machine (default 1)")
+    p.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
+                   help="check only slice K of N of the seed space (default 1/1)")
+    p.add_argument("--max-findings", type=_positive(int), default=20, metavar="N",
+                   help="findings kept, shrunk and reported (default 20)")
+    p.add_argument("--no-shrink", action="store_true", help="report failing graphs unshrunk")
+    p.add_argument("--show", type=int, default=3, metavar="N",
+                   help="reproducer scripts printed in full (default 3; all are in --json)")
+    return p
+
+
+def _devices(choice: str) -> list[str]:
+    from conformance.torch_ref import available_devices
+
+    have = available_devices()
+    if choice == "all":
+        if "cuda" not in have and os.environ.get("REQUIRE_CUDA") == "1":
+            raise EngineLoadError("REQUIRE_CUDA=1 but torch.cuda.is_available() is False")
+        return have
+    if choice not in have:
+        raise EngineLoadError(f"device {choice!r} is not available here (have: {', '.join(have)})")
+    return [choice]
+
+
+def _worker(kwargs: dict[str, Any]) -> Report:
+    return run_campaign(**kwargs)
+
+
+def _progress_printer(total: int | None) -> Any:
+    if not sys.stderr.isatty():
+        return None
+    start = time.perf_counter()
+
+    def show(report: Report) -> None:
+        rate = report.graphs / max(time.perf_counter() - start, 1e-9)
+        of = f"/{total}" if total else ""
+        sys.stderr.write(f"\r  {report.graphs}{of} graphs, {report.failed} failed, {rate:.0f}/s ")
+        sys.stderr.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
+    devices = _devices(args.device)
+    ops = resolve_ops(args.ops.split(",")) if args.ops else None
+    names = [op.name for op in ops] if ops else None
+    graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
+    combined: Report | None = None
+    for device in devices:
+        jobs = []
+        k, n = args.shard
+        for w in range(args.workers):
+            share = None if graphs is None else graphs // args.workers + (w < graphs % args.workers)
+            if share == 0:
+                continue
+            jobs.append(dict(engine=args.engine, graphs=share, seconds=args.time, seed=args.seed,
+                             max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
+                             shard=(k + w * n, n * args.workers), max_findings=args.max_findings,
+                             shrink=not args.no_shrink))
+        if len(jobs) == 1:
+            jobs[0]["progress"] = _progress_printer(graphs)
+            reports = [_worker(jobs[0])]
+        else:
+            with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+                reports = pool.map(_worker, jobs)
+        for r in reports:
+            if combined is None:
+                combined = r
+                combined.devices = []
+            else:
+                combined.merge(r)
+                combined.elapsed = max(combined.elapsed, r.elapsed)
+        combined.devices.append(device)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+    assert combined is not None
+    combined.findings.sort(key=lambda f: f.index)
+    del combined.findings[args.max_findings:]
+    return combined, devices
+
+
+def format_report(report: Report, show: int) -> str:
+    lines = []
+    lines.append(f"{'op':<12} {'cases':>8} {'passed':>8} {'failed':>7} {'imprecise':>9} {'worst ulps':>10}  status")
+    for name in report.ops:
+        st = report.per_op.get(name)
+        if st is None or st.cases == 0:
+            lines.append(f"{name:<12} {0:>8} {0:>8} {0:>7} {0:>9} {'-':>10}  not reached")
+            continue
+        status = "FAIL" if st.failed else ("imprecise" if st.imprecise else "ok")
+        forms = report.unsupported.get(name)
+        if forms:
+            status += f" (forms {','.join(forms)} unsupported)"
+        lines.append(f"{name:<12} {st.cases:>8} {st.passed:>8} {st.failed:>7} {st.imprecise:>9} "
+                     f"{st.worst_ulps:>10.0f}  {status}")
+    missing = [name for name, forms in report.unsupported.items() if not forms]
+    if missing:
+        lines.append(f"unsupported (not tested): {', '.join(missing)}")
+    if report.findings:
+        lines.append("")
+        lines.append(f"findings ({len(report.findings)} shown of {report.failed} failing graphs):")
+        for i, f in enumerate(report.findings):
+            lines.append(f"- [{f.device}] graph {f.index}: {f.kind} in {f.op} (node {f.node}, "
+                         f"{len(f.graph.nodes)} nodes after shrinking): {f.message}")
+            if i < show and f.reproducer:
+                lines.append("  reproducer:")
+                lines.extend("    " + line for line in f.reproducer.splitlines())
+    return "\n".join(lines)
+
+
+def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    return {
+        "engine": report.engine, "seed": report.seed, "strict": report.strict,
+        "devices": report.devices, "graphs": report.graphs, "passed": report.passed,
+        "failed": report.failed, "imprecise_graphs": report.imprecise_graphs,
+        "elapsed_seconds": report.elapsed, "max_nodes": args.max_nodes, "shard": list(args.shard),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__},
+        "per_op": {name: vars(st) | {"status": "fail" if st.failed else "ok"}
+                   for name, st in report.per_op.items()},
+        "unsupported": report.unsupported,
+        "findings": [f.to_json() for f in report.findings],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        load_adapter(args.engine)
+        report, devices = run(args)
+    except EngineLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad --ops and the like
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    mode = "strict" if args.strict else "default"
+    print(f"vetgrad conformance: engine {report.engine}, seed {args.seed}, devices {','.join(devices)}, "
+          f"mode {mode}, shard {args.shard[0]}/{args.shard[1]}, max nodes {args.max_nodes}")
+    print(format_report(report, args.show))
+    rate = report.graphs / report.elapsed if report.elapsed else 0.0
+    print(f"{report.graphs} graphs in {report.elapsed:.1f} s ({rate:.0f}/s per process), "
+          f"{report.imprecise_graphs} with imprecise but explained differences")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report_json(report, args), fh, indent=1)
+        print(f"report written to {args.json}")
+    print(f"{report.passed} passed, {report.failed} failed")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
