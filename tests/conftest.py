@@ -25,7 +25,7 @@ def _devices() -> list:
     return params
 
 
-@pytest.fixture(params=_devices())
+@pytest.fixture(scope="session", params=_devices())
 def device(request: pytest.FixtureRequest) -> str:
     """``cpu`` always; ``cuda`` when a GPU is present. Without one the cuda case is skipped, or
     fails when REQUIRE_CUDA=1 (so a GPU run can never pass by skipping)."""

@@ -1,0 +1,156 @@
+"""The conformance suite on our engine (what `tox` runs), and the harness's own contract."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the conformance suite compares with PyTorch")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conformance.adapters import load_adapter  # noqa: E402
+from conformance.campaign import Checker, Report, run_campaign  # noqa: E402
+from conformance.cli import main  # noqa: E402
+from conformance.generate import graphs, random_graph  # noqa: E402
+from conformance.graph import Graph  # noqa: E402
+from engine import Value, grad  # noqa: E402
+
+pytestmark = pytest.mark.torch
+OURS = load_adapter("engine:Value")
+SMOOTH = ["add", "sub", "mul", "div", "exp", "sin", "cos", "tanh", "sigmoid", "softplus", "neg"]
+
+
+def check(graph: Graph, device: str, strict: bool) -> Report:
+    report = Report("engine:Value", 0, strict, [device], [])
+    Checker(OURS, device, strict).check([graph], [0], report)
+    return report
+
+
+@given(graph=graphs(max_nodes=14))
+def test_random_graphs_conform(graph: Graph, device: str) -> None:
+    report = check(graph, device, strict=False)
+    assert not report.findings, report.findings[0].message
+
+
+@given(graph=graphs(max_nodes=14))
+def test_random_graphs_conform_strictly(graph: Graph, device: str) -> None:
+    report = check(graph, device, strict=True)
+    assert not report.findings, report.findings[0].message
+
+
+@settings(max_examples=40)
+@given(graph=graphs(max_nodes=10, ops=SMOOTH, edge_rate=0.0))
+def test_second_and_third_derivatives_match_torch(graph: Graph, device: str) -> None:
+    leaves = [Value(n.value) if n.op == "leaf" else None for n in graph.nodes]
+    built = OURS_BUILD(graph, leaves)
+    tbuilt = TORCH_BUILD(graph, device)
+    x, tx = built[graph.leaves[0]], tbuilt[graph.leaves[0]]
+    g, tg = built[-1], tbuilt[-1]
+    for _order in range(3):
+        (g,) = grad(g, [x], create_graph=True, allow_unused=True)
+        (tg,) = torch.autograd.grad(tg, [tx], create_graph=True, allow_unused=True)
+        if g is None or tg is None or not tg.requires_grad:
+            break
+        ref = tg.item()
+        assert (math.isnan(g.data) and math.isnan(ref)) or g.data == pytest.approx(ref, rel=1e-8, abs=1e-10)
+
+
+def OURS_BUILD(graph: Graph, leaves: list) -> list:  # noqa: N802
+    from conformance.campaign import _build
+
+    return _build(OURS, Graph(graph.nodes)).handles
+
+
+def TORCH_BUILD(graph: Graph, device: str) -> list:  # noqa: N802
+    from conformance.graph import Const
+    from engine.ops import OPS
+
+    out = []
+    for node in graph.nodes:
+        if node.op == "leaf":
+            out.append(torch.tensor(node.value, dtype=torch.float64, device=device, requires_grad=True))
+            continue
+        args = [torch.tensor(a.value, dtype=torch.float64, device=device) if isinstance(a, Const) else out[a]
+                for a in node.args]
+        out.append(OPS[node.op].torch(torch, *args, *node.params))
+    return out
+
+
+def test_seeded_generator_is_deterministic_and_json_round_trips() -> None:
+    a, b = random_graph(42), random_graph(42)
+    assert a == b and a != random_graph(43)
+    assert Graph.from_json(json.loads(a.dumps())) == a
+
+
+@pytest.mark.parametrize("ops", [["tanh"], ["mul", "add"], ["pow"], ["floordiv", "add"]])
+def test_generator_respects_op_selection(ops: list[str]) -> None:
+    for seed in range(20):
+        g = random_graph(seed, max_nodes=12, ops=ops)
+        assert g.ops() <= set(ops) | {"add"} and len(g.nodes) <= 12
+
+
+def test_shards_are_disjoint_and_cover_the_same_graphs() -> None:
+    whole = run_campaign(graphs=12, seed=5, max_nodes=8, shrink=False)
+    halves = [run_campaign(graphs=6, seed=5, max_nodes=8, shard=(k, 2), shrink=False) for k in (1, 2)]
+    assert whole.graphs == sum(h.graphs for h in halves) == 12
+    assert sum(s.cases for s in whole.per_op.values()) == sum(
+        s.cases for h in halves for s in h.per_op.values())
+
+
+def test_micrograd_is_tested_through_the_same_path_and_fails_where_it_should() -> None:
+    pytest.importorskip("micrograd")
+    report = run_campaign("micrograd.engine:Value", graphs=120, seed=0, max_nodes=10)
+    assert "tanh" in report.unsupported and "pow" in report.ops
+    assert report.failed > 0
+    kinds = {(f.kind, f.op) for f in report.findings}
+    assert ("crash", "pow") in kinds or ("crash", "div") in kinds
+
+
+@pytest.mark.parametrize(("argv", "status"), [
+    (["--graphs", "30", "--max-nodes", "8"], 0),
+    (["--graphs", "30", "--max-nodes", "8", "--strict", "--ops", "tanh,mul"], 0),
+    (["--engine", "no_such_module:Value"], 2),
+    (["--engine", "engine:NoSuchThing"], 2),
+    (["--engine", "engineValue"], 2),
+    (["--ops", "tanh,frobnicate"], 2),
+    (["--shard", "3/2"], 2),
+    (["--graphs", "0"], 2),
+])
+def test_command_line_exit_status(argv: list[str], status: int, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(["--device", "cpu", *argv])
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    assert code == status
+    if status == 0:
+        out = capsys.readouterr().out.strip().splitlines()
+        assert out[-1] == "30 passed, 0 failed" and "seed 0" in out[0]
+
+
+def test_command_line_json_report_and_failing_engine(tmp_path, capsys) -> None:
+    pytest.importorskip("micrograd")
+    path = tmp_path / "r.json"
+    code = main(["--engine", "micrograd.engine:Value", "--graphs", "40", "--max-nodes", "8",
+                 "--device", "cpu", "--json", str(path)])
+    assert code == 1
+    data = json.loads(path.read_text())
+    assert data["failed"] > 0 and data["findings"][0]["reproducer"].startswith("# vetgrad")
+    assert set(data["unsupported"]) >= {"tanh", "exp"}
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == f"{data['passed']} passed, {data['failed']} failed"
+
+
+def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
+    pytest.importorskip("micrograd")
+    import subprocess
+    import sys
+
+    report = run_campaign("micrograd.engine:Value", graphs=40, seed=0, max_nodes=8)
+    script = tmp_path / "repro.py"
+    script.write_text(report.findings[0].reproducer)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert "values torch" in done.stdout and done.returncode in (0, 1)
+    assert len(report.findings[0].graph.nodes) <= 4  # shrunk to the op that fails
