@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-findings", type=_positive(int), default=20, metavar="N",
                    help="findings kept, shrunk and reported (default 20)")
     p.add_argument("--no-shrink", action="store_true", help="report failing graphs unshrunk")
+    p.add_argument("--higher-order", type=int, default=0, metavar="K",
+                   help="also check derivatives up to order K (2 or 3) against torch.autograd.grad("
+                        "create_graph=True), for engines with engine.grad (ours); default off")
     p.add_argument("--show", type=int, default=3, metavar="N",
                    help="reproducer scripts printed in full (default 3; all are in --json)")
     return p
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
             jobs.append(dict(engine=args.engine, graphs=share, seconds=args.time, seed=args.seed,
                              max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
                              shard=(k + w * n, n * args.workers), max_findings=args.max_findings,
-                             shrink=not args.no_shrink))
+                             shrink=not args.no_shrink, higher_order=args.higher_order))
         if len(jobs) == 1:
             jobs[0]["progress"] = _progress_printer(graphs)
             reports = [_worker(jobs[0])]
@@ -162,7 +165,8 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
 def format_report(report: Report, show: int) -> str:
     lines = []
     lines.append(f"{'op':<12} {'cases':>8} {'passed':>8} {'failed':>7} {'imprecise':>9} {'worst ulps':>10}  status")
-    for name in report.ops:
+    extra = [name for name in report.per_op if name not in report.ops]
+    for name in [*report.ops, *extra]:
         st = report.per_op.get(name)
         if st is None or st.cases == 0:
             lines.append(f"{name:<12} {0:>8} {0:>8} {0:>7} {0:>9} {'-':>10}  not reached")

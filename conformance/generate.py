@@ -144,12 +144,14 @@ def build_graph(
         x = _edge_value(source, None) if source.chance(edge_rate) else source.uniform(*ANY)
         nodes.append(Node("leaf", value=x))
         values.append(x)
-    used: set[int] = set()
     sinks: dict[int, None] = {}  # unused op nodes, in order: the root will sum them
     while len(nodes) == n_leaves or len(nodes) + len(sinks) - 1 < max_nodes - 1:
         op = _pick(source, chosen)
         args: list[int | Const] = []
-        const_slot = source.integer(0, 1 if op.dunder else 0) if op.arity == 2 and source.chance(const_rate) else -1
+        const_slot = -1
+        if op.arity == 2 and source.chance(const_rate):
+            # a method (x.maximum(2)) only takes its constant on the right
+            const_slot = source.integer(0, 1) if op.dunder else 1
         for pos in range(op.arity):
             if pos == const_slot:
                 c = _edge_value(source, op) if source.chance(edge_rate) else _ordinary_value(source, op, pos)
@@ -171,7 +173,6 @@ def build_graph(
         values.append(_forward(op, inputs, params))
         for a in args:
             if isinstance(a, int):
-                used.add(a)
                 sinks.pop(a, None)
         sinks[len(nodes) - 1] = None
     ends = list(sinks)

@@ -19,7 +19,7 @@ class Const:
     value: float
 
 
-Arg = Union[int, Const]
+Arg = Union[int, Const]  # noqa: UP007 - a runtime alias; `|` on a class needs 3.10 at runtime
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,8 @@ class Graph:
     def validate(self) -> None:
         """Raise ValueError if a node uses a later node or a leaf lacks a value."""
         for i, n in enumerate(self.nodes):
-            if n.op == "leaf":
-                if n.value is None:
-                    raise ValueError(f"leaf {i} has no value")
+            if n.op == "leaf" and n.value is None:
+                raise ValueError(f"leaf {i} has no value")
             for a in n.args:
                 if isinstance(a, int) and not 0 <= a < i:
                     raise ValueError(f"node {i} uses node {a}, which is not earlier")

@@ -28,10 +28,11 @@ class TorchRun:
     values: list[float]
     grads: list[float] | None  # None: backward raised (as it must through '//')
     error: str | None = None
+    batched: bool = False
 
 
-def run_graph(graph: Graph, device: str) -> TorchRun:
-    """Build the whole graph as 0-d float64 tensors, backward from the root, read every node."""
+def build_tensors(graph: Graph, device: str) -> list[Any]:
+    """The graph as 0-d float64 tensors (leaves require grad; every node retains its grad)."""
     torch = load_torch()
     f64 = torch.float64
     tensors: list[Any] = []
@@ -49,6 +50,12 @@ def run_graph(graph: Graph, device: str) -> TorchRun:
             if t.requires_grad:
                 t.retain_grad()
         tensors.append(t)
+    return tensors
+
+
+def run_graph(graph: Graph, device: str) -> TorchRun:
+    """Build the whole graph as 0-d float64 tensors, backward from the root, read every node."""
+    tensors = build_tensors(graph, device)
     values = [t.item() for t in tensors]
     try:
         tensors[-1].backward()
@@ -120,3 +127,92 @@ def run_scalar(case: LocalCase, device: str) -> tuple[float, tuple[float, ...]]:
         out.backward()
         grads = [a.grad.item() if a.requires_grad else math.nan for a in args]
     return out.item(), tuple(grads)
+
+
+def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
+    """Many graphs at once: nodes at the same depth with the same op become one vectorised torch
+    call, and one backward of the sum of the roots gives every graph its gradients (the graphs
+    share nothing). Graphs holding a non-differentiable op (whose backward raises) run alone.
+
+    Vectorised kernels can differ from 0-d ones at edge inputs; the checker re-runs a graph with
+    :func:`run_graph` before it reports any disagreement found against this batched reference."""
+    torch = load_torch()
+    f64 = torch.float64
+    results: list[TorchRun | None] = [None] * len(graphs)
+    batch = []
+    for gi, graph in enumerate(graphs):
+        if any(n.op != "leaf" and not OPS[n.op].differentiable for n in graph.nodes):
+            results[gi] = run_graph(graph, device)
+        else:
+            batch.append(gi)
+    if not batch:
+        return results  # type: ignore[return-value]
+    # Global numbering of the batch's nodes, and each node's depth.
+    where: dict[tuple[int, int], tuple[int, int]] = {}  # (graph, node) -> (level, index in level)
+    levels: list[list[tuple[int, int]]] = [[]]
+    for gi in batch:
+        depth = []
+        for i, node in enumerate(graphs[gi].nodes):
+            d = 0 if node.op == "leaf" else 1 + max(depth[a] for a in node.args if isinstance(a, int))
+            depth.append(d)
+            while len(levels) <= d:
+                levels.append([])
+            levels[d].append((gi, i))
+    leaves = levels[0]
+    leaf_tensor = torch.tensor([graphs[g].nodes[i].value for g, i in leaves], dtype=f64, device=device,
+                               requires_grad=True)
+    for k, key in enumerate(leaves):
+        where[key] = (0, k)
+    level_tensors = [leaf_tensor]
+    offsets = [0, len(leaves)]
+    for d in range(1, len(levels)):
+        pool = torch.cat(level_tensors) if len(level_tensors) > 1 else level_tensors[0]
+        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        for g, i in levels[d]:
+            node = graphs[g].nodes[i]
+            form = "".join("c" if isinstance(a, Const) else "n" for a in node.args)
+            exponent = repr(node.args[1].value) if node.op == "pow" and form == "nc" else None
+            groups.setdefault((node.op, form, node.params, exponent), []).append((g, i))
+        outs = []
+        count = 0
+        for (name, form, params, exponent), members in groups.items():
+            cols = []
+            for pos, f in enumerate(form):
+                if f == "c":
+                    cols.append(torch.tensor([graphs[g].nodes[i].args[pos].value for g, i in members],
+                                             dtype=f64, device=device))
+                else:
+                    idx = []
+                    for g, i in members:
+                        lv, k = where[(g, graphs[g].nodes[i].args[pos])]
+                        idx.append(offsets[lv] + k)
+                    cols.append(pool.index_select(0, torch.tensor(idx, device=device)))
+            if exponent is not None:
+                out = torch.pow(cols[0], float(exponent))
+            else:
+                out = OPS[name].torch(torch, *cols, *params)
+            outs.append(out)
+            for g, i in members:
+                where[(g, i)] = (d, count)
+                count += 1
+        level = torch.cat(outs)
+        level.retain_grad()
+        level_tensors.append(level)
+        offsets.append(offsets[-1] + count)
+    roots = []
+    for gi in batch:
+        lv, k = where[(gi, len(graphs[gi].nodes) - 1)]
+        roots.append(level_tensors[lv][k])
+    torch.stack(roots).sum().backward()
+    values = [t.detach().cpu().tolist() for t in level_tensors]
+    grads = [t.grad.cpu().tolist() if t.grad is not None else [0.0] * len(v)
+             for t, v in zip(level_tensors, values)]
+    for gi in batch:
+        n = len(graphs[gi].nodes)
+        vs, gs = [], []
+        for i in range(n):
+            lv, k = where[(gi, i)]
+            vs.append(values[lv][k])
+            gs.append(grads[lv][k])
+        results[gi] = TorchRun(vs, gs, batched=True)
+    return results  # type: ignore[return-value]

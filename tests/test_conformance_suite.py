@@ -9,7 +9,6 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the conformance suite compares with PyTorch")
 from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 from conformance.adapters import load_adapter  # noqa: E402
 from conformance.campaign import Checker, Report, run_campaign  # noqa: E402
