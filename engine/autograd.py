@@ -56,16 +56,16 @@ def backward(root: Value, gradient: float = 1.0) -> None:
     saved = [v.grad for v in order]
     for v in order:
         v.grad = -0.0
-        spec = v._spec
-        if spec is not None and (type(spec) is str or spec.vjp is None):
-            for w, g in zip(order, saved):
-                w.grad = g
-            v._backward()  # raises the op's own, specific error
     root.grad = gradient
-    for v in reversed(order):
-        spec = v._spec
-        if spec is not None:
-            spec.back(v)
+    try:
+        for v in reversed(order):
+            spec = v._spec
+            if spec is not None:
+                spec.back(v)
+    except BaseException:  # e.g. backward through '//': leave every grad as it was
+        for v, g in zip(order, saved):
+            v.grad = g
+        raise
     for v, g in zip(order, saved):
         if g:
             v.grad = g + v.grad
@@ -136,8 +136,8 @@ def grad(
             if g is None or v._a is None or v not in needed:
                 continue
             spec = v._spec
-            if type(spec) is str or spec.vjp is None:
-                v._backward()  # raises the op's own error
+            if spec.vjp is None:
+                spec.back(v)  # raises the op's own error
             params = spec.params if isinstance(spec, BoundOp) else ()
             a, b = v._a, v._b
             if create_graph:

@@ -139,6 +139,23 @@ class BoundOp:
 _BOUND: dict[tuple[str, tuple[Any, ...]], BoundOp] = {}
 
 
+class HandBuiltOp:
+    """The op of a node built by hand (``Value(x, (a,), 'mystery')``) that has no rule here."""
+
+    __slots__ = ("symbol",)
+    name = "hand-built"
+    vjp = None
+    params: tuple[Any, ...] = ()
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+
+    def back(self, node: Any) -> None:
+        raise RuntimeError(
+            f"node with op {self.symbol!r} was built by hand and vetgrad has no derivative rule for "
+            f"it; build it with vetgrad's operators instead")
+
+
 def _number_text(x: float) -> str:
     return str(int(x)) if x == x and abs(x) != ieee.INF and x.is_integer() else repr(x)
 
