@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-findings", type=_positive(int), default=20, metavar="N",
                    help="findings kept, shrunk and reported (default 20)")
     p.add_argument("--no-shrink", action="store_true", help="report failing graphs unshrunk")
+    p.add_argument("--no-edge-sweep", action="store_true",
+                   help="skip the exhaustive sweep of each op over its kink and edge values "
+                        "(run first, by shard 1, as graph -1)")
     p.add_argument("--higher-order", type=int, default=0, metavar="K",
                    help="also check derivatives up to order K (2 or 3) against torch.autograd.grad("
                         "create_graph=True), for engines with engine.grad (ours); default off")
@@ -139,7 +142,8 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
             jobs.append(dict(engine=args.engine, graphs=share, seconds=args.time, seed=args.seed,
                              max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
                              shard=(k + w * n, n * args.workers), max_findings=args.max_findings,
-                             shrink=not args.no_shrink, higher_order=args.higher_order))
+                             shrink=not args.no_shrink, higher_order=args.higher_order,
+                             edges=not args.no_edge_sweep and w == 0))
         if len(jobs) == 1:
             jobs[0]["progress"] = _progress_printer(graphs)
             reports = [_worker(jobs[0])]
@@ -184,7 +188,8 @@ def format_report(report: Report, show: int) -> str:
         lines.append("")
         lines.append(f"findings ({len(report.findings)} shown of {report.failed} failing graphs):")
         for i, f in enumerate(report.findings):
-            lines.append(f"- [{f.device}] graph {f.index}: {f.kind} in {f.op} (node {f.node}, "
+            where = "edge sweep" if f.index < 0 else f"graph {f.index}"
+            lines.append(f"- [{f.device}] {where}: {f.kind} in {f.op} (node {f.node}, "
                          f"{len(f.graph.nodes)} nodes after shrinking): {f.message}")
             if i < show and f.reproducer:
                 lines.append("  reproducer:")

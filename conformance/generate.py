@@ -141,7 +141,12 @@ def build_graph(
     nodes: list[Node] = []
     values: list[float] = []
     for _ in range(n_leaves):
-        x = _edge_value(source, None) if source.chance(edge_rate) else source.uniform(*ANY)
+        if source.chance(edge_rate):
+            x = _edge_value(source, None)
+        elif source.chance(0.15):  # any magnitude, not only (-3, 3)
+            x = (-1.0 if source.chance(0.5) else 1.0) * 10.0 ** source.uniform(-8.0, 8.0)
+        else:
+            x = source.uniform(*ANY)
         nodes.append(Node("leaf", value=x))
         values.append(x)
     sinks: dict[int, None] = {}  # unused op nodes, in order: the root will sum them
@@ -160,6 +165,13 @@ def build_graph(
             if pos == 1 and isinstance(args[0], int) and source.chance(0.1):
                 args.append(args[0])  # the same node twice: x * x, a + a
                 continue
+            if len(nodes) + len(sinks) + 2 <= max_nodes and source.chance(edge_rate):
+                # a fresh leaf at one of the op's edges or kinks
+                x = _edge_value(source, op)
+                nodes.append(Node("leaf", value=x))
+                values.append(x)
+                args.append(len(nodes) - 1)
+                continue
             for _attempt in range(4):  # prefer a parent whose value suits the op
                 recent = source.chance(0.5)
                 lo = max(0, len(nodes) - 4) if recent else 0
@@ -167,6 +179,8 @@ def build_graph(
                 if _in_domain(op, pos, values[i]) or source.chance(edge_rate):
                     break
             args.append(i)
+        if const_slot >= 0 and source.chance(0.15) and isinstance(args[1 - const_slot], int):
+            args[const_slot] = Const(values[args[1 - const_slot]])  # a tie: x - c, max(x, c), c == x
         params = _params(source, op)
         inputs = [a.value if isinstance(a, Const) else values[a] for a in args]
         nodes.append(Node(op.name, tuple(args), params))

@@ -10,7 +10,9 @@ from conformance.numerics import float_class, ulp_distance
 
 EPS = 2.0**-52
 CLOSE_ULPS = 4          # this close to torch is a pass with no further question
-DEFAULT_REL = 1e-6      # default mode: what no correct implementation explains
+# Default mode fails what no correct implementation explains: a relative error of 1e-6. The bound
+# sits at half of it, so that the rounding of an injected 1e-6 error cannot slip under it.
+DEFAULT_REL = 5e-7
 STRICT_FLOOR = 16       # strict mode: rounding noise allowed, in eps of the terms' scale
 TINY = 2.0**-1022 * 8   # below this, differences are judged in ulps (subnormal precision)
 

@@ -86,40 +86,60 @@ def _torch_expr(node: Node, names: dict[int, str]) -> str:
 
 
 def reproducer(finding: Any, engine: str) -> str:
-    """A standalone script: builds the graph in the engine and in torch, prints both."""
+    """A standalone script: builds the graph in the engine and in torch, prints both (an engine
+    that raises is shown raising, and torch still runs)."""
     graph = finding.graph
     module, _, attr = engine.partition(":")
+    last = len(graph.nodes) - 1
+    xs = ", ".join(f"x{i}" for i in range(len(graph.nodes)))
+    ts = ", ".join(f"t{i}" for i in range(len(graph.nodes)))
+    names = {i: f"x{i}" for i in range(len(graph.nodes))}
+    tnames = {i: f"t{i}" for i in range(len(graph.nodes))}
+    engine_lines, torch_lines = [], []
+    for i, node in enumerate(graph.nodes):
+        if node.op == "leaf":
+            engine_lines.append(f"    x{i} = V({node.value!r})")
+            torch_lines.append(f"    t{i} = T({node.value!r})")
+        else:
+            engine_lines.append(f"    x{i} = {expression(graph, i, names)}")
+            torch_lines.append(f"    t{i} = {_torch_expr(node, tnames)}; t{i}.retain_grad()")
     lines = [
         f"# vetgrad conformance reproducer: {finding.kind} mismatch in {finding.op!r} at node {finding.node}",
         f"# {finding.message}",
         "import torch",
-        f"from {module} import {attr.split('.')[0]} as V" if attr else "V = None  # engine class",
+        f"from {module} import {attr.split('.')[0]} as V" if attr else "V = None  # the engine's Value class",
         "inf, nan = float('inf'), float('nan')",
         "T = lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)",
         "",
-    ]
-    names = {i: f"x{i}" for i in range(len(graph.nodes))}
-    tnames = {i: f"t{i}" for i in range(len(graph.nodes))}
-    for i, node in enumerate(graph.nodes):
-        if node.op == "leaf":
-            lines.append(f"x{i} = V({node.value!r}); t{i} = T({node.value!r})")
-        else:
-            lines.append(f"x{i} = {expression(graph, i, names)}")
-            lines.append(f"t{i} = {_torch_expr(node, tnames)}; t{i}.retain_grad()")
-    last = len(graph.nodes) - 1
-    lines += [
         "",
-        f"print('values engine:', [x.data for x in [{', '.join(names.values())}]])",
-        f"print('values torch :', [t.item() for t in [{', '.join(tnames.values())}]])",
+        "def build_engine():",
+        *engine_lines,
+        f"    return [{xs}]",
+        "",
+        "",
+        "def build_torch():",
+        *torch_lines,
+        f"    return [{ts}]",
+        "",
+        "",
+        "ts = build_torch()",
+        "print('values torch :', [t.item() for t in ts])",
         "try:",
-        f"    x{last}.backward()",
-        f"    print('grads  engine:', [x.grad for x in [{', '.join(names.values())}]])",
+        "    xs = build_engine()",
+        "    print('values engine:', [x.data for x in xs])",
         "except Exception as exc:",
-        "    print('engine backward raised', repr(exc))",
+        "    xs = None",
+        "    print('engine raised while building:', repr(exc))",
         "try:",
-        f"    t{last}.backward()",
-        f"    print('grads  torch :', [None if t.grad is None else t.grad.item() for t in [{', '.join(tnames.values())}]])",
+        f"    ts[{last}].backward()",
+        "    print('grads  torch :', [None if t.grad is None else t.grad.item() for t in ts])",
         "except RuntimeError as exc:",
-        "    print('torch backward raised', exc)",
+        "    print('torch backward raised:', exc)",
+        "if xs is not None:",
+        "    try:",
+        f"        xs[{last}].backward()",
+        "        print('grads  engine:', [x.grad for x in xs])",
+        "    except Exception as exc:",
+        "        print('engine backward raised:', repr(exc))",
     ]
     return "\n".join(lines) + "\n"

@@ -430,7 +430,7 @@ _OPS: tuple[Op, ...] = (
        "log(1 + exp(a)), linear above a = 20 (torch's beta=1, threshold=20)", method="softplus",
        call=lambda a: a.softplus(), torch=lambda T, a: T.nn.functional.softplus(a),
        torch_name="torch.nn.functional.softplus", domain=(ANY,),
-       special=(20.0, 20.000001, 19.999999, -800.0)),
+       special=(20.0, 20.000001, 19.999999, 15.0, 11.0, -800.0)),
     Op("clamp", 1, "clamp", ieee.clamp, _clamp,
        "min(max(a, lo), hi); either bound may be None; the bounds are inclusive (gradient 1)",
        method="clamp", params=(("lo", None), ("hi", None)),
