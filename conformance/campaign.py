@@ -202,7 +202,7 @@ class Checker:
         for (graph, run, locals_), index, ref in zip(prepared, indices, refs):
             scratch = Report(report.engine, 0, self.strict, [], [])
             findings = self._judge_graph(graph, run, locals_, torch_locals, ref, scratch)
-            if (findings or scratch.imprecise_graphs) and ref.batched:
+            if findings and ref.batched:
                 # ask torch's 0-d kernels, the ones a graph of scalars meets, before reporting
                 scratch = Report(report.engine, 0, self.strict, [], [])
                 findings = self._judge_graph(graph, run, locals_, torch_locals,
@@ -268,6 +268,14 @@ class Checker:
         """Judge one op on the engine's own inputs: (kind, message) of a finding, or None."""
         value, grads, error = mine
         t_value, t_grads = theirs
+        if grads is not None and J.identical(value, t_value) and all(
+                J.identical(g, t) for g, t in zip(grads, t_grads)):
+            st = stats.setdefault(node.op, OpStats())  # the common case: bit-identical
+            checked = 1 + sum(not isinstance(a, Const) for a in node.args)
+            st.cases += checked
+            st.passed += checked
+            local_derivs[i] = grads
+            return None
         if _disagrees(value, grads, t_value, t_grads):
             t_value, t_grads = run_scalar(LocalCase(OPS[node.op], _form(node), inputs, node.params), self.device)
         st = stats.setdefault(node.op, OpStats())

@@ -35,10 +35,10 @@ class RandomSource:
         self.rng = rng
 
     def integer(self, lo: int, hi: int) -> int:
-        return self.rng.randint(lo, hi)
+        return lo + int(self.rng.random() * (hi - lo + 1))  # randint's exactness is not needed
 
     def uniform(self, lo: float, hi: float) -> float:
-        return self.rng.uniform(lo, hi)
+        return lo + (hi - lo) * self.rng.random()
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p

@@ -111,9 +111,7 @@ class Value:
         """Accumulate d(self)/d(node) into ``.grad`` of every node reachable from ``self``.
 
         Calling it twice adds the same amount twice (torch's ``retain_graph=True``)."""
-        from engine.autograd import backward
-
-        backward(self, gradient)
+        _autograd.backward(self, gradient)
 
     def detach(self) -> Value:
         """A new leaf with the same value and no history."""
@@ -121,9 +119,7 @@ class Value:
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on this node and every node it was computed from."""
-        from engine.autograd import zero_grad_graph
-
-        zero_grad_graph(self)
+        _autograd.zero_grad_graph(self)
 
     # Installed from the op table below (declared here for type checkers and editors).
     if TYPE_CHECKING:
@@ -302,3 +298,5 @@ def _install() -> None:
 
 
 _install()
+
+from engine import autograd as _autograd  # noqa: E402 - autograd imports this module first
