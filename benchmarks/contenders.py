@@ -1,0 +1,191 @@
+"""Who is timed: vetgrad, micrograd 0.1.0 and PyTorch eager, by name.
+
+A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
+methods); a batched one (``torch-vec-*``) only takes part in the MLP suite. ``missing()`` says why
+a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
+instead of crashing. Optional packages are imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.metadata
+import importlib.util
+import math
+import sys
+import types
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+SUITES: tuple[str, ...] = ("dag", "chain", "mlp", "harness", "memory")
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One engine configuration. ``family`` is vetgrad, micrograd, torch (0-d tensors, scalar
+    style) or torch-vec (``nn.Linear`` on a batch)."""
+
+    name: str
+    label: str
+    family: str
+    suites: tuple[str, ...]
+    device: str = "cpu"
+    dtype: str = "float64"
+    deep: bool = False  # micrograd with sys.setrecursionlimit raised to fit the graph
+
+    @property
+    def scalar(self) -> bool:
+        return self.family != "torch-vec"
+
+    def missing(self) -> str | None:
+        """Why this contender cannot run here, or None when it can."""
+        if self.family == "micrograd":
+            if importlib.util.find_spec("micrograd") is None:
+                return "absent (micrograd not installed: pip install micrograd==0.1.0)"
+            return None
+        if self.family.startswith("torch"):
+            if importlib.util.find_spec("torch") is None:
+                return "absent (torch not installed)"
+            if self.device == "cuda" and not torch_module().cuda.is_available():
+                return "absent (no CUDA device)"
+        return None
+
+    def leaf(self) -> Callable[[float], Any]:
+        """The constructor of a leaf that records gradients (``Value(x)``, ``torch.tensor``)."""
+        if self.family == "vetgrad":
+            from engine import Value
+
+            return Value
+        if self.family == "micrograd":
+            return micrograd_value()
+        if self.family == "torch":
+            torch = torch_module()
+            return functools.partial(torch.tensor, dtype=self.torch_dtype(), device=self.device,
+                                     requires_grad=True)
+        raise TypeError(f"{self.name} is batched: it builds no scalar graphs")
+
+    def torch_dtype(self) -> Any:
+        return getattr(torch_module(), self.dtype)
+
+    def sync(self) -> Callable[[], None]:
+        """What to call before stopping a clock: ``torch.cuda.synchronize`` on CUDA."""
+        if self.device == "cuda":
+            return torch_module().cuda.synchronize
+        return _nothing
+
+    def number(self, x: Any) -> float:
+        """A value or gradient as a float (nan for a missing gradient)."""
+        if x is None:
+            return math.nan
+        if self.family.startswith("torch"):
+            return float(x.item())
+        return float(x.data if hasattr(x, "data") else x)
+
+    def recursion_room(self, depth: int) -> contextlib.AbstractContextManager[None]:
+        """For ``micrograd-deep``: a recursion limit that lets its recursive backward reach
+        ``depth``; for everyone else, nothing."""
+        return _recursion_limit(depth + 1000) if self.deep else contextlib.nullcontext()
+
+
+def _nothing() -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _recursion_limit(limit: int) -> Iterator[None]:
+    # Python-to-Python calls do not use the C stack on CPython >= 3.11, so a deep limit is safe.
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
+
+
+_GRAPHS = ("dag", "chain")
+CONTENDERS: tuple[Contender, ...] = (
+    Contender("vetgrad", "vetgrad engine.Value", "vetgrad", SUITES),
+    Contender("micrograd", "micrograd 0.1.0 (+ lecture tanh)", "micrograd",
+              ("dag", "chain", "mlp", "harness")),
+    Contender("micrograd-deep", "micrograd 0.1.0, recursion limit raised to fit", "micrograd",
+              ("dag", "chain", "memory"), deep=True),
+    Contender("torch-f64", "torch eager, 0-d float64, CPU", "torch", (*_GRAPHS, "mlp", "memory")),
+    Contender("torch-f32", "torch eager, 0-d float32, CPU", "torch", (*_GRAPHS, "mlp"),
+              dtype="float32"),
+    Contender("torch-cuda-f64", "torch eager, 0-d float64, CUDA", "torch", (*_GRAPHS, "mlp"),
+              device="cuda"),
+    Contender("torch-cuda-f32", "torch eager, 0-d float32, CUDA", "torch", (*_GRAPHS, "mlp"),
+              device="cuda", dtype="float32"),
+    Contender("torch-vec-f64", "torch nn.Linear on the batch, float64, CPU", "torch-vec",
+              ("mlp",)),
+    Contender("torch-vec-f32", "torch nn.Linear on the batch, float32, CPU", "torch-vec",
+              ("mlp",), dtype="float32"),
+    Contender("torch-vec-cuda-f64", "torch nn.Linear on the batch, float64, CUDA", "torch-vec",
+              ("mlp",), device="cuda"),
+    Contender("torch-vec-cuda-f32", "torch nn.Linear on the batch, float32, CUDA", "torch-vec",
+              ("mlp",), device="cuda", dtype="float32"),
+)
+BY_NAME: dict[str, Contender] = {c.name: c for c in CONTENDERS}
+
+
+def get(name: str) -> Contender:
+    """The contender called ``name``; KeyError listing the valid names otherwise."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown contender {name!r}; valid: {', '.join(BY_NAME)}") from None
+
+
+def for_suite(suite: str, names: list[str] | None = None) -> list[Contender]:
+    """The contenders (of ``names``, or all) that take part in ``suite``, in table order."""
+    chosen = CONTENDERS if names is None else tuple(get(n) for n in names)
+    return [c for c in chosen if suite in c.suites]
+
+
+@functools.cache
+def torch_module() -> Any:
+    import torch
+
+    return torch
+
+
+def micrograd_version() -> str | None:
+    try:
+        return importlib.metadata.version("micrograd")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _lecture_tanh(self: Any) -> Any:
+    # The lecture's tanh, with math.tanh in place of its (e^2x - 1)/(e^2x + 1), which raises
+    # OverflowError for x > 354 (random DAGs reach such values).
+    t = math.tanh(self.data)
+    out = type(self)(t, (self,), "tanh")
+
+    def _backward() -> None:
+        self.grad += (1 - t**2) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+@functools.cache
+def micrograd_value() -> type:
+    """micrograd's ``Value`` plus the lecture's ``tanh`` (closure with ``_backward``).
+
+    micrograd's operators build their results through the module-global name ``Value``, so a
+    plain subclass would lose ``tanh`` after the first ``+``. The subclass therefore gets
+    micrograd's own method code re-bound to globals in which ``Value`` is the subclass: the same
+    bytecode, so the same speed, and micrograd itself is left untouched.
+    """
+    from micrograd import engine
+
+    namespace = dict(vars(engine))
+    cls = type("Value", (engine.Value,), {"__module__": __name__, "tanh": _lecture_tanh})
+    namespace["Value"] = cls
+    for name, attr in vars(engine.Value).items():
+        if isinstance(attr, types.FunctionType):
+            setattr(cls, name, types.FunctionType(attr.__code__, namespace, attr.__name__,
+                                                  attr.__defaults__, attr.__closure__))
+    return cls

@@ -1,0 +1,186 @@
+"""``python -m benchmarks``: a quick run of every suite in one process, printed as Markdown.
+
+Exit status: 0 when every contender that ran computed the right numbers, 1 when one did not
+(a ``wrong`` row), 2 for a usage error (unknown suite, contender or size: the message lists the
+valid names).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from benchmarks import contenders, machine, markdown, plot, runner, workloads
+
+SIZES: dict[str, int] = {"100": 100, "1k": 1_000, "10k": 10_000, "100k": 100_000,
+                         "1M": 1_000_000}
+DEFAULT_PLOT = Path("benchmark-report") / "benchmarks.png"
+
+
+@dataclass(frozen=True)
+class Mode:
+    dag: tuple[int, ...]
+    chain: tuple[int, ...]
+    memory: tuple[tuple[str, int], ...]
+    harness_graphs: int
+    budget: runner.Budget
+
+
+MODES: dict[str, Mode] = {
+    "quick": Mode(
+        dag=(100, 1_000, 10_000),
+        chain=(1_000, 10_000, 100_000),
+        memory=(("vetgrad", 1_000_000), ("micrograd-deep", 10_000), ("torch-f64", 100_000)),
+        harness_graphs=64,
+        budget=runner.Budget(min_rounds=3, max_rounds=200, min_time=0.3),
+    ),
+    "full": Mode(
+        dag=workloads.DAG_SIZES,
+        chain=workloads.CHAIN_SIZES,
+        memory=(("vetgrad", 1_000_000), ("micrograd-deep", 30_000), ("torch-f64", 1_000_000)),
+        harness_graphs=256,
+        budget=runner.Budget(min_rounds=5, max_rounds=1000, min_time=2.0),
+    ),
+}
+
+
+def _names(text: str, valid: Sequence[str], what: str, parser: argparse.ArgumentParser) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        parser.error(f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
+                     f"valid: {', '.join(valid)}")
+    return names
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time vetgrad against micrograd and PyTorch (CPU, and CUDA when present) on "
+                    "random DAGs, deep chains, an MLP training step and the conformance harness; "
+                    "print a Markdown report with ratios to vetgrad, memory per node and the "
+                    "targets.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
+                      help="small sizes, short timings (default; under 2 minutes)")
+    mode.add_argument("--full", dest="mode", action="store_const", const="full",
+                      help="every size (DAGs to 100k nodes, chains to 1M), longer timings")
+    p.set_defaults(mode="quick")
+    p.add_argument("--suites", default=",".join(contenders.SUITES),
+                   help=f"comma-separated suites to run (default all: "
+                        f"{','.join(contenders.SUITES)})")
+    p.add_argument("--contenders", default=None,
+                   help=f"comma-separated contenders (default all): "
+                        f"{', '.join(contenders.BY_NAME)}")
+    p.add_argument("--sizes", default=None,
+                   help=f"comma-separated graph sizes for the dag and chain suites "
+                        f"(default by mode): {', '.join(SIZES)}")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random DAGs (default 0)")
+    p.add_argument("--plot", type=Path, default=DEFAULT_PLOT, metavar="PATH",
+                   help=f"where to write the log-log plot when matplotlib is installed "
+                        f"(default {DEFAULT_PLOT})")
+    p.add_argument("--no-plot", action="store_true", help="write no plot")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH",
+                   help="also write every result and the machine info as JSON")
+    p.add_argument("--torch-threads", type=int, default=1, metavar="N",
+                   help="torch.set_num_threads(N) (default 1: every tensor here is tiny; "
+                        "0 keeps torch's default)")
+    return p
+
+
+def _progress() -> runner.Progress:
+    if sys.stderr.isatty():
+        start = time.perf_counter()
+
+        def say(text: str) -> None:
+            print(f"[{time.perf_counter() - start:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+        return say
+    return lambda text: None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(args_list)
+        suites = _names(args.suites, contenders.SUITES, "suite(s)", parser)
+        names = (list(contenders.BY_NAME) if args.contenders is None
+                 else _names(args.contenders, list(contenders.BY_NAME), "contender(s)", parser))
+        sizes = None
+        if args.sizes is not None:
+            spelled = {k.lower(): k for k in SIZES}  # 1m, 10K and 1M all name the same size
+            given = ",".join(spelled.get(s.strip().lower(), s.strip()) for s in args.sizes.split(","))
+            sizes = [SIZES[s] for s in _names(given, list(SIZES), "size(s)", parser)]
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    started = time.perf_counter()
+    machine.set_torch_threads(args.torch_threads)
+    info = machine.info()
+    results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, _progress())
+    footer = notes + _outputs(args, results, info, started)
+    print(markdown.render(results, markdown.header(info, args.mode, args.seed, args_list), footer),
+          end="")
+    return 1 if results.wrong else 0
+
+
+def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | None, seed: int,
+         say: runner.Progress) -> tuple[runner.Results, list[str]]:
+    """Run the chosen suites; return the results and notes for the footer."""
+    results = runner.Results()
+    notes: list[str] = []
+    budget = mode.budget
+    for suite in suites:
+        began = time.perf_counter()
+        if suite in ("dag", "chain"):
+            lo, hi = (100, 100_000) if suite == "dag" else (1_000, 1_000_000)
+            default = mode.dag if suite == "dag" else mode.chain
+            chosen = [s for s in (sizes or default) if lo <= s <= hi]
+            if not chosen:
+                notes.append(f"{suite}: none of the sizes given is in its range "
+                             f"({lo:,} to {hi:,}).")
+            results.graphs += runner.graph_suite(suite, chosen, contenders.for_suite(suite, names),
+                                                 budget, say, seed=seed)
+            if suite == "dag" and chosen:
+                results.reused = workloads.dag(max(chosen), seed).reused
+        elif suite == "mlp":
+            results.mlp = runner.mlp_suite(contenders.for_suite("mlp", names), budget, say)
+        elif suite == "harness":
+            engines = [n for n in names if n in ("vetgrad", "micrograd")]
+            results.harness = runner.harness_suite(engines, mode.harness_graphs, budget, say)
+        elif suite == "memory":
+            wanted = set(names) | ({"micrograd-deep"} if "micrograd" in names else set())
+            results.memory = runner.memory_suite([m for m in mode.memory if m[0] in wanted], say)
+        results.seconds[suite] = time.perf_counter() - began
+    return results, notes
+
+
+def _outputs(args: argparse.Namespace, results: runner.Results, info: dict, started: float) -> list[str]:
+    """Write the plot and JSON; return the report's closing lines."""
+    lines = []
+    if args.no_plot:
+        lines.append("Plot: not written (--no-plot).")
+    elif not plot.available():
+        lines.append("Plot: not written (matplotlib is not installed: pip install matplotlib).")
+    elif not any(r.status == "ok" for r in results.graphs):
+        lines.append("Plot: not written (no dag or chain results).")
+    else:
+        path = plot.plot(results.graphs, args.plot)
+        lines.append(f"Plot: time per graph against graph size, log-log, written to `{path}`.")
+    wall = time.perf_counter() - started
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": info, "mode": args.mode, "seed": args.seed,
+                                         "wall_seconds": wall, **asdict(results)}, indent=1))
+        lines.append(f"JSON: `{args.json}`.")
+    bad = sum(r.status == "wrong" for r in (*results.graphs, *results.mlp, *results.harness))
+    split = ", ".join(f"{k} {v:.0f} s" for k, v in results.seconds.items())
+    lines.append(f"Wall time {wall:.1f} s ({split}). "
+                 + (f"{bad} result(s) disagree with the reference." if bad
+                    else "Every result matched its reference."))
+    return lines

@@ -1,0 +1,226 @@
+"""Run the suites for the report, in one process, and collect plain results.
+
+Every contender of a suite runs the same workload, one after the other, with garbage collected
+outside the clock in between. A contender that is not installed (or has no CUDA device) becomes an
+``absent`` row, one that raises a ``failed`` row (micrograd's RecursionError on deep graphs), one
+whose numbers disagree with the reference a ``wrong`` row (the report then exits 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from benchmarks import contenders, harness, mlp, timing, workloads
+from benchmarks.contenders import Contender
+from benchmarks.memory import Memory, measure_isolated
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to time each measurement."""
+
+    min_rounds: int = 3
+    max_rounds: int = 200
+    min_time: float = 0.3
+
+
+@dataclass(frozen=True)
+class GraphResult:
+    """Medians in seconds per graph (divide by ``nodes`` for per node)."""
+
+    kind: str
+    size: int  # the size asked for
+    contender: str
+    status: str  # ok, absent, failed, wrong
+    nodes: int = 0
+    message: str = ""
+    forward: float = 0.0
+    backward: float = 0.0
+    free: float = 0.0
+    total: float = 0.0
+    total_gc_off: float | None = None
+    rounds: int = 0
+
+
+@dataclass(frozen=True)
+class MlpResult:
+    contender: str
+    status: str
+    model: str = ""
+    message: str = ""
+    step: float = 0.0  # seconds, median
+    rounds: int = 0
+
+
+@dataclass(frozen=True)
+class HarnessResult:
+    row: str
+    status: str
+    message: str = ""
+    graphs: int = 0
+    passed: int = 0
+    failed: int = 0
+    seconds: float = 0.0  # median per round
+
+    @property
+    def per_second(self) -> float:
+        return self.graphs / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Results:
+    graphs: list[GraphResult] = field(default_factory=list)
+    mlp: list[MlpResult] = field(default_factory=list)
+    harness: list[HarnessResult] = field(default_factory=list)
+    memory: list[Memory] = field(default_factory=list)
+    reused: float | None = None  # share of DAG nodes used more than once (largest DAG run)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each suite
+
+    @property
+    def wrong(self) -> bool:
+        return any(r.status == "wrong" for r in (*self.graphs, *self.mlp, *self.harness))
+
+
+def _error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def graph_suite(kind: str, sizes: Sequence[int], chosen: Sequence[Contender], budget: Budget,
+                progress: Progress, seed: int = 0, gc_off: bool = True) -> list[GraphResult]:
+    """Time every contender on the ``kind`` workload ("dag" or "chain") of each size; with
+    ``gc_off``, time the Python engines (not torch) a second time with the collector off."""
+    out: list[GraphResult] = []
+    for size in sizes:
+        work = workloads.workload(kind, size, seed)
+        for c in chosen:
+            why = c.missing()
+            if why:
+                out.append(GraphResult(kind, size, c.name, "absent", work.nodes, why))
+                continue
+            progress(f"{kind} {size:,}: {c.name}")
+            out.append(_time_graph(kind, size, work, c, budget, gc_off))
+    return out
+
+
+def _time_graph(kind: str, size: int, work: workloads.Workload, c: Contender, budget: Budget,
+                gc_off: bool) -> GraphResult:
+    leaf, sync, number = c.leaf(), c.sync(), c.number
+
+    def target() -> workloads.Sample:
+        return workloads.run(work, leaf, sync, number)
+
+    timing.settle()
+    try:
+        with c.recursion_room(work.depth):
+            rounds = timing.repeat(target, min_rounds=budget.min_rounds,
+                                   max_rounds=budget.max_rounds, min_time=budget.min_time)
+            off = None
+            if gc_off and not c.family.startswith("torch"):
+                timing.settle()
+                off = timing.repeat(target, min_rounds=budget.min_rounds,
+                                    max_rounds=budget.max_rounds, min_time=budget.min_time,
+                                    gc_enabled=False)
+    except RecursionError:
+        msg = f"RecursionError (graph depth {work.depth:,}; recursive topological sort)"
+        return GraphResult(kind, size, c.name, "failed", work.nodes, msg)
+    except Exception as exc:  # a crashing engine is a row of the table
+        return GraphResult(kind, size, c.name, "failed", work.nodes, _error(exc))
+    finally:
+        timing.settle()
+    samples = rounds.results
+    try:
+        for s in samples[-1:] + (off.results[-1:] if off else []):
+            workloads.check(s, work, c.dtype)
+    except AssertionError as exc:
+        return GraphResult(kind, size, c.name, "wrong", work.nodes, str(exc))
+    med = timing.median_of
+    return GraphResult(
+        kind, size, c.name, "ok", work.nodes,
+        forward=med([s.forward for s in samples]), backward=med([s.backward for s in samples]),
+        free=med([s.free for s in samples]), total=med([s.total for s in samples]),
+        total_gc_off=med([s.total for s in off.results]) if off else None,
+        rounds=len(samples))
+
+
+def mlp_suite(chosen: Sequence[Contender], budget: Budget, progress: Progress) -> list[MlpResult]:
+    """Time one training step of every contender (weights reset, untimed, before each)."""
+    out: list[MlpResult] = []
+    ref: mlp.Reference | None = None
+    for c in chosen:
+        why = c.missing()
+        if why:
+            out.append(MlpResult(c.name, "absent", message=why))
+            continue
+        progress(f"mlp: {c.name}")
+        timing.settle()
+        try:
+            ref = ref or mlp.reference()
+            t = mlp.trainer(c)
+            rounds = timing.repeat(t.step, setup=t.reset, min_rounds=budget.min_rounds,
+                                   max_rounds=budget.max_rounds, min_time=budget.min_time)
+        except ImportError as exc:
+            out.append(MlpResult(c.name, "absent", message=f"absent ({_error(exc)})"))
+            continue
+        except Exception as exc:
+            out.append(MlpResult(c.name, "failed", mlp.describe(c), _error(exc)))
+            continue
+        finally:
+            timing.settle()
+        try:
+            mlp.check(t, rounds.results[-1], c.dtype, ref)
+        except AssertionError as exc:
+            out.append(MlpResult(c.name, "wrong", mlp.describe(c), str(exc)))
+            continue
+        out.append(MlpResult(c.name, "ok", mlp.describe(c), step=rounds.median,
+                             rounds=len(rounds.times)))
+    return out
+
+
+def harness_suite(engines: Sequence[str], graphs: int, budget: Budget,
+                  progress: Progress) -> list[HarnessResult]:
+    """Graphs checked per second for each engine in ``engines`` (vetgrad, micrograd), against
+    the torch reference on CPU and, when present, on CUDA."""
+    out: list[HarnessResult] = []
+    for row in harness.ROWS:
+        if row.engine not in engines:
+            continue
+        why = contenders.get(row.engine).missing()
+        if not why and row.device == "cuda":
+            why = contenders.get("torch-cuda-f64").missing()
+        if why:
+            out.append(HarnessResult(row.name, "absent", why))
+            continue
+        progress(f"harness: {row.name}")
+        timing.settle()
+        try:
+            rounds = timing.repeat(lambda row=row: harness.check_graphs(row, graphs),
+                                   min_rounds=budget.min_rounds, max_rounds=budget.max_rounds,
+                                   min_time=budget.min_time)
+            last = rounds.results[-1]
+            harness.check_report(last, graphs)
+        except AssertionError as exc:
+            out.append(HarnessResult(row.name, "wrong", str(exc)))
+            continue
+        except Exception as exc:
+            out.append(HarnessResult(row.name, "failed", _error(exc)))
+            continue
+        out.append(HarnessResult(row.name, "ok", graphs=graphs, passed=last.passed,
+                                 failed=last.failed, seconds=rounds.median))
+    return out
+
+
+def memory_suite(plan: Sequence[tuple[str, int]], progress: Progress) -> list[Memory]:
+    """Bytes per node for each (contender, chain nodes), each in a fresh interpreter."""
+    out: list[Memory] = []
+    for name, nodes in plan:
+        why = contenders.get(name).missing()
+        if why:
+            out.append(Memory(name, nodes, error=why))
+            continue
+        progress(f"memory: {name}, {nodes:,} nodes")
+        out.append(measure_isolated(name, nodes))
+    return out
