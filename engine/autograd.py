@@ -45,30 +45,63 @@ def topological_order(roots: Iterable[Value]) -> list[Value]:
     return order
 
 
+# Marks that backward() leaves in .grad while it walks the graph (every node's grad is reset for
+# the pass anyway): no visited set, and a stack one entry deep per level of the graph.
+_ENTERED = object()
+_DONE = object()
+
+
 def backward(root: Value, gradient: float = 1.0) -> None:
-    """``root.backward()``: add d(root)/d(node) * gradient to ``.grad`` of every reachable node."""
+    """``root.backward()``: add d(root)/d(node) * gradient to ``.grad`` of every reachable node.
+
+    Each call propagates fresh gradients and then adds what earlier calls left (torch's
+    ``retain_graph=True``), so nothing is counted twice. A pass starts every node at -0.0, the
+    additive identity that keeps the sign of a zero gradient (torch assigns its first contribution).
+    """
     if not isinstance(root, Value):
         raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
     gradient = float(gradient)
-    order = topological_order((root,))
-    # Each pass propagates fresh gradients: stash what earlier passes left (so that nothing is
-    # counted twice) and start every node at -0.0, the additive identity that keeps signed zeros.
-    saved = [v.grad for v in order]
-    for v in order:
-        v.grad = -0.0
-    root.grad = gradient
+    entered, done = _ENTERED, _DONE
+    stash: list[tuple[Value, float]] = []  # earlier non-zero grads, added back at the end
+    order: list[Value] = []  # inputs first
+    stack = [root]
     try:
+        while stack:
+            v = stack[-1]
+            g = v.grad
+            if g is entered:  # its parents are done
+                stack.pop()
+                v.grad = done
+                order.append(v)
+                continue
+            if g is done:
+                stack.pop()
+                continue
+            if g:
+                stash.append((v, g))
+            v.grad = entered
+            a = v._a
+            if a is not None:
+                b = v._b
+                if b is not None and b.grad is not done:
+                    stack.append(b)
+                if a.grad is not done:
+                    stack.append(a)  # on top: the first parent comes first in the order
+        for v in order:
+            v.grad = -0.0
+        root.grad = gradient
         for v in reversed(order):
             spec = v._spec
             if spec is not None:
                 spec.back(v)
     except BaseException:  # e.g. backward through '//': leave every grad as it was
-        for v, g in zip(order, saved):
+        for v in order + stack:
+            v.grad = 0.0
+        for v, g in stash:
             v.grad = g
         raise
-    for v, g in zip(order, saved):
-        if g:
-            v.grad = g + v.grad
+    for v, g in stash:
+        v.grad = g + v.grad
 
 
 def zero_grad(values: Iterable[Value]) -> None:

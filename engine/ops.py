@@ -14,6 +14,8 @@ the order of floating-point operations, so results agree to the last bit where p
 
 from __future__ import annotations
 
+import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -97,10 +99,11 @@ class Op:
     dunder: str | None = None
     method: str | None = None
     torch_name: str = ""
+    fast_back: Callable[[Any], None] | None = field(default=None, repr=False)
     back: Callable[[Any], None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "back", _float_back(self, ()))
+        object.__setattr__(self, "back", self.fast_back or _float_back(self, ()))
 
     @property
     def differentiable(self) -> bool:
@@ -178,7 +181,8 @@ def _not_differentiable(op: Op) -> Callable[[Any], None]:
 
 
 def _float_back(op: Op, params: tuple[Any, ...]) -> Callable[[Any], None]:
-    """The fast path of ``backward()``: apply the VJP rule to floats and accumulate into parents."""
+    """One step of ``backward()``: apply the VJP rule to floats and accumulate into the parents.
+    (The hottest ops spell this out by hand as ``fast_back``; a test holds them bit-identical.)"""
     vjp = op.vjp
     if vjp is None:
         return _not_differentiable(op)
@@ -216,12 +220,32 @@ def _add(F, g, a, b, out):
     return g, g
 
 
+def _add_back(node):
+    g = node.grad
+    node._a.grad += g
+    node._b.grad += g
+
+
 def _sub(F, g, a, b, out):
     return g, -g
 
 
+def _sub_back(node):
+    g = node.grad
+    node._a.grad += g
+    node._b.grad += -g
+
+
 def _mul(F, g, a, b, out):
     return g * b, g * a
+
+
+def _mul_back(node):
+    a = node._a
+    b = node._b
+    g = node.grad
+    a.grad += g * b.data
+    b.grad += g * a.data
 
 
 def _div(F, g, a, b, out):
@@ -269,12 +293,20 @@ def _neg(F, g, a, out):
     return -g
 
 
+def _neg_back(node):
+    node._a.grad += -node.grad
+
+
 def _abs(F, g, a, out):
     return g * ieee.sign(F.val(a))
 
 
 def _exp(F, g, a, out):
     return g * out
+
+
+def _exp_back(node):
+    node._a.grad += node.grad * node.data
 
 
 def _log(F, g, a, out):
@@ -299,6 +331,11 @@ def _tanh(F, g, a, out):
     return g * ((1.0 - out) * (1.0 + out))
 
 
+def _tanh_back(node):
+    out = node.data
+    node._a.grad += node.grad * ((1.0 - out) * (1.0 + out))
+
+
 def _sigmoid(F, g, a, out):
     return g * (1.0 - out) * out
 
@@ -306,6 +343,10 @@ def _sigmoid(F, g, a, out):
 def _relu(F, g, a, out):
     # threshold_backward(grad, result, 0): zero where the result is <= 0 (so nan passes grad).
     return 0.0 if F.val(out) <= 0.0 else g
+
+
+def _relu_back(node):
+    node._a.grad += 0.0 if node.data <= 0.0 else node.grad
 
 
 def _leaky_relu(F, g, a, out, slope):
@@ -338,33 +379,17 @@ def _leaky_relu_fwd(x: float, slope: float) -> float:
     return x if x > 0.0 else x * slope
 
 
-def _add_fwd(a: float, b: float) -> float:
-    return a + b
-
-
-def _sub_fwd(a: float, b: float) -> float:
-    return a - b
-
-
-def _mul_fwd(a: float, b: float) -> float:
-    return a * b
-
-
-def _neg_fwd(a: float) -> float:
-    return -a
-
-
 def _abs_fwd(a: float) -> float:
     return abs(a)
 
 
 _KINK0 = (0.0, -0.0)
 _OPS: tuple[Op, ...] = (
-    Op("add", 2, "+", _add_fwd, _add, "a + b", dunder="add",
+    Op("add", 2, "+", operator.add, _add, "a + b", dunder="add", fast_back=_add_back,
        call=lambda a, b: a + b, torch=lambda T, a, b: T.add(a, b), torch_name="torch.add"),
-    Op("sub", 2, "-", _sub_fwd, _sub, "a - b", dunder="sub",
+    Op("sub", 2, "-", operator.sub, _sub, "a - b", dunder="sub", fast_back=_sub_back,
        call=lambda a, b: a - b, torch=lambda T, a, b: T.sub(a, b), torch_name="torch.sub"),
-    Op("mul", 2, "*", _mul_fwd, _mul, "a * b", dunder="mul",
+    Op("mul", 2, "*", operator.mul, _mul, "a * b", dunder="mul", fast_back=_mul_back,
        call=lambda a, b: a * b, torch=lambda T, a, b: T.mul(a, b), torch_name="torch.mul"),
     Op("div", 2, "/", ieee.div, _div, "a / b (true division; x/0 is ±inf or nan)", dunder="truediv",
        call=lambda a, b: a / b, torch=lambda T, a, b: T.div(a, b), torch_name="torch.div",
@@ -392,12 +417,12 @@ _OPS: tuple[Op, ...] = (
        "torch.remainder: result has the sign of b; d/db = -floor(a / b)", dunder="mod",
        call=lambda a, b: a % b, torch=lambda T, a, b: T.remainder(a, b),
        torch_name="torch.remainder", domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0)),
-    Op("neg", 1, "neg", _neg_fwd, _neg, "-a", dunder="neg",
+    Op("neg", 1, "neg", operator.neg, _neg, "-a", dunder="neg", fast_back=_neg_back,
        call=lambda a: -a, torch=lambda T, a: T.neg(a), torch_name="torch.neg", domain=(ANY,)),
     Op("abs", 1, "abs", _abs_fwd, _abs, "|a|; gradient 0 at 0 (torch.sgn)", dunder="abs",
        method="abs", call=lambda a: abs(a), torch=lambda T, a: T.abs(a), torch_name="torch.abs",
        domain=(ANY,), special=_KINK0),
-    Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp",
+    Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp", fast_back=_exp_back,
        call=lambda a: a.exp(), torch=lambda T, a: T.exp(a), torch_name="torch.exp",
        domain=((-5.0, 5.0),), special=(709.0, 710.0, -745.0)),
     Op("log", 1, "log", ieee.log, _log, "natural log; log(0) = -inf, log(-1) = nan", method="log",
@@ -412,13 +437,15 @@ _OPS: tuple[Op, ...] = (
     Op("cos", 1, "cos", ieee.cos, _cos, "cosine; cos(inf) = nan", method="cos",
        call=lambda a: a.cos(), torch=lambda T, a: T.cos(a), torch_name="torch.cos",
        domain=(ANY,)),
-    Op("tanh", 1, "tanh", ieee.tanh, _tanh, "hyperbolic tangent; grad 1 - tanh**2", method="tanh",
+    Op("tanh", 1, "tanh", math.tanh, _tanh, "hyperbolic tangent; grad 1 - tanh**2", method="tanh",
+       fast_back=_tanh_back,
        call=lambda a: a.tanh(), torch=lambda T, a: T.tanh(a), torch_name="torch.tanh",
        domain=(ANY,), special=(20.0, -20.0)),
     Op("sigmoid", 1, "sigmoid", ieee.sigmoid, _sigmoid, "1 / (1 + exp(-a)); grad s * (1 - s)",
        method="sigmoid", call=lambda a: a.sigmoid(), torch=lambda T, a: T.sigmoid(a),
        torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0)),
     Op("relu", 1, "ReLU", _relu_fwd, _relu, "max(a, 0); relu'(0) = 0", method="relu",
+       fast_back=_relu_back,
        call=lambda a: a.relu(), torch=lambda T, a: T.relu(a), torch_name="torch.relu",
        domain=(ANY,), special=_KINK0),
     Op("leaky_relu", 1, "leaky_relu", _leaky_relu_fwd, _leaky_relu,

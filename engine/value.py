@@ -229,10 +229,14 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
 
     def method(self: Value, other: Any) -> Any:
         if other.__class__ is not Value and not isinstance(other, Value):
-            c = _operand(other)
+            c = other if other.__class__ is float else _operand(other)
             if c is NotImplemented:
                 return NotImplemented
-            other = _leaf(c)
+            other = _new(Value)  # a constant leaf, built inline: x * 2.0 is on hot paths
+            other.data = c
+            other.grad = 0.0
+            other._a = other._b = other._spec = None
+            other.label = ""
         data = fwd(self.data, other.data)
         if not _grad_enabled:
             return _leaf(data)
@@ -246,13 +250,25 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
         return out
 
     def reflected(self: Value, other: Any) -> Any:
-        c = _operand(other)
+        c = other if other.__class__ is float else _operand(other)
         if c is NotImplemented:
             return NotImplemented
         data = fwd(c, self.data)
         if not _grad_enabled:
             return _leaf(data)
-        return _node(data, _leaf(c), self, op)
+        const = _new(Value)
+        const.data = c
+        const.grad = 0.0
+        const._a = const._b = const._spec = None
+        const.label = ""
+        out = _new(Value)
+        out.data = data
+        out.grad = 0.0
+        out._a = const
+        out._b = self
+        out._spec = op
+        out.label = ""
+        return out
 
     method.__doc__ = reflected.__doc__ = op.doc
     return method, reflected
