@@ -197,7 +197,8 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
                 where[(g, i)] = (d, count)
                 count += 1
         level = torch.cat(outs)
-        level.retain_grad()
+        if level.requires_grad:  # not when every node of the level is a detached '//'
+            level.retain_grad()
         level_tensors.append(level)
         offsets.append(offsets[-1] + count)
     roots = []

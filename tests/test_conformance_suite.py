@@ -143,3 +143,11 @@ def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert "values torch" in done.stdout and done.returncode in (0, 1)
     assert len(report.findings[0].graph.nodes) <= 4  # shrunk to the op that fails
+
+
+def test_batched_reference_handles_a_level_of_only_floor_division() -> None:
+    from conformance.graph import Const, Node
+
+    graph = Graph((Node("leaf", value=7.0), Node("floordiv", (0, Const(2.0))), Node("add", (0, 1))))
+    report = check(graph, "cpu", strict=False)
+    assert report.passed == 1 and not report.findings
