@@ -92,6 +92,7 @@ class Report:
     first_failure: int | None = None
     elapsed: float = 0.0
     imprecise_graphs: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)  # failing graphs by their first finding
 
     def merge(self, other: Report) -> None:
         self.graphs += other.graphs
@@ -101,6 +102,8 @@ class Report:
         for name, stats in other.per_op.items():
             self.per_op.setdefault(name, OpStats()).merge(stats)
         self.findings.extend(other.findings)
+        for kind, count in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
         if other.first_failure is not None:
             self.first_failure = (other.first_failure if self.first_failure is None
                                   else min(self.first_failure, other.first_failure))
@@ -116,6 +119,8 @@ class EngineRun:
     crash: tuple[int, str] | None = None      # (node, error) in forward
     backward_error: str | None = None
     grads: list[float] | None = None
+    repeat_error: str | None = None
+    repeat_node: int = -1
 
 
 def _build(adapter: Adapter, graph: Graph) -> EngineRun:
@@ -142,6 +147,21 @@ def _backward(adapter: Adapter, run: EngineRun) -> None:
         run.grads = [adapter.grad(h) for h in run.handles]
     except Exception as exc:
         run.backward_error = f"{type(exc).__name__}: {exc}"
+        return
+    # torch with retain_graph=True adds the same gradients again on a second backward, and so
+    # must a micrograd-style engine (micrograd itself counts intermediate gradients twice).
+    try:
+        adapter.backward(run.handles[-1])
+        again = [adapter.grad(h) for h in run.handles]
+    except Exception as exc:
+        run.repeat_error = f"a second backward raised {type(exc).__name__}: {exc}"
+        return
+    for i, (g, g2) in enumerate(zip(run.grads, again)):
+        if not J.identical(g + g, g2):
+            run.repeat_error = (f"a second backward left d(root)/d(node {i}) at {g2!r}; torch "
+                                f"(retain_graph=True) adds the same again: {g + g!r}")
+            run.repeat_node = i
+            return
 
 
 def _form(node: Node) -> str:
@@ -221,6 +241,8 @@ class Checker:
                 for f in findings[:1]:  # the first finding of a graph explains it
                     f.index = index
                     report.findings.append(f)
+                    key = f"{f.kind} in {f.op}"
+                    report.kinds[key] = report.kinds.get(key, 0) + 1
             else:
                 report.passed += 1
 
@@ -351,11 +373,15 @@ class Checker:
                     replay = _replay(graph, local_derivs)
                 if replay is None or not _explained(g, replay, i, len(graph.nodes)):
                     exact = None if replay is None else float(replay[0][i])
-                    find("end-to-end", graph.nodes[i].op, i,
+                    find("end-to-end", "graph", i,
                          f"d(root)/d(node {i}) = {g!r}, torch {tg!r}, exact replay of the engine's own "
                          f"local derivatives {exact!r}: lost, doubled or misordered accumulation")
                     return findings
                 imprecise = True
+        if run.repeat_error is not None:
+            node = max(run.repeat_node, 0)
+            find("repeat-backward", "graph", node, run.repeat_error)
+            return findings
         if imprecise:
             report.imprecise_graphs += 1
         return findings
@@ -558,7 +584,8 @@ def run_campaign(
         from conformance.shrink import reproducer, shrink_finding
 
         for f in report.findings:
-            shrink_finding(f, checker)
+            if len(f.graph.nodes) <= 1000:  # a deep chain's failure is its depth: keep it whole
+                shrink_finding(f, checker)
             f.reproducer = reproducer(f, engine if isinstance(engine, str) else adapter.name)
     return report
 
@@ -594,7 +621,25 @@ def edge_graphs(ops: Sequence[str], forms: dict[str, tuple[str, ...]]) -> list[G
                 nodes.append(Node("add", (total, o)))
                 total = len(nodes) - 1
             graphs.append(Graph(tuple(nodes), None))
+    if "add" in forms:
+        graphs.append(deep_chain(DEEP_CHAIN, const="nc" in forms["add"]))
     return graphs
+
+
+DEEP_CHAIN = 2500  # deeper than Python's default recursion limit (1000)
+
+
+def deep_chain(depth: int, const: bool = True) -> Graph:
+    """x, x + 0.25, (x + 0.25) + 0.25, ...: an engine must not have a depth limit (micrograd's
+    recursive topological sort raises RecursionError near 1,000)."""
+    nodes = [Node("leaf", value=0.5)]
+    if not const:
+        nodes.append(Node("leaf", value=0.25))
+    step: Const | int = Const(0.25) if const else 1
+    nodes.append(Node("add", (0, step)))
+    for _ in range(depth - 1):
+        nodes.append(Node("add", (len(nodes) - 1, step)))
+    return Graph(tuple(nodes), None)
 
 
 def _sweep_params(op: Any) -> list[tuple[Any, ...]]:

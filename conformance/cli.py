@@ -181,6 +181,9 @@ def format_report(report: Report, show: int) -> str:
             status += f" (forms {','.join(forms)} unsupported)"
         lines.append(f"{name:<12} {st.cases:>8} {st.passed:>8} {st.failed:>7} {st.imprecise:>9} "
                      f"{st.worst_ulps:>10.0f}  {status}")
+    if report.kinds:
+        kinds = ", ".join(f"{k}: {n}" for k, n in sorted(report.kinds.items(), key=lambda kv: -kv[1]))
+        lines.append(f"failing graphs by first finding: {kinds}")
     missing = [name for name, forms in report.unsupported.items() if not forms]
     if missing:
         lines.append(f"unsupported (not tested): {', '.join(missing)}")
@@ -209,6 +212,7 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "per_op": {name: vars(st) | {"status": "fail" if st.failed else "ok"}
                    for name, st in report.per_op.items()},
         "unsupported": report.unsupported,
+        "failing_graphs_by_first_finding": report.kinds,
         "findings": [f.to_json() for f in report.findings],
     }
 
