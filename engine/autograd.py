@@ -45,10 +45,11 @@ def topological_order(roots: Iterable[Value]) -> list[Value]:
     return order
 
 
-# Marks that backward() leaves in .grad while it walks the graph (every node's grad is reset for
-# the pass anyway): no visited set, and a stack one entry deep per level of the graph.
+# While backward() walks the graph, .grad holds its state (every grad is reset for the pass
+# anyway): _ENTERED while a node's parents are being ordered, then _FRESH, the -0.0 a pass starts
+# from. No visited set, and the stack is one entry deep per level of the graph.
 _ENTERED = object()
-_DONE = object()
+_FRESH = -0.0  # this very object marks "done": sums made later are always new float objects
 
 
 def backward(root: Value, gradient: float = 1.0) -> None:
@@ -60,8 +61,8 @@ def backward(root: Value, gradient: float = 1.0) -> None:
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
-    gradient = float(gradient)
-    entered, done = _ENTERED, _DONE
+    gradient = float(gradient) * 1.0  # a new float object (never the _FRESH mark), same value
+    entered, fresh = _ENTERED, _FRESH
     stash: list[tuple[Value, float]] = []  # earlier non-zero grads, added back at the end
     order: list[Value] = []  # inputs first
     stack = [root]
@@ -71,10 +72,10 @@ def backward(root: Value, gradient: float = 1.0) -> None:
             g = v.grad
             if g is entered:  # its parents are done
                 stack.pop()
-                v.grad = done
+                v.grad = fresh
                 order.append(v)
                 continue
-            if g is done:
+            if g is fresh:
                 stack.pop()
                 continue
             if g:
@@ -83,12 +84,10 @@ def backward(root: Value, gradient: float = 1.0) -> None:
             a = v._a
             if a is not None:
                 b = v._b
-                if b is not None and b.grad is not done:
+                if b is not None and b.grad is not fresh:
                     stack.append(b)
-                if a.grad is not done:
+                if a.grad is not fresh:
                     stack.append(a)  # on top: the first parent comes first in the order
-        for v in order:
-            v.grad = -0.0
         root.grad = gradient
         for v in reversed(order):
             spec = v._spec

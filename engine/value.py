@@ -29,7 +29,7 @@ class Value:
     """A scalar that records the operations applied to it, so that ``backward()`` can compute
     gradients. ``Value(data, _children=(), _op='', label='')`` as in micrograd."""
 
-    __slots__ = ("_a", "_b", "_spec", "data", "grad", "label")
+    __slots__ = ("_a", "_b", "_label", "_spec", "data", "grad")
 
     data: float
     grad: float
@@ -63,9 +63,22 @@ class Value:
         self.grad = 0.0
         self._a, self._b = parents
         self._spec = spec
-        self.label = label
+        self._label = label
 
     # -- micrograd compatibility ---------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        """A name for pictures (``draw_dot``); '' unless set. Nodes made by ops start without one,
+        which saves a store on every op."""
+        try:
+            return self._label
+        except AttributeError:
+            return ""
+
+    @label.setter
+    def label(self, text: str) -> None:
+        self._label = text
+
     @property
     def _prev(self) -> tuple[Value, ...]:
         """The parents, in order (micrograd's ``_prev``; a tuple, never a set)."""
@@ -196,7 +209,6 @@ def _node(data: float, a: Value, b: Value | None, spec: Any) -> Value:
     out._a = a
     out._b = b
     out._spec = spec
-    out.label = ""
     return out
 
 
@@ -205,7 +217,6 @@ def _leaf(data: float) -> Value:
     out.data = data
     out.grad = 0.0
     out._a = out._b = out._spec = None
-    out.label = ""
     return out
 
 
@@ -236,7 +247,6 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
             other.data = c
             other.grad = 0.0
             other._a = other._b = other._spec = None
-            other.label = ""
         data = fwd(self.data, other.data)
         if not _grad_enabled:
             return _leaf(data)
@@ -246,7 +256,6 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
         out._a = self
         out._b = other
         out._spec = op
-        out.label = ""
         return out
 
     def reflected(self: Value, other: Any) -> Any:
@@ -260,14 +269,12 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
         const.data = c
         const.grad = 0.0
         const._a = const._b = const._spec = None
-        const.label = ""
         out = _new(Value)
         out.data = data
         out.grad = 0.0
         out._a = const
         out._b = self
         out._spec = op
-        out.label = ""
         return out
 
     method.__doc__ = reflected.__doc__ = op.doc
@@ -287,7 +294,6 @@ def _unary_method(op: Op) -> Any:
         out._a = self
         out._b = None
         out._spec = op
-        out.label = ""
         return out
 
     method.__doc__ = op.doc

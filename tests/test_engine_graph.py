@@ -259,3 +259,18 @@ def test_to_dot_shows_label_data_grad_and_ops() -> None:
     dot = to_dot(L)
     assert dot.startswith("digraph") and "L | data 1.0000" in dot and 'label="tanh"' in dot
     assert 'label="*"' in dot and "a | data 2.0000 | grad" in dot
+
+
+def test_backward_with_a_negative_zero_seed_keeps_its_sign() -> None:
+    x = Value(3.0)
+    y = x * 2.0
+    y.backward(-0.0)
+    assert math.copysign(1.0, x.grad) == -1.0 and math.copysign(1.0, y.grad) == -1.0
+
+
+def test_labels_default_to_empty_and_can_be_set_on_any_node() -> None:
+    a = Value(1.0, label="a")
+    b = a * 2
+    assert (a.label, b.label) == ("a", "")
+    b.label = "b"
+    assert b.label == "b"
