@@ -234,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"mode {mode}, shard {args.shard[0]}/{args.shard[1]}, max nodes {args.max_nodes}")
     print(format_report(report, args.show))
     rate = report.graphs / report.elapsed if report.elapsed else 0.0
-    print(f"{report.graphs} graphs in {report.elapsed:.1f} s ({rate:.0f}/s per process), "
+    print(f"{report.graphs} graphs in {report.elapsed:.1f} s ({rate:.0f}/s with {args.workers} "
+          f"process{'es' if args.workers > 1 else ''}), "
           f"{report.imprecise_graphs} with end-to-end differences beyond 5e-7 from torch's batched "
           f"kernels that rounding explains (exact replay)")
     if args.json:
