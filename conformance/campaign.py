@@ -687,12 +687,6 @@ def _restrict_forms(graph: Graph, forms: dict[str, tuple[str, ...]]) -> Graph:
     return Graph(tuple(out), graph.seed)
 
 
-def default_device_list() -> list[str]:
-    from conformance.torch_ref import available_devices
-
-    return available_devices()
-
-
 def all_ops() -> list[str]:
     return [op.name for op in public_ops()]
 
