@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -164,10 +163,6 @@ def _backward(adapter: Adapter, run: EngineRun) -> None:
             return
 
 
-def _form(node: Node) -> str:
-    return "".join("c" if isinstance(a, Const) else "n" for a in node.args)
-
-
 def _local_engine(adapter: Adapter, node: Node, inputs: tuple[float, ...]) -> tuple[float, tuple[float, ...] | None, str | None]:
     """The op alone in the engine, on these inputs: its value and local derivatives."""
     op = OPS[node.op]
@@ -215,7 +210,7 @@ class Checker:
                     except Exception as exc:
                         mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
                     locals_.append((i, node, inputs, mine, len(cases)))
-                    cases.append(LocalCase(OPS[node.op], _form(node), inputs, node.params))
+                    cases.append(LocalCase(OPS[node.op], node.form, inputs, node.params))
             prepared.append((graph, run, locals_))
         torch_locals = run_local(cases, self.device) if cases else []
         refs = run_graphs([g for g, run, _ in prepared], self.device)
@@ -299,7 +294,7 @@ class Checker:
             local_derivs[i] = grads
             return None
         if _disagrees(value, grads, t_value, t_grads):
-            t_value, t_grads = run_scalar(LocalCase(OPS[node.op], _form(node), inputs, node.params), self.device)
+            t_value, t_grads = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params), self.device)
         st = stats.setdefault(node.op, OpStats())
         name, ref_inputs, params = _ref_name(node), _ref_inputs(node, inputs), _ref_params(node)
         verdict, ulps = J.judge(value, t_value, lambda: exact_value(name, ref_inputs, params), self.strict)
@@ -493,7 +488,7 @@ def _explained(mine: float, replay: tuple[list, list], i: int, n: int) -> bool:
 
 # Local cases of 'pow' with a constant exponent are torch's pow(Tensor, Scalar).
 def _ref_name(node: Node) -> str:
-    return "pow_scalar" if node.op == "pow" and _form(node) == "nc" else node.op
+    return "pow_scalar" if node.op == "pow" and node.form == "nc" else node.op
 
 
 def _ref_inputs(node: Node, inputs: tuple[float, ...]) -> tuple[float, ...]:
@@ -667,7 +662,7 @@ def _restrict_forms(graph: Graph, forms: dict[str, tuple[str, ...]]) -> Graph:
     remap: dict[int, int] = {}
     for i, node in enumerate(nodes):
         if node.op != "leaf":
-            form = _form(node)
+            form = node.form
             args = [remap[a] if isinstance(a, int) else a for a in node.args]
             allowed = forms.get(node.op, ())
             if form not in allowed and "nn" in allowed:
@@ -690,6 +685,3 @@ def _restrict_forms(graph: Graph, forms: dict[str, tuple[str, ...]]) -> Graph:
 def all_ops() -> list[str]:
     return [op.name for op in public_ops()]
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use python -m conformance")

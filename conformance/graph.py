@@ -32,6 +32,11 @@ class Node:
     params: tuple[Any, ...] = ()
     value: float | None = None
 
+    @property
+    def form(self) -> str:
+        """The operand form: 'n' per node argument, 'c' per constant ('nc' is ``x + 2.0``)."""
+        return "".join("c" if isinstance(a, Const) else "n" for a in self.args)
+
 
 @dataclass(frozen=True)
 class Graph:

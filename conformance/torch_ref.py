@@ -31,6 +31,16 @@ class TorchRun:
     batched: bool = False
 
 
+def apply_op(torch: Any, name: str, args: Sequence[Any], params: tuple[Any, ...],
+             scalar_exponent: float | None = None) -> Any:
+    """Op ``name`` on tensors. ``x ** c`` with a Python-number exponent is torch's
+    pow(Tensor, Scalar), whose special cases (c = ±0.5 via sqrt/rsqrt) differ from pow(Tensor,
+    Tensor): pass ``scalar_exponent`` for it."""
+    if scalar_exponent is not None:
+        return torch.pow(args[0], scalar_exponent)
+    return OPS[name].torch(torch, *args, *params)
+
+
 def build_tensors(graph: Graph, device: str) -> list[Any]:
     """The graph as 0-d float64 tensors (leaves require grad; every node retains its grad)."""
     torch = load_torch()
@@ -40,13 +50,9 @@ def build_tensors(graph: Graph, device: str) -> list[Any]:
         if node.op == "leaf":
             t = torch.tensor(node.value, dtype=f64, device=device, requires_grad=True)
         else:
-            op = OPS[node.op]
             args = [torch.tensor(a.value, dtype=f64, device=device) if isinstance(a, Const) else tensors[a]
                     for a in node.args]
-            if node.op == "pow" and isinstance(node.args[1], Const):
-                t = torch.pow(args[0], node.args[1].value)  # pow(Tensor, Scalar), as x ** 2.0
-            else:
-                t = op.torch(torch, *args, *node.params)
+            t = apply_op(torch, node.op, args, node.params, _scalar_exponent(node))
             if t.requires_grad:
                 t.retain_grad()
         tensors.append(t)
@@ -94,10 +100,7 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
             col = torch.tensor([cases[i].inputs[k] for i in idx], dtype=f64, device=device,
                                requires_grad=(f == "n"))
             cols.append(col)
-        if exponent is not None:
-            out = torch.pow(cols[0], float(exponent))
-        else:
-            out = op.torch(torch, *cols, *params)
+        out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent))
         values = out.detach().cpu().tolist()
         grads: list[list[float]] = [[math.nan] * len(idx) for _ in cols]
         if op.differentiable:
@@ -118,10 +121,8 @@ def run_scalar(case: LocalCase, device: str) -> tuple[float, tuple[float, ...]]:
     f64 = torch.float64
     args = [torch.tensor(x, dtype=f64, device=device, requires_grad=(f == "n"))
             for x, f in zip(case.inputs, case.form)]
-    if case.op.name == "pow" and case.form == "nc":
-        out = torch.pow(args[0], case.inputs[1])
-    else:
-        out = case.op.torch(torch, *args, *case.params)
+    exponent = case.inputs[1] if case.op.name == "pow" and case.form == "nc" else None
+    out = apply_op(torch, case.op.name, args, case.params, exponent)
     grads = [math.nan] * len(args)
     if case.op.differentiable:
         out.backward()
@@ -173,9 +174,9 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
         groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
         for g, i in levels[d]:
             node = graphs[g].nodes[i]
-            form = "".join("c" if isinstance(a, Const) else "n" for a in node.args)
-            exponent = repr(node.args[1].value) if node.op == "pow" and form == "nc" else None
-            groups.setdefault((node.op, form, node.params, exponent), []).append((g, i))
+            exponent = _scalar_exponent(node)
+            key = None if exponent is None else repr(exponent)  # nan != nan: group by its text
+            groups.setdefault((node.op, node.form, node.params, key), []).append((g, i))
         outs = []
         count = 0
         for (name, form, params, exponent), members in groups.items():
@@ -190,10 +191,7 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
                         lv, k = where[(g, graphs[g].nodes[i].args[pos])]
                         idx.append(offsets[lv] + k)
                     cols.append(pool.index_select(0, torch.tensor(idx, device=device)))
-            if exponent is not None:
-                out = torch.pow(cols[0], float(exponent))
-            else:
-                out = OPS[name].torch(torch, *cols, *params)
+            out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent))
             if not OPS[name].differentiable:
                 out = out.detach()
             outs.append(out)
@@ -225,3 +223,8 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
         else:
             results[gi] = TorchRun(vs, gs, batched=True)
     return results  # type: ignore[return-value]
+
+
+def _scalar_exponent(node: Any) -> float | None:
+    """The constant exponent of ``x ** c`` (torch's pow(Tensor, Scalar)), else None."""
+    return node.args[1].value if node.op == "pow" and node.form == "nc" else None
