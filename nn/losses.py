@@ -42,17 +42,22 @@ def _number(x: Any, what: str) -> float | Value:
     return float(x)
 
 
+def _is_list(x: Any) -> bool:
+    return isinstance(x, Sequence) and not isinstance(x, (str, bytes))
+
+
+def _require_list(x: Any, message: str) -> None:
+    if not _is_list(x):
+        raise TypeError(f"{message}, got {type(x).__name__}")
+
+
 def _pairs(name: str, input: Any, target: Any) -> list[tuple[Value, float | Value]]:
     """Flatten ``input`` and ``target`` (a scalar, a list, or a list of lists) into matching
     (prediction, target) pairs, checking that the shapes agree."""
     if _is_scalar(input):
         input, target = [input], [target] if _is_scalar(target) else target
-    if isinstance(input, (str, bytes)) or not isinstance(input, Sequence):
-        raise TypeError(f"{name}: input must be a Value or a list of Values, "
-                        f"got {type(input).__name__}")
-    if isinstance(target, (str, bytes)) or not isinstance(target, Sequence):
-        raise TypeError(f"{name}: target must be a number or a list of numbers, "
-                        f"got {type(target).__name__}")
+    _require_list(input, f"{name}: input must be a Value or a list of Values")
+    _require_list(target, f"{name}: target must be a number or a list of numbers")
     if len(input) != len(target):
         raise ValueError(f"{name}: input has {len(input)} elements but target has {len(target)}")
     if not input:
@@ -62,7 +67,7 @@ def _pairs(name: str, input: Any, target: Any) -> list[tuple[Value, float | Valu
         if _is_scalar(p):
             out.append((_value(p, f"{name}: input[{i}]"), _number(t, f"{name}: target[{i}]")))
             continue
-        if isinstance(t, (str, bytes)) or not isinstance(t, Sequence) or _is_scalar(t):
+        if not _is_list(t) or _is_scalar(t):
             raise ValueError(f"{name}: input[{i}] is a list but target[{i}] is not")
         if len(p) != len(t):
             raise ValueError(f"{name}: input[{i}] has {len(p)} elements but target[{i}] "
@@ -130,8 +135,7 @@ bce_with_logits = binary_cross_entropy_with_logits
 
 
 def _row(logits: Any, what: str) -> list[Value]:
-    if isinstance(logits, (str, bytes)) or not isinstance(logits, Sequence):
-        raise TypeError(f"{what} must be a list of Values, got {type(logits).__name__}")
+    _require_list(logits, f"{what} must be a list of Values")
     if not logits:
         raise ValueError(f"{what} is empty")
     return [_value(z, f"{what}[{i}]") for i, z in enumerate(logits)]
@@ -169,12 +173,8 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value |
     _check_reduction(reduction)
     if isinstance(logits, Sequence) and logits and _is_scalar(logits[0]):
         logits, targets = [logits], [targets]
-    if isinstance(logits, (str, bytes)) or not isinstance(logits, Sequence):
-        raise TypeError(f"cross_entropy: logits must be a list of rows of Values, "
-                        f"got {type(logits).__name__}")
-    if isinstance(targets, (str, bytes)) or not isinstance(targets, Sequence):
-        raise TypeError(f"cross_entropy: targets must be a list of class indices, "
-                        f"got {type(targets).__name__}")
+    _require_list(logits, "cross_entropy: logits must be a list of rows of Values")
+    _require_list(targets, "cross_entropy: targets must be a list of class indices")
     if len(logits) != len(targets):
         raise ValueError(f"cross_entropy: {len(logits)} rows of logits but {len(targets)} targets")
     if not logits:
