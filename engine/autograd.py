@@ -7,10 +7,10 @@ ordered pair, never a set), so the same graph sums its gradients in the same ord
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from engine import value as _value
-from engine.ops import FLOAT, VALUE, BoundOp
+from engine.ops import FLOAT, OPS, VALUE, BoundOp, compile_source, indent
 from engine.value import Value
 
 
@@ -51,56 +51,86 @@ def topological_order(roots: Iterable[Value]) -> list[Value]:
 _ENTERED = object()
 _FRESH = -0.0  # this very object marks "done": sums made later are always new float objects
 
+# Ops whose backward step (op.back_src) is inlined into the loop, most common first; every
+# other op is called through its ``back``. Generated, so the op table stays the only copy.
+_INLINED = ("add", "mul", "tanh", "relu", "sub", "neg", "exp")
 
-def backward(root: Value, gradient: float = 1.0) -> None:
-    """``root.backward()``: add d(root)/d(node) * gradient to ``.grad`` of every reachable node.
-
-    Each call propagates fresh gradients and then adds what earlier calls left (torch's
-    ``retain_graph=True``), so nothing is counted twice. A pass starts every node at -0.0, the
-    additive identity that keeps the sign of a zero gradient (torch assigns its first contribution).
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
-    gradient = float(gradient) * 1.0  # a new float object (never the _FRESH mark), same value
-    entered, fresh = _ENTERED, _FRESH
-    stash: list[tuple[Value, float]] = []  # earlier non-zero grads, added back at the end
-    order: list[Value] = []  # inputs first
-    stack = [root]
-    try:
-        while stack:
-            v = stack[-1]
-            g = v.grad
-            if g is entered:  # its parents are done
-                stack.pop()
-                v.grad = fresh
-                order.append(v)
-                continue
-            if g is fresh:
-                stack.pop()
-                continue
-            if g:
-                stash.append((v, g))
-            v.grad = entered
-            a = v._a
-            if a is not None:
-                b = v._b
+_BACKWARD_TEMPLATE = """
+def make(entered, fresh, {ops}):
+    def backward(root, gradient=1.0):
+        if not isinstance(root, Value):
+            raise TypeError(f"backward() needs a Value, got {{type(root).__name__}}")
+        gradient = float(gradient) * 1.0  # a new float object (never the fresh mark), same value
+        stash = []  # earlier non-zero grads, added back at the end
+        order = []  # inputs first
+        stack = [root]
+        push = stack.append
+        pop = stack.pop
+        append = order.append
+        try:
+            while stack:
+                node = pop()
+                g = node.grad
+                if g is entered:  # its parents are done
+                    node.grad = fresh
+                    append(node)
+                    continue
+                if g is fresh:
+                    continue
+                if g:
+                    stash.append((node, g))
+                a = node._a
+                if a is None:  # a leaf is done at once
+                    node.grad = fresh
+                    append(node)
+                    continue
+                push(node)
+                node.grad = entered
+                b = node._b
                 if b is not None and b.grad is not fresh:
-                    stack.append(b)
+                    push(b)
                 if a.grad is not fresh:
-                    stack.append(a)  # on top: the first parent comes first in the order
-        root.grad = gradient
-        for v in reversed(order):
-            spec = v._spec
-            if spec is not None:
-                spec.back(v)
-    except BaseException:  # e.g. backward through '//': leave every grad as it was
-        for v in order + stack:
-            v.grad = 0.0
-        for v, g in stash:
-            v.grad = g
-        raise
-    for v, g in stash:
-        v.grad = g + v.grad
+                    push(a)  # on top: the first parent comes first in the order
+            root.grad = gradient
+            for node in reversed(order):
+                spec = node._spec
+                if spec is None:
+                    continue
+{dispatch}                else:
+                    spec.back(node)
+        except BaseException:  # e.g. backward through '//': leave every grad as it was
+            for node in order + stack:
+                node.grad = 0.0
+            for node, g in stash:
+                node.grad = g
+            raise
+        for node, g in stash:
+            node.grad = g + node.grad
+
+    return backward
+"""
+
+
+def _generate_backward() -> Callable[..., None]:
+    inlined = [OPS[name] for name in _INLINED if OPS[name].back_src]
+    branches = [f"{'if' if i == 0 else 'elif'} spec is {op.name}_op:\n{indent(op.back_src, 4)}"
+                for i, op in enumerate(inlined)]
+    source = _BACKWARD_TEMPLATE.format(ops=", ".join(f"{op.name}_op" for op in inlined),
+                                       dispatch="".join(indent(b, 16) for b in branches))
+    namespace = compile_source(source, "<vetgrad backward, generated from engine.ops>",
+                               {"Value": Value})
+    made = namespace["make"](_ENTERED, _FRESH, *inlined)
+    made.__module__ = __name__
+    return made
+
+
+backward: Callable[[Value, float], None] = _generate_backward()
+backward.__doc__ = """``root.backward()``: add d(root)/d(node) * gradient to ``.grad`` of every reachable node.
+
+Each call propagates fresh gradients and then adds what earlier calls left (torch's
+``retain_graph=True``), so nothing is counted twice. A pass starts every node at -0.0, the
+additive identity that keeps the sign of a zero gradient (torch assigns its first contribution).
+"""
 
 
 def zero_grad(values: Iterable[Value]) -> None:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from engine import ops as _ops
 from engine.ops import BY_SYMBOL, OPS, BoundOp, HandBuiltOp, Op
 
+globals().update(_ops.SOURCE_NAMESPACE)  # names the ops' source text may use
+
 # Flipped by engine.autograd.no_grad(); read on every op (a plain global is the cheapest check).
 _grad_enabled = True
 
@@ -236,10 +238,12 @@ def _pow_values(a: Value, b: Value) -> Value:
     return _node(data, a, b, OPS["pow"]) if _grad_enabled else _leaf(data)
 
 
-def _binary_methods(op: Op) -> tuple[Any, Any]:
-    fwd = op.forward
-
-    def method(self: Value, other: Any) -> Any:
+# The operator methods are generated from the op table, so that an op with source text
+# (``op.expr``) computes its forward inline instead of calling it (a call costs about a third of
+# a node). One template per arity; ``fwd`` and ``op`` are the closure's cells.
+_BINARY_TEMPLATE = """
+def make(op, fwd):
+    def method(self, other):
         if other.__class__ is not Value and not isinstance(other, Value):
             c = other if other.__class__ is float else _operand(other)
             if c is NotImplemented:
@@ -248,7 +252,9 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
             other.data = c
             other.grad = 0.0
             other._a = other._b = other._spec = None
-        data = fwd(self.data, other.data)
+        a = self.data
+        b = other.data
+        data = {forward}
         if not _grad_enabled:
             return _leaf(data)
         out = _new(Value)
@@ -259,15 +265,16 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
         out._spec = op
         return out
 
-    def reflected(self: Value, other: Any) -> Any:
-        c = other if other.__class__ is float else _operand(other)
-        if c is NotImplemented:
+    def reflected(self, other):
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
             return NotImplemented
-        data = fwd(c, self.data)
+        b = self.data
+        data = {forward}
         if not _grad_enabled:
             return _leaf(data)
         const = _new(Value)
-        const.data = c
+        const.data = a
         const.grad = 0.0
         const._a = const._b = const._spec = None
         out = _new(Value)
@@ -278,15 +285,14 @@ def _binary_methods(op: Op) -> tuple[Any, Any]:
         out._spec = op
         return out
 
-    method.__doc__ = reflected.__doc__ = op.doc
     return method, reflected
+"""
 
-
-def _unary_method(op: Op) -> Any:
-    fwd = op.forward
-
-    def method(self: Value) -> Value:
-        data = fwd(self.data)
+_UNARY_TEMPLATE = """
+def make(op, fwd):
+    def method(self):
+        a = self.data
+        data = {forward}
         if not _grad_enabled:
             return _leaf(data)
         out = _new(Value)
@@ -297,8 +303,22 @@ def _unary_method(op: Op) -> Any:
         out._spec = op
         return out
 
-    method.__doc__ = op.doc
     return method
+"""
+
+
+def _generated_methods(op: Op) -> Any:
+    """``op``'s method (and reflected method, for a binary op), compiled from the template."""
+    template = _BINARY_TEMPLATE if op.arity == 2 else _UNARY_TEMPLATE
+    forward = f"({op.expr})" if op.expr else ("fwd(a, b)" if op.arity == 2 else "fwd(a)")
+    source = template.format(forward=forward)
+    # Compiled in this module's own namespace, so that _grad_enabled is read live.
+    namespace = _ops.compile_source(source, f"<vetgrad op {op.name}: Value method>", globals())
+    made = namespace.pop("make")(op, op.forward)
+    for method in made if op.arity == 2 else (made,):
+        method.__doc__ = op.doc
+        method.__module__ = __name__
+    return made
 
 
 def _install() -> None:
@@ -306,14 +326,14 @@ def _install() -> None:
         if op.name in ("pow", "pow_scalar", "leaky_relu", "clamp"):
             continue  # have parameters or operand-dependent forms: written out above
         if op.arity == 2:
-            method, reflected = _binary_methods(op)
+            method, reflected = _generated_methods(op)
             if op.dunder:
                 setattr(Value, f"__{op.dunder}__", method)
                 setattr(Value, f"__r{op.dunder}__", reflected)
             if op.method:
                 setattr(Value, op.method, method)
         else:
-            method = _unary_method(op)
+            method = _generated_methods(op)
             if op.dunder:
                 setattr(Value, f"__{op.dunder}__", method)
             if op.method:
