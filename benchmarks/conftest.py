@@ -139,7 +139,7 @@ def bench_graph(benchmark: Any) -> Callable[[Contender, workloads.Workload], Non
         finally:
             gc.collect()
         workloads.check(result, work, c.dtype)
-        timed = samples[1:]
+        timed = samples[1:] or samples  # --benchmark-disable runs once, without warm-up
         per_node = {f"{phase}_us_per_node": statistics.median(getattr(s, phase) for s in timed)
                     / work.nodes * 1e6 for phase in ("forward", "backward", "free", "total")}
         benchmark.extra_info.update(nodes=work.nodes, depth=work.depth, **per_node)

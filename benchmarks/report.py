@@ -33,11 +33,11 @@ class Mode:
 
 MODES: dict[str, Mode] = {
     "quick": Mode(
-        dag=(100, 1_000, 10_000),
+        dag=(100, 1_000, 10_000, 100_000),
         chain=(1_000, 10_000, 100_000),
         memory=(("vetgrad", 1_000_000), ("micrograd-deep", 10_000), ("torch-f64", 100_000)),
         harness_graphs=64,
-        budget=runner.Budget(min_rounds=3, max_rounds=200, min_time=0.3),
+        budget=runner.Budget(min_rounds=3, max_rounds=5000, min_time=0.3),
     ),
     "full": Mode(
         dag=workloads.DAG_SIZES,
@@ -122,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     machine.set_torch_threads(args.torch_threads)
     info = machine.info()
-    results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, _progress())
+    results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, _progress(),
+                          args.torch_threads)
     footer = notes + _outputs(args, results, info, started)
     print(markdown.render(results, markdown.header(info, args.mode, args.seed, args_list), footer),
           end="")
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | None, seed: int,
-         say: runner.Progress) -> tuple[runner.Results, list[str]]:
+         say: runner.Progress, threads: int = 1) -> tuple[runner.Results, list[str]]:
     """Run the chosen suites; return the results and notes for the footer."""
     results = runner.Results()
     notes: list[str] = []
@@ -145,7 +146,7 @@ def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | Non
                 notes.append(f"{suite}: none of the sizes given is in its range "
                              f"({lo:,} to {hi:,}).")
             results.graphs += runner.graph_suite(suite, chosen, contenders.for_suite(suite, names),
-                                                 budget, say, seed=seed)
+                                                 budget, say, seed=seed, threads=threads)
             if suite == "dag" and chosen:
                 results.reused = workloads.dag(max(chosen), seed).reused
         elif suite == "mlp":

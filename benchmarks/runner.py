@@ -1,19 +1,24 @@
-"""Run the suites for the report, in one process, and collect plain results.
+"""Run the suites for the report and collect plain results.
 
-Every contender of a suite runs the same workload, one after the other, with garbage collected
-outside the clock in between. A contender that is not installed (or has no CUDA device) becomes an
+Every contender of a suite runs the same workload. The graph suites run each contender in its own
+worker process with rounds interleaved (see :mod:`benchmarks.worker`); the MLP and harness suites
+run in this process, one contender after the other, with garbage collected outside the clock in
+between. A contender that is not installed (or has no CUDA device) becomes an
 ``absent`` row, one that raises a ``failed`` row (micrograd's RecursionError on deep graphs), one
 whose numbers disagree with the reference a ``wrong`` row (the report then exits 1).
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 from benchmarks import contenders, harness, mlp, timing, workloads
 from benchmarks.contenders import Contender
 from benchmarks.memory import Memory, measure_isolated
+from benchmarks.worker import Worker, save_workloads
 
 Progress = Callable[[str], None]
 
@@ -90,60 +95,90 @@ def _error(exc: BaseException) -> str:
 
 
 def graph_suite(kind: str, sizes: Sequence[int], chosen: Sequence[Contender], budget: Budget,
-                progress: Progress, seed: int = 0, gc_off: bool = True) -> list[GraphResult]:
-    """Time every contender on the ``kind`` workload ("dag" or "chain") of each size; with
+                progress: Progress, seed: int = 0, gc_off: bool = True,
+                threads: int = 1) -> list[GraphResult]:
+    """Time every contender on the ``kind`` workload ("dag" or "chain") of each size, each in its
+    own worker process (:mod:`benchmarks.worker`), rounds interleaved across contenders; with
     ``gc_off``, time the Python engines (not torch) a second time with the collector off."""
+    works = {size: workloads.workload(kind, size, seed) for size in sizes}
+    runnable = [c for c in chosen if not c.missing()]
+    tmp = tempfile.TemporaryDirectory(prefix="vetgrad-bench-")
+    saved = Path(tmp.name) / f"{kind}.pickle"
+    save_workloads(works, saved)
+    workers = {c.name: Worker(c.name, threads, saved) for c in runnable}
     out: list[GraphResult] = []
-    for size in sizes:
-        work = workloads.workload(kind, size, seed)
-        for c in chosen:
-            why = c.missing()
-            if why:
-                out.append(GraphResult(kind, size, c.name, "absent", work.nodes, why))
-                continue
-            progress(f"{kind} {size:,}: {c.name}")
-            out.append(_time_graph(kind, size, work, c, budget, gc_off))
+    try:
+        for size, work in works.items():
+            progress(f"{kind} {size:,}: {', '.join(workers)}")
+            on = _interleaved(workers, size, budget, gc_enabled=True)
+            python = {n: w for n, w in workers.items()
+                      if isinstance(on[n], list) and not contenders.get(n).family.startswith("torch")}
+            off = _interleaved(python, size, budget, gc_enabled=False) if gc_off else {}
+            out += [_graph_result(kind, size, work, c, on.get(c.name), off.get(c.name))
+                    for c in chosen]
+    finally:
+        for w in workers.values():
+            w.close()
+        tmp.cleanup()
     return out
 
 
-def _time_graph(kind: str, size: int, work: workloads.Workload, c: Contender, budget: Budget,
-                gc_off: bool) -> GraphResult:
-    leaf, sync, number = c.leaf(), c.sync(), c.number
+BATCH_SECONDS = 0.02  # rounds asked of one worker at a time: long enough to hide the pipe
 
-    def target() -> workloads.Sample:
-        return workloads.run(work, leaf, sync, number)
 
-    timing.settle()
+def _interleaved(workers: dict[str, Worker], size: int, budget: Budget,
+                 gc_enabled: bool) -> dict[str, list[workloads.Sample] | str]:
+    """Timed rounds of every worker, asked for in turn; a failure is kept as its message."""
+    got: dict[str, list[workloads.Sample] | str] = {}
+    per_round: dict[str, float] = {}
+    for name, w in workers.items():
+        try:
+            w.settle()
+            warm = w.rounds(size, 1, gc_enabled)
+        except RuntimeError as exc:
+            got[name] = str(exc)
+            continue
+        per_round[name] = max(warm[0].total, 1e-6)
+        got[name] = warm if warm[0].total >= budget.min_time else []  # a long warm-up counts
+    active = list(per_round)
+    while active:
+        for name in list(active):
+            samples = got[name]
+            assert isinstance(samples, list)
+            done = sum(s.total for s in samples)
+            if len(samples) >= budget.max_rounds or (len(samples) >= budget.min_rounds
+                                                      and done >= budget.min_time):
+                active.remove(name)
+                continue
+            batch = max(1, min(budget.max_rounds - len(samples),
+                               int(BATCH_SECONDS / per_round[name])))
+            try:
+                samples += workers[name].rounds(size, batch, gc_enabled)
+            except RuntimeError as exc:
+                got[name] = str(exc)
+                active.remove(name)
+    return got
+
+
+def _graph_result(kind: str, size: int, work: workloads.Workload, c: Contender,
+                  on: list[workloads.Sample] | str | None,
+                  off: list[workloads.Sample] | str | None) -> GraphResult:
+    if on is None:
+        return GraphResult(kind, size, c.name, "absent", work.nodes, c.missing() or "absent")
+    if isinstance(on, str):
+        return GraphResult(kind, size, c.name, "failed", work.nodes, on)
+    offs = off if isinstance(off, list) else []
     try:
-        with c.recursion_room(work.depth):
-            rounds = timing.repeat(target, min_rounds=budget.min_rounds,
-                                   max_rounds=budget.max_rounds, min_time=budget.min_time)
-            off = None
-            if gc_off and not c.family.startswith("torch"):
-                timing.settle()
-                off = timing.repeat(target, min_rounds=budget.min_rounds,
-                                    max_rounds=budget.max_rounds, min_time=budget.min_time,
-                                    gc_enabled=False)
-    except RecursionError:
-        msg = f"RecursionError (graph depth {work.depth:,}; recursive topological sort)"
-        return GraphResult(kind, size, c.name, "failed", work.nodes, msg)
-    except Exception as exc:  # a crashing engine is a row of the table
-        return GraphResult(kind, size, c.name, "failed", work.nodes, _error(exc))
-    finally:
-        timing.settle()
-    samples = rounds.results
-    try:
-        for s in samples[-1:] + (off.results[-1:] if off else []):
+        for s in on[-1:] + offs[-1:]:
             workloads.check(s, work, c.dtype)
     except AssertionError as exc:
         return GraphResult(kind, size, c.name, "wrong", work.nodes, str(exc))
     med = timing.median_of
     return GraphResult(
         kind, size, c.name, "ok", work.nodes,
-        forward=med([s.forward for s in samples]), backward=med([s.backward for s in samples]),
-        free=med([s.free for s in samples]), total=med([s.total for s in samples]),
-        total_gc_off=med([s.total for s in off.results]) if off else None,
-        rounds=len(samples))
+        forward=med([s.forward for s in on]), backward=med([s.backward for s in on]),
+        free=med([s.free for s in on]), total=med([s.total for s in on]),
+        total_gc_off=med([s.total for s in offs]) if offs else None, rounds=len(on))
 
 
 def mlp_suite(chosen: Sequence[Contender], budget: Budget, progress: Progress) -> list[MlpResult]:

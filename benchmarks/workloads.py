@@ -102,7 +102,7 @@ def dag(nodes: int, seed: int = 0) -> Workload:
     shared subexpressions, constants on either side), compiled to straight-line code."""
     graph = random_graph(random.Random(seed), max_nodes=nodes, ops=DAG_OPS, edge_rate=0.0)
     names = {i: f"v{i}" for i in range(len(graph.nodes))}
-    lines = ["def forward(leaf):"]
+    lines = []
     for i, node in enumerate(graph.nodes):
         if node.op == "leaf":
             lines.append(f"    v{i} = leaf({node.value!r})")
@@ -110,11 +110,17 @@ def dag(nodes: int, seed: int = 0) -> Workload:
             lines.append(f"    v{i} = {expression(graph, i, names)}")
     first = _first_used_leaf(graph)
     lines.append(f"    return v{first}, v{graph.root}")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), f"<dag {nodes} seed {seed}>", "exec"), namespace)
+    forward = _compiled(f"<dag {nodes} seed {seed}>", lines)
     value, grad = _dag_reference(graph, first)
-    return Workload("dag", len(graph.nodes), _depth(graph), namespace["forward"], value, grad,
-                    _reused(graph))
+    return Workload("dag", len(graph.nodes), _depth(graph), forward, value, grad, _reused(graph))
+
+
+def _compiled(name: str, body: list[str]) -> Forward:
+    """``def forward(leaf):`` with ``body``, compiled without a closure (so that its code can be
+    shipped to a worker process as marshal data)."""
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(["def forward(leaf):", *body]), name, "exec"), namespace)
+    return namespace["forward"]
 
 
 def _first_used_leaf(graph: Graph) -> int:
@@ -194,12 +200,11 @@ def chain(nodes: int) -> Workload:
     if steps < 1 or rest:
         raise ValueError(f"a chain has 1 + 3k nodes (k >= 1), got {nodes}")
 
-    def forward(leaf: Callable[[float], Any]) -> tuple[Any, Any]:
-        x = y = leaf(CHAIN_START)
-        for _ in range(steps):
-            y = (y + y.tanh()).relu()
-        return x, y
-
+    forward = _compiled(f"<chain {nodes}>", [
+        f"    x = y = leaf({CHAIN_START!r})",
+        f"    for _ in range({steps}):",
+        "        y = (y + y.tanh()).relu()",
+        "    return x, y"])
     y, g = CHAIN_START, 1.0
     for _ in range(steps):
         t = math.tanh(y)

@@ -1,0 +1,161 @@
+"""One contender in its own interpreter, timing graph rounds on request.
+
+Why a process per contender: with the collector on, every full collection walks every tracked
+object of the process. In one shared process, torch's import alone (about 170,000 objects) makes
+each full collection of micrograd's or vetgrad's graphs several times longer, so a pure-Python
+engine would pay for torch being loaded next to it. A worker holds only its own contender (plus
+the workload code, which is frozen out of the collector before the contender is imported), the
+way a user's program does. The parent (:class:`Workers`) asks the workers for rounds in turn, so
+that a noisy machine slows every contender alike.
+
+Protocol (``python -m benchmarks.worker NAME THREADS WORKLOADS``, WORKLOADS a file written by
+:func:`save_workloads`): one JSON request per line on stdin, ``{"size": N, "rounds": K, "gc":
+true}``; one JSON reply per line on stdout, ``{"samples": [[forward, backward, free, value,
+grad], ...]}`` or ``{"failed": "message"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import marshal
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmarks import contenders, machine, workloads
+
+
+def _error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def save_workloads(works: dict[int, workloads.Workload], path: Path) -> None:
+    """Write ``works`` (by size) for workers to load: building a 100k-node DAG once, not per
+    worker. The forward code travels as marshal data (same interpreter on both sides)."""
+    rows = {}
+    for size, work in works.items():
+        fields = {f.name: getattr(work, f.name) for f in dataclasses.fields(work)}
+        fn = fields.pop("forward")
+        if fn.__closure__:
+            raise ValueError(f"{work.title}: forward() has a closure; it cannot be shipped")
+        rows[size] = (fields, marshal.dumps(fn.__code__))
+    path.write_bytes(pickle.dumps(rows))
+
+
+def load_workloads(path: Path) -> dict[int, workloads.Workload]:
+    rows = pickle.loads(path.read_bytes())
+    return {size: workloads.Workload(**fields, forward=types.FunctionType(
+                marshal.loads(code), {"__builtins__": __builtins__}))
+            for size, (fields, code) in rows.items()}
+
+
+def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None:
+    """Answer requests on stdin until it closes."""
+    gc.collect()
+    gc.freeze()  # the workload code is scaffolding, not part of any contender's heap
+    c = contenders.get(name)
+    if c.family.startswith("torch"):
+        machine.set_torch_threads(threads)
+    leaf, sync, number = c.leaf(), c.sync(), c.number
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("settle"):
+            gc.collect()  # between sizes, outside any clock
+            print("{}", flush=True)
+            continue
+        work = works[request["size"]]
+        reply: dict[str, Any]
+        was_enabled = gc.isenabled()
+        if not request["gc"]:
+            gc.disable()
+        try:
+            with c.recursion_room(work.depth):
+                samples = [workloads.run(work, leaf, sync, number)
+                           for _ in range(request["rounds"])]
+            reply = {"samples": [[s.forward, s.backward, s.free, s.value, s.grad]
+                                 for s in samples]}
+        except RecursionError:
+            reply = {"failed": f"RecursionError (graph depth {work.depth:,}; recursive "
+                               "topological sort)"}
+        except Exception as exc:  # a crashing engine is a row of the table
+            reply = {"failed": _error(exc)}
+        finally:
+            if was_enabled:
+                gc.enable()
+        print(json.dumps(reply), flush=True)
+
+
+class Worker:
+    """A running worker process for one contender."""
+
+    def __init__(self, name: str, threads: int, works: Path) -> None:
+        self.name = name
+        command = [sys.executable, "-m", "benchmarks.worker", name, str(threads), str(works)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+
+    def rounds(self, size: int, rounds: int, gc_enabled: bool = True) -> list[workloads.Sample]:
+        """Run ``rounds`` timed rounds of the ``size`` workload (cyclic garbage a round leaves is
+        collected during later ones, at their cost, as in a user's loop); RuntimeError if the
+        engine failed (the message says how) or the worker died."""
+        reply = self._ask({"size": size, "rounds": rounds, "gc": gc_enabled})
+        if "failed" in reply:
+            raise RuntimeError(reply["failed"])
+        return [workloads.Sample(*row) for row in reply["samples"]]
+
+    def settle(self) -> None:
+        """Collect the worker's garbage, outside any clock."""
+        self._ask({"settle": True})
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        proc = self.process
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            raise RuntimeError(f"worker for {self.name} died: {self._stderr_tail()}")
+        return json.loads(line)
+
+    def _stderr_tail(self) -> str:
+        self.process.kill()
+        _, err = self.process.communicate()
+        lines = [ln for ln in (err or "").splitlines() if ln.strip()]
+        return lines[-1] if lines else f"exit status {self.process.returncode}"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 3:
+        print("usage: python -m benchmarks.worker NAME THREADS WORKLOADS "
+              "(started by python -m benchmarks; reads JSON requests on stdin)", file=sys.stderr)
+        return 2
+    name, threads, path = args
+    serve(name, int(threads), load_workloads(Path(path)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
