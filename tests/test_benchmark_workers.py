@@ -1,0 +1,47 @@
+"""The report's graph suites: workers in their own processes, rounds interleaved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import contenders, runner, workloads
+from benchmarks.worker import Worker, load_workloads, save_workloads
+from engine import Value
+
+QUICK = runner.Budget(min_rounds=2, max_rounds=3, min_time=0.0)
+
+
+@pytest.mark.parametrize("kind", ["dag", "chain"])
+def test_shipped_workloads_compute_what_they_were_built_for(kind: str, tmp_path: Path) -> None:
+    works = {100: workloads.workload(kind, 100)}
+    save_workloads(works, tmp_path / "w")
+    loaded = load_workloads(tmp_path / "w")[100]
+    sample = workloads.run(loaded, Value, lambda: None, float)
+    workloads.check(sample, works[100])  # raises unless value and gradient match the reference
+    assert (loaded.nodes, loaded.depth) == (works[100].nodes, works[100].depth)
+
+
+def test_graph_suite_times_each_contender_in_a_worker() -> None:
+    [row] = runner.graph_suite("dag", [100], [contenders.get("vetgrad")], QUICK, lambda s: None)
+    assert (row.status, row.contender, row.nodes) == ("ok", "vetgrad", 99)
+    assert row.rounds >= QUICK.min_rounds and row.total > 0 and row.total_gc_off is not None
+
+
+def test_an_engine_that_fails_is_a_failed_row_and_a_dead_worker_says_why(tmp_path: Path) -> None:
+    save_workloads({100: workloads.dag(100)}, tmp_path / "w")
+    worker = Worker("no-such-engine", 1, tmp_path / "w")
+    try:
+        with pytest.raises(RuntimeError, match="unknown contender 'no-such-engine'"):
+            worker.rounds(100, 1)
+    finally:
+        worker.close()
+
+
+def test_a_recursion_error_is_reported_not_raised() -> None:
+    if contenders.get("micrograd").missing():
+        pytest.skip("micrograd is not installed")
+    [row] = runner.graph_suite("chain", [10_000], [contenders.get("micrograd")], QUICK,
+                               lambda s: None, gc_off=False)
+    assert row.status == "failed" and row.message.startswith("RecursionError")
