@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
 from engine import value as _value
-from engine.ops import FLOAT, OPS, VALUE, BoundOp, compile_source, indent
+from engine.ops import FLOAT, OPS, VALUE, BoundOp, ConstOp, compile_source, indent
 from engine.value import Value
 
 
@@ -38,7 +38,7 @@ def topological_order(roots: Iterable[Value]) -> list[Value]:
         push(v)
         push(None)
         b = v._b
-        if b is not None and b not in seen:
+        if b is not None and b.__class__ is not float and b not in seen:
             push(b)
         if a not in seen:
             push(a)  # popped first: the first parent comes first in the order
@@ -77,7 +77,7 @@ def make(entered, fresh, {ops}):
                     continue
                 if g is fresh:
                     continue
-                if g:
+                if g != 0.0:  # (a compare, not a truth test: cheaper on floats; nan counts)
                     stash.append((node, g))
                 a = node._a
                 if a is None:  # a leaf is done at once
@@ -86,8 +86,8 @@ def make(entered, fresh, {ops}):
                     continue
                 push(node)
                 node.grad = entered
-                b = node._b
-                if b is not None and b.grad is not fresh:
+                b = node._b  # a Value, None, or a constant operand (a float; see ConstOp)
+                if b is not None and b.__class__ is not float and b.grad is not fresh:
                     push(b)
                 if a.grad is not fresh:
                     push(a)  # on top: the first parent comes first in the order
@@ -202,16 +202,16 @@ def grad(
                 spec.back(v)  # raises the op's own error
             params = spec.params if isinstance(spec, BoundOp) else ()
             a, b = v._a, v._b
-            if create_graph:
-                args = (a,) if b is None else (a, b)
-                out = v
-            else:
-                args = (a.data,) if b is None else (a.data, b.data)
-                out = v.data
+            x = a if create_graph else a.data
+            out = v if create_graph else v.data
             if b is None:
-                pairs = ((a, spec.vjp(F, g, *args, out, *params)),)
+                pairs: tuple[tuple[Value, float | Value], ...] = (
+                    (a, spec.vjp(F, g, x, out, *params)),)
+            elif isinstance(spec, ConstOp):  # b is a constant number: only a gets a gradient
+                grads = spec.vjp(F, g, *spec.operands(x, b), out)
+                pairs = ((a, grads[0] if spec.right else grads[1]),)
             else:
-                ga, gb = spec.vjp(F, g, *args, out)
+                ga, gb = spec.vjp(F, g, x, b if create_graph else b.data, out)
                 pairs = ((a, ga), (b, gb))
             for parent, pg in pairs:
                 if parent in needed:

@@ -28,10 +28,15 @@ def to_dot(root: Value, rankdir: str = "LR") -> str:
         n = name[v]
         text = f"{_quote(v.label)} | data {v.data:.4f} | grad {v.grad:.4f}"
         lines.append(f'  {n} [shape=record, label="{{ {text} }}"];')
-        if v._prev:
+        parents = v._prev
+        if parents:
             lines.append(f'  {n}_op [label="{_quote(v._op)}"];')
             lines.append(f"  {n}_op -> {n};")
-            for parent in v._prev:
+            for k, parent in enumerate(parents):
+                if parent not in name:  # a constant operand, shown as its own leaf
+                    name[parent] = f"{n}_c{k}"
+                    lines.append(f'  {n}_c{k} [shape=record, label="{{ const | data '
+                                 f'{parent.data:.4f} }}"];')
                 lines.append(f"  {name[parent]} -> {n}_op;")
     lines.append("}")
     return "\n".join(lines) + "\n"

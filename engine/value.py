@@ -10,7 +10,7 @@ import numbers
 from typing import TYPE_CHECKING, Any, Iterable
 
 from engine import ops as _ops
-from engine.ops import BY_SYMBOL, OPS, BoundOp, HandBuiltOp, Op
+from engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
 
 globals().update(_ops.SOURCE_NAMESPACE)  # names the ops' source text may use
 
@@ -83,12 +83,17 @@ class Value:
 
     @property
     def _prev(self) -> tuple[Value, ...]:
-        """The parents, in order (micrograd's ``_prev``; a tuple, never a set)."""
+        """The parents, in order (micrograd's ``_prev``; a tuple, never a set). A constant operand
+        (``x * 2.0``) is kept as a float and shown here as a new leaf on each access."""
         a = self._a
         if a is None:
             return ()
         b = self._b
-        return (a,) if b is None else (a, b)
+        if b is None:
+            return (a,)
+        if b.__class__ is float:
+            return self._spec.operands(a, _leaf(b))
+        return (a, b)
 
     @property
     def _op(self) -> str:
@@ -100,7 +105,7 @@ class Value:
     def op(self) -> Op | None:
         """The op-table entry that made this node, or None for a leaf or a hand-built node."""
         spec = self._spec
-        if isinstance(spec, BoundOp):
+        if isinstance(spec, (BoundOp, ConstOp)):
             return spec.op
         return spec if isinstance(spec, Op) else None
 
@@ -108,7 +113,7 @@ class Value:
     def params(self) -> tuple[Any, ...]:
         """The constant parameters of this node's op (slope, bounds, exponent), if any."""
         spec = self._spec
-        return spec.params if isinstance(spec, BoundOp) else ()
+        return spec.params if isinstance(spec, BoundOp) else ()  # ConstOp: none
 
     def _backward(self) -> None:
         """Push this node's ``grad`` into its parents' grads (one step of ``backward()``)."""
@@ -242,18 +247,43 @@ def _pow_values(a: Value, b: Value) -> Value:
 # (``op.expr``) computes its forward inline instead of calling it (a call costs about a third of
 # a node). One template per arity; ``fwd`` and ``op`` are the closure's cells.
 _BINARY_TEMPLATE = """
-def make(op, fwd):
+def make(op, fwd, const_left, const_right):
     def method(self, other):
-        if other.__class__ is not Value and not isinstance(other, Value):
-            c = other if other.__class__ is float else _operand(other)
-            if c is NotImplemented:
-                return NotImplemented
-            other = _new(Value)  # a constant leaf, built inline: x * 2.0 is on hot paths
-            other.data = c
-            other.grad = 0.0
-            other._a = other._b = other._spec = None
+        cls = other.__class__
+        if cls is Value or (cls is not float and isinstance(other, Value)):
+            a = self.data
+            b = other.data
+            data = {forward}
+            if not _grad_enabled:
+                return _leaf(data)
+            out = _new(Value)
+            out.data = data
+            out.grad = 0.0
+            out._a = self
+            out._b = other
+            out._spec = op
+            return out
+        b = other if cls is float else _operand(other)
+        if b is NotImplemented:
+            return NotImplemented
         a = self.data
-        b = other.data
+        data = {forward}
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)  # a constant operand stays a float in _b (see ConstOp)
+        out.data = data
+        out.grad = 0.0
+        out._a = self
+        out._b = b
+        out._spec = const_right
+        return out
+
+    def reflected(self, other):
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
+            return NotImplemented
+        const = a
+        b = self.data
         data = {forward}
         if not _grad_enabled:
             return _leaf(data)
@@ -261,28 +291,8 @@ def make(op, fwd):
         out.data = data
         out.grad = 0.0
         out._a = self
-        out._b = other
-        out._spec = op
-        return out
-
-    def reflected(self, other):
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        b = self.data
-        data = {forward}
-        if not _grad_enabled:
-            return _leaf(data)
-        const = _new(Value)
-        const.data = a
-        const.grad = 0.0
-        const._a = const._b = const._spec = None
-        out = _new(Value)
-        out.data = data
-        out.grad = 0.0
-        out._a = const
-        out._b = self
-        out._spec = op
+        out._b = const
+        out._spec = const_left
         return out
 
     return method, reflected
@@ -314,7 +324,8 @@ def _generated_methods(op: Op) -> Any:
     source = template.format(forward=forward)
     # Compiled in this module's own namespace, so that _grad_enabled is read live.
     namespace = _ops.compile_source(source, f"<vetgrad op {op.name}: Value method>", globals())
-    made = namespace.pop("make")(op, op.forward)
+    make = namespace.pop("make")
+    made = make(op, op.forward, op.const_left, op.const_right) if op.arity == 2 else make(op, op.forward)
     for method in made if op.arity == 2 else (made,):
         method.__doc__ = op.doc
         method.__module__ = __name__

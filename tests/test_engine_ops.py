@@ -129,3 +129,29 @@ def test_backward_loop_inlines_the_rule_bit_identically(name: str) -> None:
                 want = [start + leaf.grad if start else leaf.grad for leaf in leaves]
                 assert [x.hex() if x == x else "nan" for x in got] == \
                     [x.hex() if x == x else "nan" for x in want], (name, inputs, g, start)
+
+
+# pow is left out: Value ** number is its own op (pow_scalar), number ** Value a leaf and a pow.
+BINARY = [name for name, op in OPS.items() if op.arity == 2 and op.differentiable and name != "pow"]
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_a_constant_operand_gets_what_a_constant_leaf_would(name: str) -> None:
+    """``x op 2.0`` keeps 2.0 as a float (ConstOp, with its own backward step, hand-written for
+    the hottest ops): value and gradient of x must be those of ``x op Value(2.0)``, bit for bit."""
+    op = OPS[name]
+    for x, c in itertools.product(EDGES, repeat=2):
+        for g in GRADS[:6]:
+            for right in (True, False) if op.dunder else (True,):  # c.maximum(x) does not exist
+                got, want, k = Value(x), Value(x), Value(c)
+                out = op.call(got, c) if right else op.call(c, got)
+                ref = op.call(want, k) if right else op.call(k, want)
+                assert isinstance(out._spec, type(op.const_left)) and out._spec.right is right
+                out.backward(g)
+                ref.backward(g)
+                assert [_bits(out.data), _bits(got.grad)] == [_bits(ref.data), _bits(want.grad)], \
+                    (name, x, c, g, right)
+
+
+def _bits(x: float) -> str:
+    return x.hex() if x == x else "nan"
