@@ -220,9 +220,11 @@ def targets(results: Results) -> list[str]:
         found = _dag_ratios(g, names)
         shown = ", ".join(f"{size:,}: {_ratio(x)}" + (" (deep)" if name.endswith("deep") else "")
                           for size, name, x in found) or "not measured"
-        ok = all(x >= want for _, _, x in found) if found else None
+        short = [f"{size:,}" for size, _, x in found if x < want]
+        verdict = "n/a" if not found else (f"**missed** at {', '.join(short)}" if short
+                                           else "**met**")
         rows.append([f"DAG 1,000–100,000 nodes, fwd + bwd + free: {label}", shown + note,
-                     _verdict(ok)])
+                     verdict])
     step = {r.contender: r.step for r in results.mlp if r.status == "ok"}
     if "vetgrad" in step and "micrograd" in step:
         x = step["micrograd"] / step["vetgrad"]
