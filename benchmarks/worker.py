@@ -23,6 +23,7 @@ import marshal
 import pickle
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 from typing import Any, Sequence
@@ -97,8 +98,10 @@ class Worker:
     def __init__(self, name: str, threads: int, works: Path) -> None:
         self.name = name
         command = [sys.executable, "-m", "benchmarks.worker", name, str(threads), str(works)]
+        # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
+        self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+                                        stderr=self.errors, text=True)
 
     def rounds(self, size: int, rounds: int, gc_enabled: bool = True) -> list[workloads.Sample]:
         """Run ``rounds`` timed rounds of the ``size`` workload (cyclic garbage a round leaves is
@@ -128,8 +131,9 @@ class Worker:
 
     def _stderr_tail(self) -> str:
         self.process.kill()
-        _, err = self.process.communicate()
-        lines = [ln for ln in (err or "").splitlines() if ln.strip()]
+        self.process.wait()
+        self.errors.seek(0)
+        lines = [ln for ln in self.errors.read().splitlines() if ln.strip()]
         return lines[-1] if lines else f"exit status {self.process.returncode}"
 
     def close(self) -> None:
@@ -141,8 +145,8 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
+        for stream in (self.process.stdin, self.process.stdout, self.errors):
+            if stream is not None and not stream.closed:
                 stream.close()
 
 
