@@ -101,25 +101,35 @@ def graph_suite(kind: str, sizes: Sequence[int], chosen: Sequence[Contender], bu
     own worker process (:mod:`benchmarks.worker`), rounds interleaved across contenders; with
     ``gc_off``, time the Python engines (not torch) a second time with the collector off."""
     works = {size: workloads.workload(kind, size, seed) for size in sizes}
-    runnable = [c for c in chosen if not c.missing()]
-    tmp = tempfile.TemporaryDirectory(prefix="vetgrad-bench-")
-    saved = Path(tmp.name) / f"{kind}.pickle"
-    save_workloads(works, saved)
-    workers = {c.name: Worker(c.name, threads, saved) for c in runnable}
     out: list[GraphResult] = []
-    try:
-        for size, work in works.items():
-            progress(f"{kind} {size:,}: {', '.join(workers)}")
-            on = _interleaved(workers, size, budget, gc_enabled=True)
-            python = {n: w for n, w in workers.items()
-                      if isinstance(on[n], list) and not contenders.get(n).family.startswith("torch")}
-            off = _interleaved(python, size, budget, gc_enabled=False) if gc_off else {}
-            out += [_graph_result(kind, size, work, c, on.get(c.name), off.get(c.name))
-                    for c in chosen]
-    finally:
-        for w in workers.values():
-            w.close()
-        tmp.cleanup()
+    workers: dict[str, Worker] = {}
+    with tempfile.TemporaryDirectory(prefix="vetgrad-bench-") as tmp:
+        saved = Path(tmp) / f"{kind}.pickle"
+        save_workloads(works, saved)
+        try:
+            for c in chosen:
+                if not c.missing():
+                    workers[c.name] = Worker(c.name, threads, saved)
+            out = _graph_rows(kind, works, chosen, workers, budget, progress, gc_off)
+        finally:
+            for w in workers.values():
+                w.close()
+    return out
+
+
+def _graph_rows(kind: str, works: dict[int, workloads.Workload], chosen: Sequence[Contender],
+                workers: dict[str, Worker], budget: Budget, progress: Progress,
+                gc_off: bool) -> list[GraphResult]:
+    """The rows of every size, contender by contender, in table order."""
+    out: list[GraphResult] = []
+    for size, work in works.items():
+        progress(f"{kind} {size:,}: {', '.join(workers)}")
+        on = _interleaved(workers, size, budget, gc_enabled=True)
+        python = {n: w for n, w in workers.items()
+                  if isinstance(on[n], list) and not contenders.get(n).family.startswith("torch")}
+        off = _interleaved(python, size, budget, gc_enabled=False) if gc_off else {}
+        out += [_graph_result(kind, size, work, c, on.get(c.name), off.get(c.name))
+                for c in chosen]
     return out
 
 

@@ -16,11 +16,14 @@ grad], ...]}`` or ``{"failed": "message"}``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
 import marshal
+import os
 import pickle
+import select
 import subprocess
 import sys
 import tempfile
@@ -58,6 +61,11 @@ def load_workloads(path: Path) -> dict[int, workloads.Workload]:
 
 def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None:
     """Answer requests on stdin until it closes."""
+    # Replies get their own copy of stdout; anything else printed (a library, an engine) goes to
+    # stderr, so it cannot be taken for a reply.
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     gc.collect()
     gc.freeze()  # the workload code is scaffolding, not part of any contender's heap
     c = contenders.get(name)
@@ -68,7 +76,7 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
         request = json.loads(line)
         if request.get("settle"):
             gc.collect()  # between sizes, outside any clock
-            print("{}", flush=True)
+            print("{}", file=replies, flush=True)
             continue
         work = works[request["size"]]
         reply: dict[str, Any]
@@ -89,14 +97,18 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
         finally:
             if was_enabled:
                 gc.enable()
-        print(json.dumps(reply), flush=True)
+        print(json.dumps(reply), file=replies, flush=True)
 
 
 class Worker:
-    """A running worker process for one contender."""
+    """A running worker process for one contender. Any way it can break (dies, hangs, answers
+    nonsense) becomes a RuntimeError naming the cause, and the worker is then dead for good."""
+
+    REPLY_TIMEOUT = 900.0  # seconds; the longest single round (1M-node micrograd chain) is ~30 s
 
     def __init__(self, name: str, threads: int, works: Path) -> None:
         self.name = name
+        self.dead: str | None = None
         command = [sys.executable, "-m", "benchmarks.worker", name, str(threads), str(works)]
         # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
@@ -106,7 +118,7 @@ class Worker:
     def rounds(self, size: int, rounds: int, gc_enabled: bool = True) -> list[workloads.Sample]:
         """Run ``rounds`` timed rounds of the ``size`` workload (cyclic garbage a round leaves is
         collected during later ones, at their cost, as in a user's loop); RuntimeError if the
-        engine failed (the message says how) or the worker died."""
+        engine failed (the message says how) or the worker broke."""
         reply = self._ask({"size": size, "rounds": rounds, "gc": gc_enabled})
         if "failed" in reply:
             raise RuntimeError(reply["failed"])
@@ -117,17 +129,31 @@ class Worker:
         self._ask({"settle": True})
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.dead:
+            raise RuntimeError(self.dead)
         proc = self.process
         assert proc.stdin is not None and proc.stdout is not None
+        line, why = "", "died"
         try:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
-            line = proc.stdout.readline()
-        except BrokenPipeError:
-            line = ""
-        if not line:
-            raise RuntimeError(f"worker for {self.name} died: {self._stderr_tail()}")
-        return json.loads(line)
+            ready, _, _ = select.select([proc.stdout], [], [], self.REPLY_TIMEOUT)
+            if ready:
+                line = proc.stdout.readline()
+            else:
+                why = f"gave no reply in {self.REPLY_TIMEOUT:.0f} s"
+        except OSError:  # BrokenPipeError: it is gone
+            pass
+        if line:
+            try:
+                reply = json.loads(line)
+                if isinstance(reply, dict):
+                    return reply
+            except ValueError:
+                pass
+            why = f"answered {line.strip()[:60]!r}"
+        self.dead = f"worker for {self.name} {why}: {self._stderr_tail()}"
+        raise RuntimeError(self.dead)
 
     def _stderr_tail(self) -> str:
         self.process.kill()
@@ -137,17 +163,19 @@ class Worker:
         return lines[-1] if lines else f"exit status {self.process.returncode}"
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self.errors):
-            if stream is not None and not stream.closed:
-                stream.close()
+        """Stop the worker (politely: end of input) and release its files; never raises."""
+        with contextlib.suppress(OSError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()  # may flush a request a dead worker never read
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.errors):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -399,8 +399,10 @@ def _within_rounding(g: Any, mine: float, theirs: float) -> bool:
     if not hasattr(g, "_prev") or not (math.isfinite(mine) and math.isfinite(theirs)):
         return False
     nodes = topological_order((g,))
-    scale = max((abs(v.data) for v in nodes if math.isfinite(v.data)), default=0.0)
-    return abs(mine - theirs) <= 8 * len(nodes) * J.EPS * scale
+    # vetgrad keeps a constant operand as a float in the node (ConstOp): count it as an operand.
+    numbers = [v.data for v in nodes] + [v._b for v in nodes if isinstance(v._b, float)]
+    scale = max((abs(x) for x in numbers if math.isfinite(x)), default=0.0)
+    return abs(mine - theirs) <= 8 * len(numbers) * J.EPS * scale
 
 
 def _derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: int) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,23 @@ def test_an_engine_that_fails_is_a_failed_row_and_a_dead_worker_says_why(tmp_pat
             worker.rounds(100, 1)
     finally:
         worker.close()
+
+
+def test_a_worker_killed_mid_suite_fails_its_later_rows_and_the_suite_finishes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rounds = Worker.rounds
+
+    def killing(self: Worker, size: int, *args: object) -> list[workloads.Sample]:
+        if size == 1000:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        return rounds(self, size, *args)
+
+    monkeypatch.setattr(Worker, "rounds", killing)
+    small, big = runner.graph_suite("dag", [100, 1000], [contenders.get("vetgrad")], QUICK,
+                                    lambda s: None)
+    assert small.status == "ok"
+    assert big.status == "failed" and "worker for vetgrad died" in big.message
 
 
 def test_a_recursion_error_is_reported_not_raised() -> None:
