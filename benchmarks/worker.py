@@ -112,8 +112,11 @@ class Worker:
         command = [sys.executable, "-m", "benchmarks.worker", name, str(threads), str(works)]
         # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
+        root = str(Path(__file__).resolve().parent.parent)  # benchmarks/ is not installed
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.errors, text=True)
+                                        stderr=self.errors, text=True, env=env)
 
     def rounds(self, size: int, rounds: int, gc_enabled: bool = True) -> list[workloads.Sample]:
         """Run ``rounds`` timed rounds of the ``size`` workload (cyclic garbage a round leaves is
