@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: a quick run of every suite in one process, printed as Markdown.
+"""``python -m benchmarks``: a quick run of every suite, printed as Markdown (the graph suites run
+each contender in its own worker process: see :mod:`benchmarks.worker`).
 
 Exit status: 0 when every contender that ran computed the right numbers, 1 when one did not
 (a ``wrong`` row), 2 for a usage error (unknown suite, contender or size: the message lists the
