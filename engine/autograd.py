@@ -75,22 +75,21 @@ def make(entered, fresh, {ops}):
                     node.grad = fresh
                     append(node)
                     continue
-                if g is fresh:
-                    continue
-                if g != 0.0:  # (a compare, not a truth test: cheaper on floats; nan counts)
-                    stash.append((node, g))
-                a = node._a
-                if a is None:  # a leaf is done at once
-                    node.grad = fresh
-                    append(node)
-                    continue
-                push(node)
-                node.grad = entered
-                b = node._b  # a Value, None, or a constant operand (a float; see ConstOp)
-                if b is not None and b.__class__ is not float and b.grad is not fresh:
-                    push(b)
-                if a.grad is not fresh:
-                    push(a)  # on top: the first parent comes first in the order
+                while g is not fresh:  # enter node, then go straight on to its first parent
+                    if g != 0.0:  # (a compare, not a truth test: cheaper on floats; nan counts)
+                        stash.append((node, g))
+                    a = node._a
+                    if a is None:  # a leaf is done at once
+                        node.grad = fresh
+                        append(node)
+                        break
+                    push(node)
+                    node.grad = entered
+                    b = node._b  # a Value, None, or a constant operand (a float; see ConstOp)
+                    if b is not None and b.__class__ is not float and b.grad is not fresh:
+                        push(b)
+                    node = a  # the first parent comes first in the order
+                    g = a.grad
             root.grad = gradient
             for node in reversed(order):
                 spec = node._spec
