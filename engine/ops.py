@@ -115,8 +115,11 @@ class Op:
 
     def __post_init__(self) -> None:
         if self.expr:
-            object.__setattr__(self, "forward", _compile_forward(self))
-        fast = _compile_back(self) if self.back_src else None
+            params = "a, b" if self.arity == 2 else "a"
+            forward = _compile_function(f"{self.name}_forward", params, f"return {self.expr}")
+            object.__setattr__(self, "forward", forward)
+        fast = _compile_function(f"{self.name}_back", "node", self.back_src) if self.back_src \
+            else None
         object.__setattr__(self, "fast_back", fast)
         object.__setattr__(self, "back", fast or _float_back(self, ()))
         binary = self.arity == 2
@@ -152,7 +155,8 @@ class ConstOp:
         self.symbol = op.symbol
         self.vjp = op.vjp
         source = op.const_back_src[right]
-        self.back = _compile_back(op, source, "right" if right else "left") if source \
+        side = "right" if right else "left"
+        self.back = _compile_function(f"{op.name}_{side}_const_back", "node", source) if source \
             else _const_back(op, right)
 
     def operands(self, value: Any, const: float) -> tuple[Any, Any]:
@@ -242,18 +246,10 @@ def indent(source: str, spaces: int) -> str:
     return "".join(pad + line + "\n" for line in source.strip().splitlines())
 
 
-def _compile_forward(op: Op) -> Callable[..., float]:
-    args = "a, b" if op.arity == 2 else "a"
-    source = f"def {op.name}_forward({args}):\n    return {op.expr}\n"
-    namespace = compile_source(source, f"<vetgrad op {op.name}: forward>", dict(SOURCE_NAMESPACE))
-    return namespace[f"{op.name}_forward"]
-
-
-def _compile_back(op: Op, body: str = "", const: str = "") -> Callable[[Any], None]:
-    name = f"{op.name}_{const}_const_back" if const else f"{op.name}_back"
-    source = f"def {name}(node):\n{indent(body or op.back_src, 4)}"
-    namespace = compile_source(source, f"<vetgrad op {name}>", dict(SOURCE_NAMESPACE))
-    return namespace[name]
+def _compile_function(name: str, params: str, body: str) -> Callable[..., Any]:
+    """``def name(params): body`` compiled from op source text."""
+    source = f"def {name}({params}):\n{indent(body, 4)}"
+    return compile_source(source, f"<vetgrad op {name}>", dict(SOURCE_NAMESPACE))[name]
 
 
 def _const_back(op: Op, right: bool) -> Callable[[Any], None]:

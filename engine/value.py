@@ -210,7 +210,7 @@ _CLAMP = OPS["clamp"]
 
 
 def _node(data: float, a: Value, b: Value | None, spec: Any) -> Value:
-    # The operator methods below inline this body (and _leaf's): a call costs a third of an op.
+    # The generated operator methods inline this body (_NODE_SOURCE): a call costs a third of an op.
     out = _new(Value)
     out.data = data
     out.grad = 0.0
@@ -245,7 +245,20 @@ def _pow_values(a: Value, b: Value) -> Value:
 
 # The operator methods are generated from the op table, so that an op with source text
 # (``op.expr``) computes its forward inline instead of calling it (a call costs about a third of
-# a node). One template per arity; ``fwd`` and ``op`` are the closure's cells.
+# a node). One template per arity; ``fwd`` and the specs are the closure's cells. Every method
+# ends in the same node construction, _node's body written out (parent b and spec vary).
+_NODE_SOURCE = """
+if not _grad_enabled:
+    return _leaf(data)
+out = _new(Value)
+out.data = data
+out.grad = 0.0
+out._a = self
+out._b = {b}
+out._spec = {spec}
+return out
+"""
+
 _BINARY_TEMPLATE = """
 def make(op, fwd, const_left, const_right):
     def method(self, other):
@@ -253,68 +266,37 @@ def make(op, fwd, const_left, const_right):
         if cls is Value or (cls is not float and isinstance(other, Value)):
             a = self.data
             b = other.data
-            data = {forward}
-            if not _grad_enabled:
-                return _leaf(data)
-            out = _new(Value)
-            out.data = data
-            out.grad = 0.0
-            out._a = self
-            out._b = other
-            out._spec = op
-            return out
-        b = other if cls is float else _operand(other)
+            data = {{forward}}
+{both_values}\
+        b = other if cls is float else _operand(other)  # a constant stays a float in _b (ConstOp)
         if b is NotImplemented:
             return NotImplemented
         a = self.data
-        data = {forward}
-        if not _grad_enabled:
-            return _leaf(data)
-        out = _new(Value)  # a constant operand stays a float in _b (see ConstOp)
-        out.data = data
-        out.grad = 0.0
-        out._a = self
-        out._b = b
-        out._spec = const_right
-        return out
+        data = {{forward}}
+{const_right}\
 
     def reflected(self, other):
         a = other if other.__class__ is float else _operand(other)
         if a is NotImplemented:
             return NotImplemented
-        const = a
         b = self.data
-        data = {forward}
-        if not _grad_enabled:
-            return _leaf(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = 0.0
-        out._a = self
-        out._b = const
-        out._spec = const_left
-        return out
+        data = {{forward}}
+{const_left}\
 
     return method, reflected
-"""
+""".format(both_values=_ops.indent(_NODE_SOURCE.format(b="other", spec="op"), 12),
+           const_right=_ops.indent(_NODE_SOURCE.format(b="b", spec="const_right"), 8),
+           const_left=_ops.indent(_NODE_SOURCE.format(b="a", spec="const_left"), 8))
 
 _UNARY_TEMPLATE = """
 def make(op, fwd):
     def method(self):
         a = self.data
-        data = {forward}
-        if not _grad_enabled:
-            return _leaf(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = 0.0
-        out._a = self
-        out._b = None
-        out._spec = op
-        return out
+        data = {{forward}}
+{node}\
 
     return method
-"""
+""".format(node=_ops.indent(_NODE_SOURCE.format(b="None", spec="op"), 8))
 
 
 def _generated_methods(op: Op) -> Any:
