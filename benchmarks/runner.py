@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from benchmarks import contenders, harness, mlp, timing, workloads
 from benchmarks.contenders import Contender
 from benchmarks.memory import Memory, measure_isolated
-from benchmarks.worker import Worker, save_workloads
+from benchmarks.worker import Worker, error_text, save_workloads
 
 Progress = Callable[[str], None]
 
@@ -89,11 +89,6 @@ class Results:
         return any(r.status == "wrong" for r in (*self.graphs, *self.mlp, *self.harness))
 
 
-def _error(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return text if len(text) <= 90 else text[:87] + "..."
-
-
 def graph_suite(kind: str, sizes: Sequence[int], chosen: Sequence[Contender], budget: Budget,
                 progress: Progress, seed: int = 0, gc_off: bool = True,
                 threads: int = 1) -> list[GraphResult]:
@@ -155,9 +150,8 @@ def _interleaved(workers: dict[str, Worker], size: int, budget: Budget,
         for name in list(active):
             samples = got[name]
             assert isinstance(samples, list)
-            done = sum(s.total for s in samples)
-            if len(samples) >= budget.max_rounds or (len(samples) >= budget.min_rounds
-                                                      and done >= budget.min_time):
+            if timing.enough([s.total for s in samples], min_rounds=budget.min_rounds,
+                             max_rounds=budget.max_rounds, min_time=budget.min_time):
                 active.remove(name)
                 continue
             batch = max(1, min(budget.max_rounds - len(samples),
@@ -208,10 +202,10 @@ def mlp_suite(chosen: Sequence[Contender], budget: Budget, progress: Progress) -
             rounds = timing.repeat(t.step, setup=t.reset, min_rounds=budget.min_rounds,
                                    max_rounds=budget.max_rounds, min_time=budget.min_time)
         except ImportError as exc:
-            out.append(MlpResult(c.name, "absent", message=f"absent ({_error(exc)})"))
+            out.append(MlpResult(c.name, "absent", message=f"absent ({error_text(exc)})"))
             continue
         except Exception as exc:
-            out.append(MlpResult(c.name, "failed", mlp.describe(c), _error(exc)))
+            out.append(MlpResult(c.name, "failed", mlp.describe(c), error_text(exc)))
             continue
         finally:
             timing.settle()
@@ -251,7 +245,7 @@ def harness_suite(engines: Sequence[str], graphs: int, budget: Budget,
             out.append(HarnessResult(row.name, "wrong", str(exc)))
             continue
         except Exception as exc:
-            out.append(HarnessResult(row.name, "failed", _error(exc)))
+            out.append(HarnessResult(row.name, "failed", error_text(exc)))
             continue
         out.append(HarnessResult(row.name, "ok", graphs=graphs, passed=last.passed,
                                  failed=last.failed, seconds=rounds.median))

@@ -34,7 +34,8 @@ from typing import Any, Sequence
 from benchmarks import contenders, machine, workloads
 
 
-def _error(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """One line naming an exception, at most 90 characters (a cell of the report's tables)."""
     text = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return text if len(text) <= 90 else text[:87] + "..."
 
@@ -93,7 +94,7 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
             reply = {"failed": f"RecursionError (graph depth {work.depth:,}; recursive "
                                "topological sort)"}
         except Exception as exc:  # a crashing engine is a row of the table
-            reply = {"failed": _error(exc)}
+            reply = {"failed": error_text(exc)}
         finally:
             if was_enabled:
                 gc.enable()
