@@ -120,6 +120,7 @@ def _generate_backward() -> Callable[..., None]:
                                {"Value": Value})
     made = namespace["make"](_ENTERED, _FRESH, *inlined)
     made.__module__ = __name__
+    made.__qualname__ = made.__name__
     return made
 
 

@@ -130,6 +130,13 @@ class Op:
     def differentiable(self) -> bool:
         return self.vjp is not None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its name: an unpickled graph shares the table's op objects (backward
+        # dispatches on identity), and no generated function has to be pickled.
+        if OPS.get(self.name) is not self:
+            raise TypeError(f"op {self.name!r} is not in vetgrad's op table, so it cannot be pickled")
+        return (_table_op, (self.name,))
+
     def bind(self, *params: Any) -> BoundOp:
         """This op with its constant parameters fixed; bound ops are cached and shared by nodes."""
         key = (self.name, params)
@@ -163,6 +170,9 @@ class ConstOp:
         """The op's two inputs in order, given the Value side and the constant."""
         return (value, const) if self.right else (const, value)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_table_const_op, (self.name, self.right))
+
     def __repr__(self) -> str:
         return f"ConstOp({self.name}, constant on the {'right' if self.right else 'left'})"
 
@@ -184,11 +194,31 @@ class BoundOp:
     def forward(self, *inputs: float) -> float:
         return self.op.forward(*inputs, *self.params)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_table_bound_op, (self.name, self.params))
+
     def __repr__(self) -> str:
         return f"BoundOp({self.symbol})"
 
 
 _BOUND: dict[tuple[str, tuple[Any, ...]], BoundOp] = {}
+
+
+def _table_op(name: str) -> Op:
+    """The op-table entry ``name`` (how pickle restores an op)."""
+    op = OPS.get(name)
+    if op is None:
+        raise ValueError(f"no op named {name!r} in this vetgrad's op table (pickled by another version?)")
+    return op
+
+
+def _table_const_op(name: str, right: bool) -> ConstOp:
+    op = _table_op(name)
+    return op.const_right if right else op.const_left  # type: ignore[return-value]
+
+
+def _table_bound_op(name: str, params: tuple[Any, ...]) -> BoundOp:
+    return _table_op(name).bind(*params)
 
 
 class HandBuiltOp:

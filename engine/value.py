@@ -318,19 +318,16 @@ def _install() -> None:
     for op in OPS.values():
         if op.name in ("pow", "pow_scalar", "leaky_relu", "clamp"):
             continue  # have parameters or operand-dependent forms: written out above
-        if op.arity == 2:
-            method, reflected = _generated_methods(op)
-            if op.dunder:
-                setattr(Value, f"__{op.dunder}__", method)
-                setattr(Value, f"__r{op.dunder}__", reflected)
-            if op.method:
-                setattr(Value, op.method, method)
-        else:
-            method = _generated_methods(op)
-            if op.dunder:
-                setattr(Value, f"__{op.dunder}__", method)
-            if op.method:
-                setattr(Value, op.method, method)
+        made = _generated_methods(op)
+        method, reflected = made if op.arity == 2 else (made, None)
+        names = [f"__{op.dunder}__"] if op.dunder else []
+        names += [op.method] if op.method else []
+        for name in names:
+            setattr(Value, name, method)
+        if reflected is not None and op.dunder:
+            setattr(Value, f"__r{op.dunder}__", reflected)
+            reflected.__qualname__ = f"Value.__r{op.dunder}__"
+        method.__qualname__ = f"Value.{names[0]}"  # pickle finds methods by this name
 
 
 _install()

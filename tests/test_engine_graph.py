@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import os
+import pickle
 import subprocess
 import sys
 import weakref
@@ -128,6 +130,34 @@ def test_graph_makes_no_cyclic_garbage() -> None:
     y.backward()
     del x, y
     assert gc.collect() == 0
+
+
+def _every_kind_of_node(a: Value, b: Value) -> Value:
+    """Plain, constant-on-either-side and parameterised ops, a shared node and a leaf used twice."""
+    shared = a * b + 2.0
+    return ((shared * a - 1.0 / b).tanh() + a.leaky_relu(0.2) + a**2 + b.clamp(0, 1)
+            + a.maximum(b) + (2.0 - shared).exp() + 3**b)
+
+
+@pytest.mark.parametrize("clone", [lambda v: pickle.loads(pickle.dumps(v)), copy.deepcopy],
+                         ids=["pickle", "deepcopy"])
+def test_copied_graph_shares_the_op_table_and_backpropagates_identically(clone) -> None:
+    root = _every_kind_of_node(Value(0.7, label="a"), Value(-1.3))
+    twin = clone(root)
+    root.backward()
+    twin.backward()
+    nodes, copies = engine.topological_order([root]), engine.topological_order([twin])
+    assert len(nodes) == len(copies) > 10 and not set(map(id, nodes)) & set(map(id, copies))
+    for node, dup in zip(nodes, copies):
+        assert (dup.data, dup.grad, dup._op, dup.label) == (node.data, node.grad, node._op, node.label)
+        assert dup._spec is node._spec  # backward dispatches on the table's own op objects
+
+
+def test_pickling_an_op_outside_the_table_names_the_problem() -> None:
+    from dataclasses import replace
+    stray = replace(engine.OPS["add"], name="my_add")
+    with pytest.raises(TypeError, match="'my_add' is not in vetgrad's op table"):
+        pickle.dumps(stray)
 
 
 DETERMINISM_SCRIPT = """

@@ -3,8 +3,10 @@ and the errors for bad input."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import pickle
 import random
 import subprocess
 import sys
@@ -167,6 +169,16 @@ def test_state_dict_round_trips_through_json_and_keeps_value_identity() -> None:
     dst([1.0, 2.0, 3.0]).backward()
     opt.step()
     assert dst.state_dict() != src.state_dict()
+
+
+@pytest.mark.parametrize("clone", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy],
+                         ids=["pickle", "deepcopy"])
+def test_model_copies_compute_the_same_and_own_their_parameters(clone) -> None:
+    model = MLP(3, [4, 4, 1], rng=random.Random(0))
+    twin = clone(model)
+    x = [0.5, -1.0, 2.0]
+    assert twin(x).data == model(x).data
+    assert not set(map(id, twin.parameters())) & set(map(id, model.parameters()))
 
 
 def test_state_dict_layout() -> None:
