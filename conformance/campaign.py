@@ -282,7 +282,26 @@ class Checker:
     def _judge_local(self, node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tuple,
                      stats: dict[str, OpStats], local_derivs: dict[int, tuple[float, ...]],
                      i: int) -> tuple[str, str] | None:
-        """Judge one op on the engine's own inputs: (kind, message) of a finding, or None."""
+        """Judge one op on the engine's own inputs: (kind, message) of a finding, or None. Where
+        torch's operator and torch's function differ and both are sound (``c / x``), an engine
+        may follow either."""
+        scratch: dict[str, OpStats] = {}
+        found = self._judge_local_against(node, inputs, mine, theirs, scratch, local_derivs, i, True)
+        if found is not None and (node.op, node.form) in _EITHER_REFERENCE:
+            alternative = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params),
+                                     self.device, operator=False)
+            alt_scratch: dict[str, OpStats] = {}
+            if self._judge_local_against(node, inputs, mine, alternative, alt_scratch, local_derivs,
+                                         i, False) is None:
+                found, scratch = None, alt_scratch
+        for name, st in scratch.items():
+            stats.setdefault(name, OpStats()).merge(st)
+        return found
+
+    def _judge_local_against(self, node: Node, inputs: tuple[float, ...], mine: tuple,
+                             theirs: tuple, stats: dict[str, OpStats],
+                             local_derivs: dict[int, tuple[float, ...]], i: int,
+                             operator: bool) -> tuple[str, str] | None:
         value, grads, error = mine
         t_value, t_grads = theirs
         if grads is not None and J.identical(value, t_value) and all(
@@ -294,7 +313,8 @@ class Checker:
             local_derivs[i] = grads
             return None
         if _disagrees(value, grads, t_value, t_grads):
-            t_value, t_grads = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params), self.device)
+            t_value, t_grads = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params),
+                                          self.device, operator=operator)
         st = stats.setdefault(node.op, OpStats())
         name, ref_inputs, params = _ref_name(node), _ref_inputs(node, inputs), _ref_params(node)
         verdict, ulps = J.judge(value, t_value, lambda: exact_value(name, ref_inputs, params), self.strict)
@@ -467,6 +487,11 @@ def _replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> tuple[l
                 bound[a] += bound[i] * abs(d)
         return g, bound
 
+
+# (op, form) where torch's operator (``c / x``: reciprocal(x) * c) and torch's function
+# (torch.div(c, x)) round differently, overflow differently (1e-20 / 5e-324: inf or 2e303), and
+# both are sound: the local check accepts an engine that follows either.
+_EITHER_REFERENCE = frozenset({("div", "cn")})
 
 # Ops whose zero derivative is torch's where(..., 0) rather than a product with 0
 # (derivatives.yaml: threshold_backward, clamp_backward, max/min masked_fill, pow's exponent == 0).

@@ -82,6 +82,8 @@ def _torch_expr(node: Node, names: dict[int, str]) -> str:
         args.append(f"torch.tensor({a.value!r}, dtype=torch.float64)" if isinstance(a, Const) else names[a])
     if node.op == "pow" and isinstance(node.args[1], Const):
         args[1] = repr(node.args[1].value)
+    if node.op == "div" and isinstance(node.args[0], Const):  # torch's number / tensor
+        return f"{node.args[0].value!r} / {args[1]}"
     return f"{op.torch_name}({', '.join(args + [repr(p) for p in node.params])})"
 
 

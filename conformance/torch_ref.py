@@ -32,12 +32,15 @@ class TorchRun:
 
 
 def apply_op(torch: Any, name: str, args: Sequence[Any], params: tuple[Any, ...],
-             scalar_exponent: float | None = None) -> Any:
-    """Op ``name`` on tensors. ``x ** c`` with a Python-number exponent is torch's
-    pow(Tensor, Scalar), whose special cases (c = ±0.5 via sqrt/rsqrt) differ from pow(Tensor,
-    Tensor): pass ``scalar_exponent`` for it."""
+             scalar_exponent: float | None = None, form: str = "") -> Any:
+    """Op ``name`` on tensors, as torch computes the expression a user writes. ``x ** c`` with a
+    Python-number exponent is torch's pow(Tensor, Scalar), whose special cases (c = 2, 3, -1, -2,
+    ±0.5) differ from pow(Tensor, Tensor): pass ``scalar_exponent`` for it. ``c / x`` with a
+    number on the left (``form`` "cn") is ``Tensor.__rtruediv__``: reciprocal(x) * c."""
     if scalar_exponent is not None:
         return torch.pow(args[0], scalar_exponent)
+    if name == "div" and form == "cn":
+        return args[1].reciprocal() * args[0]
     return OPS[name].torch(torch, *args, *params)
 
 
@@ -52,7 +55,7 @@ def build_tensors(graph: Graph, device: str) -> list[Any]:
         else:
             args = [torch.tensor(a.value, dtype=f64, device=device) if isinstance(a, Const) else tensors[a]
                     for a in node.args]
-            t = apply_op(torch, node.op, args, node.params, _scalar_exponent(node))
+            t = apply_op(torch, node.op, args, node.params, _scalar_exponent(node), node.form)
             if t.requires_grad:
                 t.retain_grad()
         tensors.append(t)
@@ -100,7 +103,7 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
             col = torch.tensor([cases[i].inputs[k] for i in idx], dtype=f64, device=device,
                                requires_grad=(f == "n"))
             cols.append(col)
-        out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent))
+        out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent), form)
         values = out.detach().cpu().tolist()
         grads: list[list[float]] = [[math.nan] * len(idx) for _ in cols]
         if op.differentiable:
@@ -113,16 +116,17 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
     return results  # type: ignore[return-value]
 
 
-def run_scalar(case: LocalCase, device: str) -> tuple[float, tuple[float, ...]]:
+def run_scalar(case: LocalCase, device: str, operator: bool = True) -> tuple[float, tuple[float, ...]]:
     """One case with 0-d tensors, the kernels a graph of scalars meets. torch's vectorised kernels
     sometimes differ from them at edges (maximum(-0.0, 0.0), remainder by a subnormal), so the
-    harness asks this before it calls a batched disagreement a finding."""
+    harness asks this before it calls a batched disagreement a finding. ``operator=False``: the
+    op's torch function even where torch's operator computes otherwise (``c / x``)."""
     torch = load_torch()
     f64 = torch.float64
     args = [torch.tensor(x, dtype=f64, device=device, requires_grad=(f == "n"))
             for x, f in zip(case.inputs, case.form)]
     exponent = case.inputs[1] if case.op.name == "pow" and case.form == "nc" else None
-    out = apply_op(torch, case.op.name, args, case.params, exponent)
+    out = apply_op(torch, case.op.name, args, case.params, exponent, case.form if operator else "")
     grads = [math.nan] * len(args)
     if case.op.differentiable:
         out.backward()
@@ -191,7 +195,7 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
                         lv, k = where[(g, graphs[g].nodes[i].args[pos])]
                         idx.append(offsets[lv] + k)
                     cols.append(pool.index_select(0, torch.tensor(idx, device=device)))
-            out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent))
+            out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent), form)
             if not OPS[name].differentiable:
                 out = out.detach()
             outs.append(out)

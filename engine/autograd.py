@@ -56,7 +56,7 @@ _FRESH = -0.0  # this very object marks "done": sums made later are always new f
 _INLINED = ("add", "mul", "tanh", "relu", "sub", "neg", "exp")
 
 _BACKWARD_TEMPLATE = """
-def make(entered, fresh, {ops}):
+def make(entered, fresh, unset, {ops}):
     def backward(root, gradient=1.0):
         if not isinstance(root, Value):
             raise TypeError(f"backward() needs a Value, got {{type(root).__name__}}")
@@ -76,7 +76,7 @@ def make(entered, fresh, {ops}):
                     append(node)
                     continue
                 while g is not fresh:  # enter node, then go straight on to its first parent
-                    if g != 0.0:  # (a compare, not a truth test: cheaper on floats; nan counts)
+                    if g is not unset and g is not None:  # an earlier gradient (None: torch's unset)
                         stash.append((node, g))
                     a = node._a
                     if a is None:  # a leaf is done at once
@@ -99,7 +99,7 @@ def make(entered, fresh, {ops}):
                     spec.back(node)
         except BaseException:  # e.g. backward through '//': leave every grad as it was
             for node in order + stack:
-                node.grad = 0.0
+                node.grad = unset
             for node, g in stash:
                 node.grad = g
             raise
@@ -118,7 +118,7 @@ def _generate_backward() -> Callable[..., None]:
                                        dispatch="".join(indent(b, 16) for b in branches))
     namespace = compile_source(source, "<vetgrad backward, generated from engine.ops>",
                                {"Value": Value})
-    made = namespace["make"](_ENTERED, _FRESH, *inlined)
+    made = namespace["make"](_ENTERED, _FRESH, _value._UNSET, *inlined)
     made.__module__ = __name__
     made.__qualname__ = made.__name__
     return made
@@ -134,9 +134,11 @@ additive identity that keeps the sign of a zero gradient (torch assigns its firs
 
 
 def zero_grad(values: Iterable[Value]) -> None:
-    """Set ``grad`` to 0.0 on each of ``values`` (e.g. a model's parameters)."""
+    """Set ``grad`` to 0.0 on each of ``values`` (e.g. a model's parameters): unset, as torch's
+    ``zero_grad()`` sets None, so the next ``backward()`` assigns rather than adds."""
+    unset = _value._UNSET
     for v in values:
-        v.grad = 0.0
+        v.grad = unset
 
 
 def zero_grad_graph(root: Value) -> None:

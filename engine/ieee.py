@@ -43,10 +43,20 @@ def pow(x: float, y: float) -> float:
 
 
 def pow_scalar(x: float, exponent: float) -> float:
-    """torch's ``pow(Tensor, Scalar)``: exponents 0.5 and -0.5 go through sqrt and rsqrt (so
-    ``(-inf) ** 0.5`` is nan, not C's inf, and ``(-0.0) ** -0.5`` is -inf); others are C ``pow``."""
+    """torch's ``pow(Tensor, Scalar)``. Its kernel computes exponents 2, 3, -1 and -2 as ``x*x``,
+    ``x*x*x``, ``1/x`` and ``1/(x*x)`` (correctly rounded where C ``pow`` may be 1 ulp off), and
+    0.5 and -0.5 through sqrt and rsqrt (so ``(-inf) ** 0.5`` is nan, not C's inf, and
+    ``(-0.0) ** -0.5`` is -inf); other exponents are C ``pow``."""
+    if exponent == 2.0:
+        return x * x
+    if exponent == 3.0:
+        return x * x * x
     if exponent == 0.5:
         return sqrt(x)
+    if exponent == -1.0:
+        return div(1.0, x)
+    if exponent == -2.0:
+        return div(1.0, x * x)
     if exponent == -0.5:
         return div(1.0, sqrt(x))
     return pow(x, exponent)
@@ -157,9 +167,11 @@ def minimum(a: float, b: float) -> float:
 
 
 def clamp(x: float, lo: float | None, hi: float | None) -> float:
-    """torch.clamp: nan stays nan; with lo > hi every value becomes hi."""
+    """torch.clamp: nan stays nan, a nan bound gives nan; with lo > hi every value becomes hi."""
     if x != x:
         return x
+    if lo != lo or hi != hi:
+        return NAN
     if lo is not None and x < lo:
         x = lo
     if hi is not None and x > hi:

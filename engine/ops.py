@@ -108,6 +108,10 @@ class Op:
     expr: str = field(default="", repr=False)
     back_src: str = field(default="", repr=False)
     const_back_src: tuple[str, str] = field(default=("", ""), repr=False)  # c op x, x op c
+    # ``number op Value`` where torch's reflected operator is not the op itself: ``c / x`` is
+    # ``Tensor.__rtruediv__``, reciprocal(x) * c. Its forward (of ``a`` = c, ``b`` = x) and VJP.
+    reflected_expr: str = field(default="", repr=False)
+    reflected_vjp: Callable[..., Any] | None = field(default=None, repr=False)
     fast_back: Callable[[Any], None] | None = field(init=False, repr=False)
     back: Callable[[Any], None] = field(init=False, repr=False)
     const_left: ConstOp | None = field(init=False, repr=False)  # c op x (binary ops only)
@@ -138,11 +142,18 @@ class Op:
         return (_table_op, (self.name,))
 
     def bind(self, *params: Any) -> BoundOp:
-        """This op with its constant parameters fixed; bound ops are cached and shared by nodes."""
+        """This op with its constant parameters fixed. Bound ops are shared by nodes through a
+        bounded cache (an exponent may change every step)."""
         key = (self.name, params)
-        bound = _BOUND.get(key)
+        bound = _BOUND.get(key)  # never holds a ±0.0 or a nan, which == cannot tell apart
         if bound is None:
-            bound = _BOUND[key] = BoundOp(self, params)
+            if not all(p is None or (p == p and p != 0.0) for p in params):
+                key = (self.name, tuple(map(repr, params)))  # '-0.0', 'nan': exact and stable
+                bound = _BOUND.get(key)
+            if bound is None:
+                if len(_BOUND) >= _BOUND_LIMIT:
+                    _BOUND.clear()
+                bound = _BOUND[key] = BoundOp(self, params)
         return bound
 
 
@@ -160,11 +171,11 @@ class ConstOp:
         self.name = op.name
         self.arity = op.arity
         self.symbol = op.symbol
-        self.vjp = op.vjp
+        self.vjp = op.vjp if right or op.reflected_vjp is None else op.reflected_vjp
         source = op.const_back_src[right]
         side = "right" if right else "left"
         self.back = _compile_function(f"{op.name}_{side}_const_back", "node", source) if source \
-            else _const_back(op, right)
+            else _const_back(self.vjp, op, right)
 
     def operands(self, value: Any, const: float) -> tuple[Any, Any]:
         """The op's two inputs in order, given the Value side and the constant."""
@@ -202,6 +213,7 @@ class BoundOp:
 
 
 _BOUND: dict[tuple[str, tuple[Any, ...]], BoundOp] = {}
+_BOUND_LIMIT = 1024
 
 
 def _table_op(name: str) -> Op:
@@ -282,10 +294,9 @@ def _compile_function(name: str, params: str, body: str) -> Callable[..., Any]:
     return compile_source(source, f"<vetgrad op {name}>", dict(SOURCE_NAMESPACE))[name]
 
 
-def _const_back(op: Op, right: bool) -> Callable[[Any], None]:
+def _const_back(vjp: Callable[..., Any] | None, op: Op, right: bool) -> Callable[[Any], None]:
     """One step of ``backward()`` for a node with a constant operand: the VJP rule, kept for the
     Value side only (so it is the two-Value rule bit for bit)."""
-    vjp = op.vjp
     if vjp is None:
         return _not_differentiable(op)
     F = FLOAT
@@ -390,8 +401,15 @@ def _div(F, g, a, b, out):
     return F.div(g, b), -g * F.div(F.div(a, b), b)
 
 
+def _rdiv(F, g, c, x, out):
+    # c / x is Tensor.__rtruediv__: r = reciprocal(x), then r * c. mul's backward gives r the
+    # gradient g * c; reciprocal's is -grad * (result * result).
+    r = F.div(1.0, x)
+    return 0.0, -(g * c) * (r * r)
+
+
 _DIV_CONST_BACK = (
-    "a = node._a\na.grad += -node.grad * ieee.div(ieee.div(node._b, a.data), a.data)",
+    "a = node._a\nr = ieee.div(1.0, a.data)\na.grad += -(node.grad * node._b) * (r * r)",
     "node._a.grad += ieee.div(node.grad, node._b)",
 )
 
@@ -537,8 +555,10 @@ _OPS: tuple[Op, ...] = (
     Op("mul", 2, "*", None, _mul, "a * b", expr="a * b", dunder="mul",
        back_src=_MUL_BACK, const_back_src=_MUL_CONST_BACK,
        call=lambda a, b: a * b, torch=lambda T, a, b: T.mul(a, b), torch_name="torch.mul"),
-    Op("div", 2, "/", ieee.div, _div, "a / b (true division; x/0 is ±inf or nan)", dunder="truediv",
-       const_back_src=_DIV_CONST_BACK,
+    Op("div", 2, "/", ieee.div, _div,
+       "a / b (true division; x/0 is ±inf or nan); number / Value is torch's reciprocal(b) * a",
+       dunder="truediv", const_back_src=_DIV_CONST_BACK,
+       reflected_expr="ieee.div(1.0, b) * a", reflected_vjp=_rdiv,
        call=lambda a, b: a / b, torch=lambda T, a, b: T.div(a, b), torch_name="torch.div",
        domain=(ANY, (0.2, 3.0)), special=(0.0, -0.0, 1e-300)),
     Op("pow", 2, "**", ieee.pow, _pow, "a ** b (Value ** Value, number ** Value)", dunder="pow",

@@ -17,6 +17,11 @@ globals().update(_ops.SOURCE_NAMESPACE)  # names the ops' source text may use
 # Flipped by engine.autograd.no_grad(); read on every op (a plain global is the cheapest check).
 _grad_enabled = True
 
+# The grad of a node that no backward() has reached since it was made or zeroed: torch's None.
+# backward() tells it by identity (this very object) and assigns to it instead of adding, so a
+# first -0.0 gradient keeps its sign as in torch; any other 0.0 is an accumulated zero.
+_UNSET = 0.0
+
 
 def _coerce(x: Any, what: str) -> float:
     """Turn a real number into a float, or raise a TypeError that names what was given."""
@@ -62,7 +67,7 @@ class Value:
             known = BY_SYMBOL.get(_op)
             spec = known if known is not None and known.arity == len(kids) else HandBuiltOp(_op or "?")
         self.data = data
-        self.grad = 0.0
+        self.grad = _UNSET
         self._a, self._b = parents
         self._spec = spec
         self._label = label
@@ -213,7 +218,7 @@ def _node(data: float, a: Value, b: Value | None, spec: Any) -> Value:
     # The generated operator methods inline this body (_NODE_SOURCE): a call costs a third of an op.
     out = _new(Value)
     out.data = data
-    out.grad = 0.0
+    out.grad = _UNSET
     out._a = a
     out._b = b
     out._spec = spec
@@ -223,7 +228,7 @@ def _node(data: float, a: Value, b: Value | None, spec: Any) -> Value:
 def _leaf(data: float) -> Value:
     out = _new(Value)
     out.data = data
-    out.grad = 0.0
+    out.grad = _UNSET
     out._a = out._b = out._spec = None
     return out
 
@@ -252,7 +257,7 @@ if not _grad_enabled:
     return _leaf(data)
 out = _new(Value)
 out.data = data
-out.grad = 0.0
+out.grad = _UNSET
 out._a = self
 out._b = {b}
 out._spec = {spec}
@@ -270,7 +275,7 @@ def make(op, fwd, const_left, const_right):
 {both_values}\
         b = other if cls is float else _operand(other)  # a constant stays a float in _b (ConstOp)
         if b is NotImplemented:
-            return NotImplemented
+            {{refuse}}
         a = self.data
         data = {{forward}}
 {const_right}\
@@ -280,7 +285,7 @@ def make(op, fwd, const_left, const_right):
         if a is NotImplemented:
             return NotImplemented
         b = self.data
-        data = {{forward}}
+        data = {{reflected}}
 {const_left}\
 
     return method, reflected
@@ -299,11 +304,20 @@ def make(op, fwd):
 """.format(node=_ops.indent(_NODE_SOURCE.format(b="None", spec="op"), 8))
 
 
-def _generated_methods(op: Op) -> Any:
-    """``op``'s method (and reflected method, for a binary op), compiled from the template."""
+def _refuse(other: Any, method: str) -> None:
+    raise TypeError(f"{method}() needs a Value or a real number (int or float), "
+                    f"got {type(other).__name__}: {other!r}")
+
+
+def _generated_methods(op: Op, dunder: bool = True) -> Any:
+    """``op``'s method (and reflected method, for a binary op), compiled from the template. An
+    operator (``dunder``) answers NotImplemented to an operand it does not know, so that Python
+    can try the other side; a named method (``x.maximum(y)``) raises a TypeError at once."""
     template = _BINARY_TEMPLATE if op.arity == 2 else _UNARY_TEMPLATE
     forward = f"({op.expr})" if op.expr else ("fwd(a, b)" if op.arity == 2 else "fwd(a)")
-    source = template.format(forward=forward)
+    reflected = f"({op.reflected_expr})" if op.reflected_expr else forward
+    refuse = "return NotImplemented" if dunder else f"_refuse(other, {op.method!r})"
+    source = template.format(forward=forward, reflected=reflected, refuse=refuse)
     # Compiled in this module's own namespace, so that _grad_enabled is read live.
     namespace = _ops.compile_source(source, f"<vetgrad op {op.name}: Value method>", globals())
     make = namespace.pop("make")
@@ -318,16 +332,22 @@ def _install() -> None:
     for op in OPS.values():
         if op.name in ("pow", "pow_scalar", "leaky_relu", "clamp"):
             continue  # have parameters or operand-dependent forms: written out above
-        made = _generated_methods(op)
-        method, reflected = made if op.arity == 2 else (made, None)
-        names = [f"__{op.dunder}__"] if op.dunder else []
-        names += [op.method] if op.method else []
-        for name in names:
-            setattr(Value, name, method)
-        if reflected is not None and op.dunder:
-            setattr(Value, f"__r{op.dunder}__", reflected)
-            reflected.__qualname__ = f"Value.__r{op.dunder}__"
-        method.__qualname__ = f"Value.{names[0]}"  # pickle finds methods by this name
+        if op.dunder:
+            made = _generated_methods(op)
+            method, reflected = made if op.arity == 2 else (made, None)
+            _set_method(f"__{op.dunder}__", method)
+            if reflected is not None:
+                _set_method(f"__r{op.dunder}__", reflected)
+            if op.method and op.arity == 1:
+                setattr(Value, op.method, method)  # x.abs() is abs(x)
+        if op.method and (op.arity == 2 or not op.dunder):
+            made = _generated_methods(op, dunder=False)
+            _set_method(op.method, made[0] if op.arity == 2 else made)
+
+
+def _set_method(name: str, function: Any) -> None:
+    function.__qualname__ = f"Value.{name}"  # pickle finds a method by this name
+    setattr(Value, name, function)
 
 
 _install()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
-from engine import Value
+from engine import Value, zero_grad
 
 
 class IncompatibleKeys(NamedTuple):
@@ -70,8 +70,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Set the gradient of every parameter to 0.0 (call before each ``backward()``)."""
-        for p in self.parameters():
-            p.grad = 0.0
+        zero_grad(self.parameters())
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, float | list[float]]:

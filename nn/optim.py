@@ -13,7 +13,7 @@ import math
 import numbers
 from typing import Any, Callable
 
-from engine import Value
+from engine import Value, zero_grad
 
 
 def _real(x: Any, what: str) -> float:
@@ -81,9 +81,7 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0.0."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = 0.0
+        zero_grad(p for group in self.param_groups for p in group["params"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter once from its ``.grad``; returns ``closure()`` if given (called

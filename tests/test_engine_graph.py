@@ -304,3 +304,42 @@ def test_labels_default_to_empty_and_can_be_set_on_any_node() -> None:
     assert (a.label, b.label) == ("a", "")
     b.label = "b"
     assert b.label == "b"
+
+
+@pytest.mark.parametrize("bad", ["a", None, [1.0]])
+@pytest.mark.parametrize("method", ["maximum", "minimum"])
+def test_named_binary_methods_refuse_bad_operands(method: str, bad: object) -> None:
+    with pytest.raises(TypeError, match=rf"{method}\(\) needs a Value or a real number.*{type(bad).__name__}"):
+        getattr(Value(1.0), method)(bad)
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ([0.0, -0.0], "0x0.0p+0"),     # a set zero plus -0.0 is +0.0 (torch: grad += -0.0)
+    ([-0.0], "-0x0.0p+0"),         # the first backward assigns, keeping the sign
+    (["zero", -0.0], "-0x0.0p+0"),  # zero_grad() unsets, as torch's set_to_none
+    (["none", -0.0], "-0x0.0p+0"),  # grad = None (torch style) counts as unset
+    ([2.0, 3.0], "0x1.4000000000000p+2"),
+])
+def test_gradients_accumulate_over_backward_calls_as_torch_does(steps: list, expected: str) -> None:
+    x = Value(1.0)
+    for step in steps:
+        if step == "zero":
+            x.zero_grad()
+        elif step == "none":
+            x.grad = None
+        else:
+            (x * step).backward()
+    assert x.grad.hex() == expected
+
+
+def test_bound_op_cache_tells_signed_zeros_apart_and_stays_bounded() -> None:
+    from engine import ops
+
+    Value(-1.0).leaky_relu(0.0)
+    x = Value(-1.0)
+    x.leaky_relu(-0.0).backward()
+    assert x.grad.hex() == "-0x0.0p+0"
+    for i in range(3 * ops._BOUND_LIMIT):
+        Value(2.0) ** (1.0 + i * 1e-9)
+        Value(2.0) ** math.nan
+    assert len(ops._BOUND) <= ops._BOUND_LIMIT
