@@ -213,7 +213,7 @@ def grad(
                 grads = spec.vjp(F, g, *spec.operands(x, b), out)
                 pairs = ((a, grads[0] if spec.right else grads[1]),)
             else:
-                ga, gb = spec.vjp(F, g, x, b if create_graph else b.data, out)
+                ga, gb = spec.vjp(F, g, x, b if create_graph else b.data, out, *params)
                 pairs = ((a, ga), (b, gb))
             for parent, pg in pairs:
                 if parent in needed:

@@ -29,6 +29,12 @@ class FloatMath:
     pow = staticmethod(ieee.pow)
     pow_scalar = staticmethod(ieee.pow_scalar)
     exp = staticmethod(ieee.exp)
+    sigmoid = staticmethod(ieee.sigmoid)
+
+    @staticmethod
+    def call(op: Op, *args: Any) -> float:
+        """A backward op (see "backward ops" below) on floats: its forward."""
+        return op.forward(*args)  # type: ignore[misc]
     log = staticmethod(ieee.log)
     sin = staticmethod(ieee.sin)
     cos = staticmethod(ieee.cos)
@@ -54,6 +60,13 @@ class ValueMath:
     @staticmethod
     def exp(a: Any) -> Any:
         return a.exp()
+
+    @staticmethod
+    def sigmoid(a: Any) -> Any:
+        return a.sigmoid()
+
+    # call(op, *inputs, *params): a node of backward op ``op``; installed by engine.value.
+    call: Callable[..., Any]
 
     @staticmethod
     def log(a: Any) -> Any:
@@ -340,7 +353,7 @@ def _float_back(op: Op, params: tuple[Any, ...]) -> Callable[[Any], None]:
     def back2(node: Any) -> None:
         a = node._a
         b = node._b
-        ga, gb = vjp(F, node.grad, a.data, b.data, node.data)
+        ga, gb = vjp(F, node.grad, a.data, b.data, node.data, *params)
         a.grad += ga
         b.grad += gb
 
@@ -446,8 +459,8 @@ def _minimum(F, g, a, b, out):
 
 
 def _remainder(F, g, a, b, out):
-    # remainder: other gets -grad * floor_divide(self, other), a constant of the graph.
-    return g, -g * ieee.floor_divide(F.val(a), F.val(b))
+    # remainder: other gets -grad * self.div(other, rounding_mode="floor") (derivative 0).
+    return g, -g * F.call(DIV_FLOOR, a, b)
 
 
 def _neg(F, g, a, out):
@@ -461,7 +474,7 @@ node._a.grad += -node.grad
 
 
 def _abs(F, g, a, out):
-    return g * ieee.sign(F.val(a))
+    return g * F.call(SGN, a)
 
 
 def _exp(F, g, a, out):
@@ -491,9 +504,7 @@ def _cos(F, g, a, out):
 
 
 def _tanh(F, g, a, out):
-    # torch evaluates 1 - y*y with a fused multiply-add (exact product); (1 - y)(1 + y) matches it
-    # where 1 - y*y would cancel catastrophically near saturation.
-    return g * ((1.0 - out) * (1.0 + out))
+    return F.call(TANH_BACKWARD, g, out)
 
 
 _TANH_BACK = """
@@ -504,12 +515,11 @@ node._a.grad += node.grad * ((1.0 - out) * (1.0 + out))
 
 
 def _sigmoid(F, g, a, out):
-    return g * (1.0 - out) * out
+    return F.call(SIGMOID_BACKWARD, g, out)
 
 
 def _relu(F, g, a, out):
-    # threshold_backward(grad, result, 0): zero where the result is <= 0 (so nan passes grad).
-    return 0.0 if F.val(out) <= 0.0 else g
+    return F.call(RELU_BACKWARD, g, out)
 
 
 _RELU_BACK = """
@@ -519,18 +529,16 @@ node._a.grad += 0.0 if node.data <= 0.0 else node.grad
 
 
 def _leaky_relu(F, g, a, out, slope):
-    return g if F.val(a) > 0.0 else g * slope
+    return F.call(LEAKY_RELU_BACKWARD, g, a, slope)
 
 
 def _softplus(F, g, a, out):
-    if F.val(a) > ieee.SOFTPLUS_THRESHOLD:
-        return g
-    z = F.exp(a)
-    return g * z / (z + 1.0)
+    return F.call(SOFTPLUS_BACKWARD, g, a)
 
 
 def _clamp(F, g, a, out, lo, hi):
-    # clamp_backward: the bounds are inclusive (subgradient 1 at lo and hi); nan gets 0.
+    # clamp_backward: where(lo <= a <= hi, grad, 0), a mask of a (so no path back to a); the
+    # bounds are inclusive (subgradient 1 at lo and hi); nan gets 0.
     av = F.val(a)
     inside = av == av and (lo is None or av >= lo) and (hi is None or av <= hi)
     return g if inside else 0.0
@@ -543,6 +551,89 @@ def _softplus_fwd(x: float) -> float:
 def _leaky_relu_fwd(x: float, slope: float) -> float:
     return x if x > 0.0 else x * slope
 
+
+# -- backward ops ---------------------------------------------------------------------------------
+# torch's derivative formulas are ops with derivatives of their own (derivatives.yaml:
+# threshold_backward, tanh_backward, ...). A rule calls one through F.call: on floats that is its
+# forward; with create_graph it is a node, so a gradient keeps torch's graph. relu's second
+# derivative is then 0 (x stays in the graph with a zero derivative) rather than "x unused", and
+# tanh's is -2 * y * g * gg as torch's, not the derivative of (1 - y)(1 + y), which cancels near
+# 0. Their inputs: the incoming gradient, then what the formula saved (input or result).
+
+def _relu_backward_fwd(g: float, out: float) -> float:
+    # threshold_backward(grad, result, 0): zero where the result is <= 0 (so nan passes grad).
+    return 0.0 if out <= 0.0 else g
+
+
+def _relu_backward(F, gg, g, out, res):
+    return F.call(RELU_BACKWARD, gg, out), 0.0
+
+
+def _leaky_relu_backward_fwd(g: float, a: float, slope: float) -> float:
+    return g if a > 0.0 else g * slope
+
+
+def _leaky_relu_backward(F, gg, g, a, res, slope):
+    return F.call(LEAKY_RELU_BACKWARD, gg, a, slope), 0.0
+
+
+def _tanh_backward_fwd(g: float, out: float) -> float:
+    # torch evaluates 1 - y*y with a fused multiply-add (exact product); (1 - y)(1 + y) matches it
+    # where 1 - y*y would cancel catastrophically near saturation.
+    return g * ((1.0 - out) * (1.0 + out))
+
+
+def _tanh_backward(F, gg, g, out, res):
+    return F.call(TANH_BACKWARD, gg, out), gg * (-2.0 * out * g)
+
+
+def _sigmoid_backward_fwd(g: float, out: float) -> float:
+    return g * (1.0 - out) * out
+
+
+def _sigmoid_backward(F, gg, g, out, res):
+    return F.call(SIGMOID_BACKWARD, gg, out), gg * g * (-2.0 * out + 1.0)
+
+
+def _softplus_backward_fwd(g: float, a: float) -> float:
+    if a > ieee.SOFTPLUS_THRESHOLD:
+        return g
+    z = ieee.exp(a)
+    return g * z / (z + 1.0)
+
+
+def _softplus_backward(F, gg, g, a, res):
+    # softplus_double_backward(grad * grad_output, self): its mask is x < threshold, where the
+    # forward's is x > threshold, so at x = 20 exactly the second derivative is 0 in torch.
+    below = F.val(a) < ieee.SOFTPLUS_THRESHOLD
+    return (F.call(SOFTPLUS_BACKWARD, gg, a),
+            F.call(SIGMOID_BACKWARD, gg * g, F.sigmoid(a)) * (1.0 if below else 0.0))
+
+
+def _zero_derivative(F, g, a, out):
+    return 0.0
+
+
+def _zero_derivatives(F, g, a, b, out):
+    return 0.0, 0.0  # torch: zeros, even for a nan or inf gradient
+
+
+RELU_BACKWARD = Op("relu_backward", 2, "relu_backward", _relu_backward_fwd, _relu_backward,
+                   "torch's threshold_backward(grad, result, 0)")
+LEAKY_RELU_BACKWARD = Op("leaky_relu_backward", 2, "leaky_relu_backward", _leaky_relu_backward_fwd,
+                         _leaky_relu_backward, "torch's leaky_relu_backward(grad, self, slope)",
+                         params=(("slope", 0.01),))
+TANH_BACKWARD = Op("tanh_backward", 2, "tanh_backward", _tanh_backward_fwd, _tanh_backward,
+                   "torch's tanh_backward(grad, result)")
+SIGMOID_BACKWARD = Op("sigmoid_backward", 2, "sigmoid_backward", _sigmoid_backward_fwd,
+                      _sigmoid_backward, "torch's sigmoid_backward(grad, result)")
+SOFTPLUS_BACKWARD = Op("softplus_backward", 2, "softplus_backward", _softplus_backward_fwd,
+                       _softplus_backward, "torch's softplus_backward(grad, self, 1, 20)")
+SGN = Op("sgn", 1, "sgn", ieee.sign, _zero_derivative, "torch.sgn: -1, 0 or 1 (derivative 0)")
+DIV_FLOOR = Op("div_floor", 2, "div_floor", ieee.floor_divide, _zero_derivatives,
+               "torch.div(a, b, rounding_mode='floor') (derivative 0)")
+BACKWARD_OPS = (RELU_BACKWARD, LEAKY_RELU_BACKWARD, TANH_BACKWARD, SIGMOID_BACKWARD, SOFTPLUS_BACKWARD,
+                SGN, DIV_FLOOR)
 
 _KINK0 = (0.0, -0.0)
 _OPS: tuple[Op, ...] = (
@@ -633,7 +724,7 @@ _OPS: tuple[Op, ...] = (
        torch_name="torch.clamp", domain=(ANY,)),
 )
 
-OPS: dict[str, Op] = {op.name: op for op in _OPS}
+OPS: dict[str, Op] = {op.name: op for op in (*_OPS, *BACKWARD_OPS)}
 """Every primitive op by name."""
 
 BY_SYMBOL: dict[str, Op] = {op.symbol: op for op in _OPS if op.name != "pow_scalar"}

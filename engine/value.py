@@ -233,6 +233,20 @@ def _leaf(data: float) -> Value:
     return out
 
 
+def _call_backward_op(op: Op, *args: Any) -> Value:
+    """A node of backward op ``op`` (inputs, then parameters; a number input becomes a leaf):
+    ``F.call`` of the VJP rules when gradients are built with history (``create_graph``)."""
+    inputs = [x if isinstance(x, Value) else _leaf(float(x)) for x in args[:op.arity]]
+    params = args[op.arity:]
+    data = op.forward(*(x.data for x in inputs), *params)  # type: ignore[misc]
+    if not _grad_enabled:
+        return _leaf(data)
+    return _node(data, inputs[0], inputs[1] if op.arity == 2 else None, op.bind(*params) if params else op)
+
+
+_ops.ValueMath.call = staticmethod(_call_backward_op)
+
+
 def _operand(x: Any) -> Any:
     """A plain number on one side of an operator, as a float; NotImplemented for anything else,
     so that Python raises its usual TypeError naming both operand types."""

@@ -237,6 +237,38 @@ def test_second_and_third_derivatives_match_torch() -> None:
             assert g.data == pytest.approx(tg.item(), rel=1e-12)
 
 
+# (engine expression, torch expression): derivatives to third order keep torch's graph, so
+# piecewise-linear ops give 0 (not "unused") and tanh'' near 0 keeps its precision and sign.
+KINKED = [
+    ("x.relu()", "t.relu()"), ("abs(x)", "t.abs()"), ("x.leaky_relu(0.1)", "F.leaky_relu(t, 0.1)"),
+    ("x.softplus()", "F.softplus(t)"), ("5.0 % x", "torch.remainder(torch.tensor(5.0).double(), t)"),
+    ("x.tanh()", "t.tanh()"), ("x.sigmoid()", "t.sigmoid()"), ("x.relu() * x", "t.relu() * t"),
+    ("x.clamp(-1, 1) * x", "t.clamp(-1, 1) * t"), ("abs(x) * x", "t.abs() * t"),
+    ("x.softplus() * x", "F.softplus(t) * t"), ("x.tanh() * x", "t.tanh() * t"),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("expr", "texpr"), KINKED, ids=[e for e, _ in KINKED])
+@pytest.mark.parametrize("x0", [0.5, -0.7, 1e-12, 1e-17, 0.0, -0.0, 20.0, 25.0, -30.0])
+def test_higher_order_derivatives_keep_torchs_graph(expr: str, texpr: str, x0: float) -> None:
+    torch = pytest.importorskip("torch")
+    x = Value(x0)
+    t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    g = eval(expr, {"x": x})
+    tg = eval(texpr, {"t": t, "torch": torch, "F": torch.nn.functional})
+    for order in (1, 2, 3):
+        (g,) = grad(g, [x], create_graph=True, allow_unused=True)
+        (tg,) = torch.autograd.grad(tg, [t], create_graph=True, allow_unused=True) \
+            if tg.requires_grad else (None,)
+        assert (g is None) == (tg is None), f"order {order}: vetgrad {g}, torch {tg}"
+        if g is None:
+            return
+        mine, theirs = g.data, tg.item()
+        assert mine == pytest.approx(theirs, rel=1e-13, abs=0.0, nan_ok=True), f"order {order}"
+        assert math.copysign(1.0, mine) == math.copysign(1.0, theirs), f"order {order}: sign of zero"
+
+
 @pytest.mark.parametrize("bad", ["3", None, 1 + 2j, [1.0], (1.0,), {"x": 1}, object()])
 def test_bad_data_raises_type_error_naming_it(bad) -> None:
     with pytest.raises(TypeError, match=type(bad).__name__):
