@@ -6,7 +6,6 @@ are probed; an engine with other conventions can name an :class:`Adapter` subcla
 from __future__ import annotations
 
 import importlib
-import math
 from typing import Any, Sequence
 
 from engine.ops import Op, public_ops
@@ -14,7 +13,6 @@ from engine.ops import Op, public_ops
 # Operand forms of an op: 'n' unary; 'nn' both nodes, 'nc' constant on the right, 'cn' on the left.
 FORMS_BINARY = ("nn", "nc", "cn")
 _PROBE = (0.7, 1.3)
-_UNSUPPORTED = (AttributeError, TypeError, NotImplementedError, AssertionError)
 
 
 def operand_forms(op: Op) -> tuple[str, ...]:
@@ -56,6 +54,11 @@ class Adapter:
         """Which operand forms of which ops the engine supports (probed by default)."""
         return probe(self)
 
+    def offers(self, op: Op, form: str) -> bool:
+        """Whether the engine has an entry point for ``op`` in ``form`` at all (the probe then
+        tries it); an adapter that lacks an op raises NotImplementedError from ``apply``."""
+        return True
+
 
 class ValueClassAdapter(Adapter):
     """Wraps a micrograd-style class: ``Value(x)``, ``.data``, ``.grad``, ``.backward()``, Python
@@ -76,7 +79,15 @@ class ValueClassAdapter(Adapter):
         return self.cls(x)
 
     def apply(self, op: Op, args: Sequence[Any], params: tuple[Any, ...]) -> Any:
-        return op.call(*args, *params)
+        out = op.call(*args, *params)
+        if not isinstance(out, self.cls):
+            raise WrongResultError(f"{op.name} returned a {type(out).__name__}, not a {self.cls.__name__}")
+        return out
+
+    def offers(self, op: Op, form: str) -> bool:
+        if op.dunder:
+            return hasattr(self.cls, f"__{'r' if form == 'cn' else ''}{op.dunder}__")
+        return op.method is not None and hasattr(self.cls, op.method)
 
     def value(self, node: Any) -> float:
         return float(node.data)
@@ -91,41 +102,49 @@ class ValueClassAdapter(Adapter):
         return list(self._grad_fn(output, inputs, create_graph=create_graph, allow_unused=True))
 
 
+class WrongResultError(Exception):
+    """An op of the engine returned something that is not one of its nodes."""
+
+
 def probe(adapter: Adapter) -> dict[str, tuple[str, ...]]:
-    """Try every op in every operand form on ordinary values; keep the forms that build and whose
-    backward runs (or raises where the op is not differentiable, as torch does)."""
+    """Which forms of which ops the engine offers. A form is unsupported when the engine lacks it
+    or refuses it: no such method or operator, NotImplementedError, an assert or a TypeError (as
+    micrograd's ``Value ** Value``), or an AttributeError with a plain-number operand. A form that
+    exists but crashes otherwise, returns nan or a non-Value on ordinary inputs, or whose backward
+    raises is kept: the campaign reports it as the bug it is, not as an op the engine lacks."""
     supported: dict[str, tuple[str, ...]] = {}
     for op in public_ops():
-        forms = operand_forms(op)
         params = tuple(default if default is not None else (-1.0 if name == "lo" else 1.0)
                        for name, default in op.params)
-        ok = []
-        for form in forms:
-            try:
-                leaves = [adapter.leaf(x) for x in _PROBE[: form.count("n")]]
-                it = iter(leaves)
-                args = [next(it) if f == "n" else _PROBE[i] for i, f in enumerate(form)]
-                out = adapter.apply(op, args, params)
-                value = adapter.value(out)
-            except _UNSUPPORTED:
-                continue
-            except Exception:
-                ok.append(form)
-                continue
-            if not isinstance(value, float) or (math.isnan(value) and form != "cn"):
-                continue
-            if op.differentiable:
-                try:
-                    adapter.backward(out)
-                    adapter.grad(leaves[0])
-                except _UNSUPPORTED:
-                    continue
-                except Exception:
-                    pass
-            ok.append(form)
+        ok = [form for form in operand_forms(op)
+              if adapter.offers(op, form) and _tries(adapter, op, form, params)]
         if ok:
             supported[op.name] = tuple(ok)
     return supported
+
+
+def _tries(adapter: Adapter, op: Op, form: str, params: tuple[Any, ...]) -> bool:
+    """Whether ``op`` in ``form`` is offered: False only for a refusal, True for anything else."""
+    try:
+        leaves = [adapter.leaf(x) for x in _PROBE[: form.count("n")]]
+        it = iter(leaves)
+        args = [next(it) if f == "n" else _PROBE[i] for i, f in enumerate(form)]
+        out = adapter.apply(op, args, params)
+        adapter.value(out)
+    except (NotImplementedError, AssertionError, TypeError):
+        return False
+    except AttributeError:
+        return "c" not in form  # a plain number it cannot take ('float' has no attribute 'data')
+    except Exception:
+        return True
+    if op.differentiable:
+        try:
+            adapter.backward(out)
+        except NotImplementedError:
+            return False
+        except Exception:
+            return True
+    return True
 
 
 class EngineLoadError(Exception):

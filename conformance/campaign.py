@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import mpmath as mp
 
@@ -17,6 +20,7 @@ from conformance.generate import random_graph, resolve_ops
 from conformance.graph import Const, Graph, Node
 from conformance.reference import exact_derivatives, exact_value
 from conformance.torch_ref import (
+    ALIASED,
     LocalCase,
     TorchRun,
     build_tensors,
@@ -185,32 +189,107 @@ def _local_engine(adapter: Adapter, node: Node, inputs: tuple[float, ...]) -> tu
     return value, tuple(next(grads) if not isinstance(a, Const) else math.nan for a in node.args), None
 
 
+def _cancels(mine: float, exact: Any) -> bool:
+    """Whether ``mine`` is the rounding of a sum that cancels: within a few eps of the terms."""
+    if exact is None or not math.isfinite(mine):
+        return False
+    value, scale = exact
+    return abs(mine - value) <= J.STRICT_FLOOR * J.EPS * scale
+
+
+GRAPH_TIMEOUT = 60.0  # seconds the engine may spend on one graph (forward, backward, its ops)
+
+# The op-table row of the check that a second backward() adds the same gradients again.
+BACKWARD_TWICE = "backward x2"
+
+
+def _aliased(node: Node) -> bool:
+    """``x op x``: one node as both operands (an engine may take a shortcut there)."""
+    return len(node.args) == 2 and not isinstance(node.args[0], Const) and node.args[0] == node.args[1]
+
+
+def _local_engine_aliased(adapter: Adapter, node: Node, x: float) -> tuple[float, tuple[float, ...] | None, str | None]:
+    """The op with one leaf as both operands: its value and the leaf's total derivative."""
+    leaf = adapter.leaf(x)
+    out = adapter.apply(OPS[node.op], [leaf, leaf], node.params)
+    value = adapter.value(out)
+    try:
+        adapter.backward(out)
+    except Exception as exc:
+        return value, None, f"{type(exc).__name__}: {exc}"
+    return value, (adapter.grad(leaf),), None
+
+
+class EngineTimeoutError(Exception):
+    """The engine spent longer than the graph timeout on one graph."""
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise EngineTimeoutError inside whatever runs after ``seconds`` (then every second, in case the
+    engine swallows it). Needs SIGALRM and the main thread; elsewhere there is no deadline."""
+    if not seconds or not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise EngineTimeoutError(f"no result after {seconds:g} s: an op or a backward() that never "
+                            f"ends? (--graph-timeout)")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Checker:
     """Judges graphs for one engine on one device."""
 
-    def __init__(self, adapter: Adapter, device: str, strict: bool, higher_order: int = 0) -> None:
+    def __init__(self, adapter: Adapter, device: str, strict: bool, higher_order: int = 0,
+                 graph_timeout: float | None = GRAPH_TIMEOUT) -> None:
         self.adapter, self.device, self.strict = adapter, device, strict
         self.higher_order = higher_order if adapter.supports_higher_order else 0
+        self.graph_timeout = graph_timeout
+
+    def _run_engine(self, graph: Graph, cases: list[LocalCase]) -> tuple[EngineRun, list]:
+        """The graph in the engine (forward, backward twice), and each op alone on its inputs."""
+        run = _build(self.adapter, graph)
+        if run.crash is None:
+            _backward(self.adapter, run)
+        locals_: list = []
+        if run.crash is None:
+            for i, node in enumerate(graph.nodes):
+                if node.op == "leaf":
+                    continue
+                inputs = tuple(a.value if isinstance(a, Const) else run.values[a] for a in node.args)
+                try:
+                    mine = _local_engine(self.adapter, node, inputs)
+                except Exception as exc:
+                    mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
+                locals_.append((i, node, inputs, mine, len(cases)))
+                cases.append(LocalCase(OPS[node.op], node.form, inputs, node.params))
+                if _aliased(node):
+                    try:
+                        mine = _local_engine_aliased(self.adapter, node, inputs[0])
+                    except Exception as exc:
+                        mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
+                    locals_.append((i, node, inputs[:1], mine, len(cases)))
+                    cases.append(LocalCase(OPS[node.op], ALIASED, inputs[:1], node.params))
+        return run, locals_
 
     def check(self, graphs: Sequence[Graph], indices: Sequence[int], report: Report) -> None:
         prepared = []
         cases: list[LocalCase] = []
         for graph in graphs:
-            run = _build(self.adapter, graph)
-            if run.crash is None:
-                _backward(self.adapter, run)
-            locals_ = []
-            if run.crash is None:
-                for i, node in enumerate(graph.nodes):
-                    if node.op == "leaf":
-                        continue
-                    inputs = tuple(a.value if isinstance(a, Const) else run.values[a] for a in node.args)
-                    try:
-                        mine = _local_engine(self.adapter, node, inputs)
-                    except Exception as exc:
-                        mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
-                    locals_.append((i, node, inputs, mine, len(cases)))
-                    cases.append(LocalCase(OPS[node.op], node.form, inputs, node.params))
+            try:
+                with _deadline(self.graph_timeout):
+                    run, locals_ = self._run_engine(graph, cases)
+            except EngineTimeoutError as exc:
+                run, locals_ = EngineRun([], [], (graph.root, f"EngineTimeoutError: {exc}")), []
             prepared.append((graph, run, locals_))
         torch_locals = run_local(cases, self.device) if cases else []
         refs = run_graphs([g for g, run, _ in prepared], self.device)
@@ -223,7 +302,12 @@ class Checker:
                 findings = self._judge_graph(graph, run, locals_, torch_locals,
                                              run_graph(graph, self.device), scratch)
             if not findings and self.higher_order:
-                findings = self._higher_order(graph, run, scratch)
+                try:
+                    with _deadline(self.graph_timeout):
+                        findings = self._higher_order(graph, run, scratch)
+                except EngineTimeoutError as exc:
+                    findings = [Finding("crash", "higher-order", graph.root, f"EngineTimeoutError: {exc}",
+                                        graph, self.device)]
             report.imprecise_graphs += scratch.imprecise_graphs
             for name, stats in scratch.per_op.items():
                 report.per_op.setdefault(name, OpStats()).merge(stats)
@@ -278,6 +362,38 @@ class Checker:
             if not tg.requires_grad:
                 break
         return []
+
+    def _judge_aliased(self, node: Node, x: float, mine: tuple, theirs: tuple,
+                       stats: dict[str, OpStats]) -> tuple[str, str] | None:
+        """``x op x`` with one leaf: value, and the sum of both contributions to the leaf."""
+        value, grads, error = mine
+        t_value, t_grads = theirs
+        if _disagrees(value, grads, t_value, t_grads):  # ask torch's 0-d kernels, as _judge_local
+            t_value, t_grads = run_scalar(LocalCase(OPS[node.op], ALIASED, (x,), node.params), self.device)
+        st = stats.setdefault(node.op, OpStats())
+        name, params = node.op, node.params
+        call = f"{node.op}(x, x) with x = {x!r} (one node as both operands)"
+        verdict, ulps = J.judge(value, t_value, lambda: exact_value(name, (x, x), params), self.strict)
+        st.add(verdict, ulps)
+        if verdict == J.FAIL:
+            return "local-value", f"{call} = {value!r}, torch {t_value!r}"
+        if not OPS[node.op].differentiable:
+            return None
+        if grads is None:
+            st.add(J.FAIL, math.inf)
+            return "crash", f"backward of {call} raised {error}; torch returns {t_grads!r}"
+
+        def total() -> Any:
+            parts = exact_derivatives(name, (x, x), value, params)
+            return None if not parts else (parts[0][0] + parts[1][0], parts[0][1] + parts[1][1])
+
+        verdict, ulps = J.judge(grads[0], t_grads[0], total, self.strict)
+        if verdict == J.FAIL and _cancels(grads[0], total()):
+            verdict = J.IMPRECISE  # d(x / x)/dx: two contributions cancel to an exact 0 or so
+        st.add(verdict, ulps)
+        if verdict == J.FAIL:
+            return "local-grad", f"d/dx of {call} = {grads[0]!r}, torch {t_grads[0]!r}"
+        return None
 
     def _judge_local(self, node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tuple,
                      stats: dict[str, OpStats], local_derivs: dict[int, tuple[float, ...]],
@@ -363,7 +479,10 @@ class Checker:
         # Local: each op on the engine's own inputs.
         local_derivs: dict[int, tuple[float, ...]] = {}
         for i, node, inputs, mine, k in locals_:
-            message = self._judge_local(node, inputs, mine, torch_locals[k], stats, local_derivs, i)
+            if len(inputs) < len(node.args):  # x op x, one leaf as both operands
+                message = self._judge_aliased(node, inputs[0], mine, torch_locals[k], stats)
+            else:
+                message = self._judge_local(node, inputs, mine, torch_locals[k], stats, local_derivs, i)
             if message is not None:
                 find(message[0], node.op, i, message[1])
         if findings:
@@ -390,13 +509,19 @@ class Checker:
                     exact = None if replay is None else float(replay[0][i])
                     find("end-to-end", "graph", i,
                          f"d(root)/d(node {i}) = {g!r}, torch {tg!r}, exact replay of the engine's own "
-                         f"local derivatives {exact!r}: lost, doubled or misordered accumulation")
+                         f"local derivatives {exact!r}: the engine's backward does not sum what its own "
+                         f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
+                         f"changed after the pass)")
                     return findings
                 imprecise = True
+        twice = stats.setdefault(BACKWARD_TWICE, OpStats())
         if run.repeat_error is not None:
+            twice.add(J.FAIL, math.inf)
             node = max(run.repeat_node, 0)
             find("repeat-backward", "graph", node, run.repeat_error)
             return findings
+        if run.grads is not None:
+            twice.add(J.OK, 0.0)
         if imprecise:
             report.imprecise_graphs += 1
         return findings
@@ -462,13 +587,15 @@ def float_mismatch(a: float, b: float) -> bool:
     return ulp_distance(a, b) > J.CLOSE_ULPS and abs(a - b) > J.DEFAULT_REL * abs(b)
 
 
-def _replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> tuple[list, list] | None:
+def _replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> tuple[list, list, list] | None:
     """Exact reverse accumulation of the engine's own local derivatives (and of their absolute
-    values, which bounds what float rounding can explain)."""
+    values, which bounds what float rounding can explain), and which gradients a non-finite local
+    derivative reached."""
     with mp.workprec(200):
         n = len(graph.nodes)
         g = [mp.mpf(0)] * n
         bound = [mp.mpf(0)] * n
+        overflowed = [False] * n
         g[-1] = bound[-1] = mp.mpf(1)
         for i in range(n - 1, -1, -1):
             node = graph.nodes[i]
@@ -485,7 +612,8 @@ def _replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> tuple[l
                     continue  # where(mask, grad, 0): a nan or inf upstream does not pass
                 g[a] += g[i] * d
                 bound[a] += bound[i] * abs(d)
-        return g, bound
+                overflowed[a] = overflowed[a] or overflowed[i] or not mp.isfinite(d)
+        return g, bound, overflowed
 
 
 # (op, form) where torch's operator (``c / x``: reciprocal(x) * c) and torch's function
@@ -502,8 +630,12 @@ def _masks(node: Node, pos: int) -> bool:
     return node.op in _MASKING or (node.op == "pow" and pos == 0)
 
 
-def _explained(mine: float, replay: tuple[list, list], i: int, n: int) -> bool:
+def _explained(mine: float, replay: tuple[list, list, list], i: int, n: int) -> bool:
     exact, bound = replay[0][i], replay[1][i]
+    if replay[2][i] and not mp.isfinite(exact):
+        # an overflowed local derivative (1 / 5e-324 = inf) reached this gradient: +inf + -inf
+        # or 0 * inf then depends on the order of float operations, which no replay can decide
+        return True
     if not mp.isfinite(exact) or not mp.isfinite(bound):
         return J.float_class(mine) == J.float_class(float(exact)) if mp.isfinite(exact) or mp.isnan(exact) else True
     as_float = float(exact)
@@ -559,6 +691,7 @@ def run_campaign(
     shrink: bool = True,
     higher_order: int = 0,
     edges: bool = True,
+    graph_timeout: float | None = GRAPH_TIMEOUT,
 ) -> Report:
     """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
     device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
@@ -582,7 +715,7 @@ def run_campaign(
             report.unsupported[name] = missing
     if not tested:
         return report
-    checker = Checker(adapter, device, strict, higher_order)
+    checker = Checker(adapter, device, strict, higher_order, graph_timeout)
     k, n = shard
     start = time.perf_counter()
     if edges and k == 1:
@@ -600,8 +733,7 @@ def run_campaign(
         if progress is not None:
             progress(report)
     report.elapsed = time.perf_counter() - start
-    report.findings.sort(key=lambda f: f.index)
-    del report.findings[max_findings:]
+    report.findings = select_findings(report.findings, max_findings)
     if shrink:
         from conformance.shrink import reproducer, shrink_finding
 
@@ -610,6 +742,18 @@ def run_campaign(
                 shrink_finding(f, checker)
             f.reproducer = reproducer(f, engine if isinstance(engine, str) else adapter.name)
     return report
+
+
+def select_findings(findings: Sequence[Finding], limit: int) -> list[Finding]:
+    """At most ``limit`` findings, every kind of finding (kind and op) before a second of any
+    kind, each kind's earliest graphs first: one frequent failure must not hide the others."""
+    by_kind: dict[tuple[str, str], list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: f.index):
+        by_kind.setdefault((f.kind, f.op), []).append(f)
+    chosen: list[Finding] = []
+    for rank in range(max((len(v) for v in by_kind.values()), default=0)):
+        chosen.extend(v[rank] for v in by_kind.values() if rank < len(v))
+    return sorted(chosen[:limit], key=lambda f: f.index)
 
 
 SWEEP_CORE = (0.0, -0.0, 1.0, -1.0, 2.0, -2.5, math.inf, -math.inf, math.nan, 1e-300, 1e300)

@@ -15,7 +15,7 @@ import time
 from typing import Any, Sequence
 
 from conformance.adapters import EngineLoadError, load_adapter
-from conformance.campaign import Report, run_campaign
+from conformance.campaign import GRAPH_TIMEOUT, Report, run_campaign, select_findings
 from conformance.generate import resolve_ops
 from engine.ops import public_ops
 
@@ -90,6 +90,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--higher-order", type=int, default=0, metavar="K",
                    help="also check derivatives up to order K (2 or 3) against torch.autograd.grad("
                         "create_graph=True), for engines with engine.grad (ours); default off")
+    p.add_argument("--graph-timeout", type=_positive(float), default=GRAPH_TIMEOUT, metavar="SECONDS",
+                   help=f"seconds the engine may spend on one graph before it is reported as "
+                        f"hanging (default {GRAPH_TIMEOUT:g}; needs SIGALRM, so not on Windows)")
     p.add_argument("--show", type=int, default=3, metavar="N",
                    help="reproducer scripts printed in full (default 3; all are in --json)")
     return p
@@ -143,7 +146,8 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
                              max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
                              shard=(k + w * n, n * args.workers), max_findings=args.max_findings,
                              shrink=not args.no_shrink, higher_order=args.higher_order,
-                             edges=not args.no_edge_sweep and w == 0))
+                             edges=not args.no_edge_sweep and w == 0,
+                             graph_timeout=args.graph_timeout))
         if len(jobs) == 1:
             jobs[0]["progress"] = _progress_printer(graphs)
             reports = [_worker(jobs[0])]
@@ -161,8 +165,7 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
     assert combined is not None
-    combined.findings.sort(key=lambda f: f.index)
-    del combined.findings[args.max_findings:]
+    combined.findings = select_findings(combined.findings, args.max_findings)
     return combined, devices
 
 

@@ -86,8 +86,21 @@ def _edge_value(source: Source, op: Op | None) -> float:
 
 
 def _ordinary_value(source: Source, op: Op | None, position: int) -> float:
+    """A constant operand: a float in the op's domain, or often a small integer as users write
+    them (``x * 2``, ``1 - x``, ``x ** 3``), given as an int or as an integer-valued float."""
     lo, hi = op.domain[min(position, len(op.domain) - 1)] if op is not None else ANY
+    if op is not None and source.chance(INT_CONST_RATE):
+        if op.name == "pow" and position == 1:
+            lo, hi = INT_EXPONENTS  # x ** 3 .. x ** 10: integer powers take their own code paths
+        first, last = math.ceil(lo), math.floor(hi)
+        if first <= last:
+            k = source.integer(first, last)
+            return k if source.chance(0.5) else float(k)
     return source.uniform(lo, hi)
+
+
+INT_CONST_RATE = 0.3
+INT_EXPONENTS = (-3, 10)
 
 
 def _in_domain(op: Op, position: int, x: float) -> bool:
@@ -112,7 +125,7 @@ def _params(source: Source, op: Op) -> tuple[Any, ...]:
 
 
 def _forward(op: Op, inputs: Sequence[float], params: tuple[Any, ...]) -> float:
-    return op.forward(*inputs, *params)
+    return op.forward(*map(float, inputs), *params)  # (an int constant, as a user writes it)
 
 
 def build_graph(

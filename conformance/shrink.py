@@ -91,6 +91,7 @@ def reproducer(finding: Any, engine: str) -> str:
     """A standalone script: builds the graph in the engine and in torch, prints both (an engine
     that raises is shown raising, and torch still runs)."""
     graph = finding.graph
+    passes = 2 if finding.kind == "repeat-backward" else 1
     module, _, attr = engine.partition(":")
     last = len(graph.nodes) - 1
     xs = ", ".join(f"x{i}" for i in range(len(graph.nodes)))
@@ -132,16 +133,17 @@ def reproducer(finding: Any, engine: str) -> str:
         "except Exception as exc:",
         "    xs = None",
         "    print('engine raised while building:', repr(exc))",
-        "try:",
-        f"    ts[{last}].backward()",
-        "    print('grads  torch :', [None if t.grad is None else t.grad.item() for t in ts])",
-        "except RuntimeError as exc:",
-        "    print('torch backward raised:', exc)",
-        "if xs is not None:",
+        f"for n in range({passes}):  # backward() calls (a second one must add the same again)",
         "    try:",
-        f"        xs[{last}].backward()",
-        "        print('grads  engine:', [x.grad for x in xs])",
-        "    except Exception as exc:",
-        "        print('engine backward raised:', repr(exc))",
+        f"        ts[{last}].backward(retain_graph=True)",
+        "        print('grads  torch :', [None if t.grad is None else t.grad.item() for t in ts])",
+        "    except RuntimeError as exc:",
+        "        print('torch backward raised:', exc)",
+        "    if xs is not None:",
+        "        try:",
+        f"            xs[{last}].backward()",
+        "            print('grads  engine:', [x.grad for x in xs])",
+        "        except Exception as exc:",
+        "            print('engine backward raised:', repr(exc))",
     ]
     return "\n".join(lines) + "\n"

@@ -74,6 +74,9 @@ def run_graph(graph: Graph, device: str) -> TorchRun:
     return TorchRun(values, grads)
 
 
+ALIASED = "s"  # the form of a LocalCase ``x op x``: one input, used as both operands
+
+
 @dataclass
 class LocalCase:
     """One op applied to given inputs (the engine's own values at a node)."""
@@ -101,9 +104,10 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
         cols = []
         for k, f in enumerate(form):
             col = torch.tensor([cases[i].inputs[k] for i in idx], dtype=f64, device=device,
-                               requires_grad=(f == "n"))
+                               requires_grad=(f in "n" + ALIASED))
             cols.append(col)
-        out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent), form)
+        args = cols * 2 if form == ALIASED else cols
+        out = apply_op(torch, name, args, params, None if exponent is None else float(exponent), form)
         values = out.detach().cpu().tolist()
         grads: list[list[float]] = [[math.nan] * len(idx) for _ in cols]
         if op.differentiable:
@@ -123,10 +127,11 @@ def run_scalar(case: LocalCase, device: str, operator: bool = True) -> tuple[flo
     op's torch function even where torch's operator computes otherwise (``c / x``)."""
     torch = load_torch()
     f64 = torch.float64
-    args = [torch.tensor(x, dtype=f64, device=device, requires_grad=(f == "n"))
+    args = [torch.tensor(x, dtype=f64, device=device, requires_grad=(f in "n" + ALIASED))
             for x, f in zip(case.inputs, case.form)]
     exponent = case.inputs[1] if case.op.name == "pow" and case.form == "nc" else None
-    out = apply_op(torch, case.op.name, args, case.params, exponent, case.form if operator else "")
+    operands = args * 2 if case.form == ALIASED else args
+    out = apply_op(torch, case.op.name, operands, case.params, exponent, case.form if operator else "")
     grads = [math.nan] * len(args)
     if case.op.differentiable:
         out.backward()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -35,3 +39,22 @@ def device(request: pytest.FixtureRequest) -> str:
             pytest.fail("REQUIRE_CUDA=1 but torch.cuda.is_available() is False")
         pytest.skip("no CUDA device (set REQUIRE_CUDA=1 to make this a failure)")
     return request.param
+
+
+def _load_mutant_catalog() -> ModuleType:
+    """tests/engines/mutants.py (the textbook engine and its mutants), loaded by path and
+    registered as ``mutant_engines``: tests/ is not a package, and test modules must import it
+    under any pytest import mode and from any directory (conftest.py is always loaded first)."""
+    name = "mutant_engines"
+    module = sys.modules.get(name)
+    if module is None:
+        path = Path(__file__).parent / "engines" / "mutants.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+_load_mutant_catalog()

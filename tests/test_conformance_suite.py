@@ -154,3 +154,71 @@ def test_batched_reference_handles_a_level_of_only_floor_division() -> None:
     graph = Graph((Node("leaf", value=7.0), Node("floordiv", (0, Const(2.0))), Node("add", (0, 1))))
     report = check(graph, "cpu", strict=False)
     assert report.passed == 1 and not report.findings
+
+
+# Graphs that once failed correct engines (false alarms), as JSON: each must pass ours and the
+# textbook engine. 1/5e-324 overflows inside a local derivative, so the exact replay meets +inf
+# + -inf while the engines' float sums go another way.
+HARD_GRAPHS = [
+    '{"seed": 12588, "nodes": [{"op": "leaf", "args": [], "params": [], "value": 5e-324}, '
+    '{"op": "div", "args": [0, 0], "params": []}, {"op": "div", "args": [1, 1], "params": []}, '
+    '{"op": "tanh", "args": [1], "params": []}, {"op": "div", "args": [3, 3], "params": []}, '
+    '{"op": "softplus", "args": [4], "params": []}, {"op": "sin", "args": [5], "params": []}, '
+    '{"op": "sub", "args": [6, 2], "params": []}]}',
+]
+
+
+@pytest.mark.parametrize("engine", ["engine:Value", "textbook"])
+@pytest.mark.parametrize("text", HARD_GRAPHS)
+def test_correct_engines_pass_graphs_that_once_raised_false_alarms(engine: str, text: str) -> None:
+    import mutant_engines  # tests/engines/mutants.py, registered by conftest.py
+
+    adapter = load_adapter(mutant_engines.load_textbook() if engine == "textbook" else engine)
+    report = Report(engine, 0, False, ["cpu"], [])
+    Checker(adapter, "cpu", strict=False).check([Graph.from_json(json.loads(text))], [0], report)
+    assert report.passed == 1, report.findings[0].message
+
+
+def test_a_hanging_engine_is_reported_not_waited_for() -> None:
+    from conformance.adapters import ValueClassAdapter
+    from conformance.graph import Node
+    from engine import Value
+
+    class Hangs(ValueClassAdapter):
+        def apply(self, op, args, params):
+            if op.name == "tanh":
+                while True:
+                    pass
+            return super().apply(op, args, params)
+
+    graph = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("add", (1, 0))))
+    report = Report("hangs", 0, False, ["cpu"], [])
+    Checker(Hangs(Value), "cpu", strict=False, graph_timeout=0.5).check([graph], [0], report)
+    assert report.failed == 1 and "no result after 0.5 s" in report.findings[0].message
+    assert report.findings[0].op == "tanh"
+
+
+def test_one_frequent_finding_does_not_hide_the_others() -> None:
+    from conformance.campaign import Finding, select_findings
+
+    g = random_graph(1)
+    many = [Finding("repeat-backward", "graph", 0, "", g, "cpu", index=i) for i in range(50)]
+    rare = [Finding("crash", "div", 0, "", g, "cpu", index=30), Finding("local-grad", "relu", 0, "", g, "cpu", index=40)]
+    chosen = select_findings(many + rare, 5)
+    assert [f.index for f in chosen] == sorted(f.index for f in chosen)
+    assert {(f.kind, f.op) for f in chosen} == {("repeat-backward", "graph"), ("crash", "div"), ("local-grad", "relu")}
+
+
+def test_repeat_backward_reproducer_calls_backward_twice(tmp_path) -> None:
+    pytest.importorskip("micrograd")
+    import subprocess
+    import sys
+
+    report = run_campaign("micrograd.engine:Value", graphs=40, seed=0, max_nodes=8, ops=["add", "mul"])
+    finding = next(f for f in report.findings if f.kind == "repeat-backward")
+    script = tmp_path / "repro.py"
+    script.write_text(finding.reproducer)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60).stdout
+    engine_lines = [line for line in out.splitlines() if line.startswith("grads  engine")]
+    torch_lines = [line for line in out.splitlines() if line.startswith("grads  torch")]
+    assert len(engine_lines) == len(torch_lines) == 2 and engine_lines[1] != torch_lines[1]

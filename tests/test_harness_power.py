@@ -10,16 +10,14 @@ a campaign does not depend on the budget, so it is the smallest budget that catc
 from __future__ import annotations
 
 import functools
-import importlib.util
 import statistics
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("mpmath", reason="the harness needs mpmath")
+
 
 from conformance.adapters import load_adapter
 from conformance.campaign import Report, all_ops, edge_graphs, run_campaign
@@ -31,22 +29,7 @@ MAX_NODES = 12
 SEED = 0
 
 
-def _catalog() -> Any:
-    """tests/engines/mutants.py, loaded by path: tests/ is not a package, and this must work under
-    any pytest import mode and from any working directory."""
-    name = "_vetgrad_tests_engines_mutants"
-    module = sys.modules.get(name)
-    if module is None:
-        path = Path(__file__).parent / "engines" / "mutants.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-M = _catalog()
+import mutant_engines as M  # noqa: E402, N812 - tests/engines/mutants.py, registered by conftest.py
 
 # Mutants the harness does not catch within the budget yet, and why (see the harness's findings in
 # the self-test report). Each is an expected failure that turns red (strict xfail) once the harness

@@ -151,6 +151,54 @@ _CATALOG: dict[str, tuple[str, str, str]] = {
     "rpow_swapped": (
         "return Value(other)._pow_values(self)", "return self ** other",
         "2 ** x computes x ** 2"),
+    # -- one node as both operands (x * x, a + a): a shortcut the engine takes for aliasing -------
+    "square_shortcut_sign": (
+        "    def __mul__(self, other):\n",
+        "    def __mul__(self, other):\n        if other is self:\n"
+        "            out = Value(abs(self.data) * self.data, (self,), \"*\")\n\n"
+        "            def _backward():\n                self.grad += out.grad * 2.0 * self.data\n\n"
+        "            out._backward = _backward\n            return out\n",
+        "x * x (the same node) is |x| * x: the wrong sign for x < 0 (its gradient is right)"),
+    "double_shortcut_value": (
+        "    def __add__(self, other):\n",
+        "    def __add__(self, other):\n        if other is self:\n"
+        "            out = Value(3.0 * self.data, (self,), \"+\")\n\n"
+        "            def _backward():\n                self.grad += 2.0 * out.grad\n\n"
+        "            out._backward = _backward\n            return out\n",
+        "a + a (the same node) is 3a (its gradient is right)"),
+    "sub_self_folded": (
+        "    def __sub__(self, other):\n",
+        "    def __sub__(self, other):\n        if other is self:\n            return Value(0.0)\n",
+        "x - x is folded to 0 (torch: nan for x = inf or nan)"),
+    # -- plain-number operands as users write them: ints, integer exponents --------------------
+    "rmul_int_adds": (
+        "    def __rmul__(self, other):\n        return Value(other) * self\n",
+        "    def __rmul__(self, other):\n        if isinstance(other, int):\n"
+        "            return Value(other) + self\n        return Value(other) * self\n",
+        "2 * x with an int 2 computes 2 + x"),
+    "pow_integer_exponent_grad": (
+        "out.grad * (n * scalar_pow(self.data, n - 1.0))",
+        "out.grad * (((n - 1.0) if (n.is_integer() and 3.0 <= n <= 10.0) else n)"
+        " * scalar_pow(self.data, n - 1.0))",
+        "x ** c for an integer c in 3..10: the gradient's factor is c - 1"),
+    # -- broken ops must fail, not pass as ops the engine does not have -----------------------
+    "sqrt_always_nan": (
+        "safe_sqrt(self.data), \"sqrt\"", "safe_sqrt(-self.data), \"sqrt\"",
+        "sqrt(x) is sqrt(-x): nan for every positive x"),
+    "abs_returns_float": (
+        "    def __abs__(self):\n", "    def __abs__(self):\n        return abs(self.data)\n\n"
+        "    def _abs_unused(self):\n",
+        "abs(x) returns a plain float: no node, the gradient is lost"),
+    "mul_constant_backward_crashes": (
+        "    def __mul__(self, other):\n        other = other if isinstance(other, Value) else Value(other)\n"
+        "        out = Value(self.data * other.data, (self, other), \"*\")\n\n"
+        "        def _backward():\n            self.grad += out.grad * other.data\n"
+        "            other.grad += out.grad * self.data\n",
+        "    def __mul__(self, other):\n        od = other.data if isinstance(other, Value) else other\n"
+        "        out = Value(self.data * od, (self, other) if isinstance(other, Value) else (self,), \"*\")\n\n"
+        "        def _backward():\n            self.grad += out.grad * other.data\n"
+        "            if isinstance(other, Value):\n                other.grad += out.grad * self.data\n",
+        "x * 2.0 keeps 2.0 unwrapped, and its backward raises AttributeError"),
     # -- tiny precision errors: one op off by a relative 1e-6 (default mode) or 1e-9 (--strict) ----
     "inject_value_1e6": (
         "Value(self.data * other.data, ", "Value(self.data * other.data * (1 + 1e-6), ",
