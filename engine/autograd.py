@@ -133,6 +133,13 @@ additive identity that keeps the sign of a zero gradient (torch assigns its firs
 """
 
 
+def grad_is_set(v: Value) -> bool:
+    """Whether ``v.grad`` holds a gradient: a ``backward()`` (or an assignment) has set it since
+    ``v`` was made or zeroed. torch's ``v.grad is not None``; optimizers skip the others."""
+    g = v.grad
+    return g is not _value._UNSET and g is not None
+
+
 def zero_grad(values: Iterable[Value]) -> None:
     """Set ``grad`` to 0.0 on each of ``values`` (e.g. a model's parameters): unset, as torch's
     ``zero_grad()`` sets None, so the next ``backward()`` assigns rather than adds."""

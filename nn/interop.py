@@ -44,15 +44,18 @@ def _linear(torch: Any, rows: list[list[float]], bias: list[float], dtype: Any) 
     return lin
 
 
-def _parts(torch: Any, module: Module, dtype: Any) -> list[Any]:
+def _parts(torch: Any, module: Module, dtype: Any, made: dict[int, Any]) -> list[Any]:
+    """torch modules for ``module``; ``made`` maps each converted Layer/Neuron to its Linear."""
     if isinstance(module, MLP):
-        return [part for layer in module.layers for part in _parts(torch, layer, dtype)]
+        return [part for layer in module.layers for part in _parts(torch, layer, dtype, made)]
     if isinstance(module, Sequential):
-        return [part for child in module for part in _parts(torch, child, dtype)]
+        return [part for child in module for part in _parts(torch, child, dtype, made)]
     if isinstance(module, (Layer, Neuron)):
         neurons = module.neurons if isinstance(module, Layer) else [module]
-        lin = _linear(torch, [[w.data for w in n.w] for n in neurons],
-                      [n.b.data for n in neurons], dtype)
+        lin = made.get(id(module))
+        if lin is None:
+            lin = made[id(module)] = _linear(torch, [[w.data for w in n.w] for n in neurons],
+                                             [n.b.data for n in neurons], dtype)
         act = _torch_activation(torch, module.activation, module.negative_slope)
         return [lin] if act is None else [lin, act]
     if isinstance(module, Activation):
@@ -64,11 +67,12 @@ def _parts(torch: Any, module: Module, dtype: Any) -> list[Any]:
 
 def to_torch(module: Module, dtype: Any = None) -> Any:
     """A ``torch.nn.Sequential`` computing the same function with the same weights (float64
-    unless ``dtype`` says otherwise). A Neuron becomes a ``Linear(nin, 1)``."""
+    unless ``dtype`` says otherwise). A Neuron becomes a ``Linear(nin, 1)``; a layer used twice
+    becomes one ``Linear`` used twice, so tied weights stay tied."""
     torch = _torch()
     if not isinstance(module, Module):
         raise TypeError(f"to_torch needs a vetgrad Module, got {type(module).__name__}")
-    return torch.nn.Sequential(*_parts(torch, module, torch.float64 if dtype is None else dtype))
+    return torch.nn.Sequential(*_parts(torch, module, torch.float64 if dtype is None else dtype, {}))
 
 
 def _activation_of(torch: Any, m: Any) -> tuple[str, float] | None:

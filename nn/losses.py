@@ -57,6 +57,9 @@ def _pairs(name: str, input: Any, target: Any) -> list[tuple[Value, float | Valu
     if _is_scalar(input):
         input, target = [input], [target] if _is_scalar(target) else target
     _require_list(input, f"{name}: input must be a Value or a list of Values")
+    if _is_scalar(target):
+        raise ValueError(f"{name}: input is a list of {len(input)} but target is one number; give "
+                         f"one target per input (torch broadcasts it, with a warning)")
     _require_list(target, f"{name}: target must be a number or a list of numbers")
     if len(input) != len(target):
         raise ValueError(f"{name}: input has {len(input)} elements but target has {len(target)}")
@@ -172,6 +175,9 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value |
     a list of class indices, or a single row with an int target."""
     _check_reduction(reduction)
     if isinstance(logits, Sequence) and logits and _is_scalar(logits[0]):
+        if isinstance(targets, bool) or not isinstance(targets, numbers.Integral):
+            raise TypeError(f"cross_entropy: one row of logits takes one int class index as its "
+                            f"target, got {type(targets).__name__}: {targets!r}")
         logits, targets = [logits], [targets]
     _require_list(logits, "cross_entropy: logits must be a list of rows of Values")
     _require_list(targets, "cross_entropy: targets must be a list of class indices")

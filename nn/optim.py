@@ -13,7 +13,7 @@ import math
 import numbers
 from typing import Any, Callable
 
-from engine import Value, zero_grad
+from engine import Value, grad_is_set, ieee, zero_grad
 
 
 def _real(x: Any, what: str) -> float:
@@ -139,6 +139,8 @@ class SGD(Optimizer):
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         state = self.state
         for p in group["params"]:
+            if not grad_is_set(p):
+                continue  # as torch skips a parameter whose grad is None
             g = -p.grad if maximize else p.grad
             if weight_decay != 0.0:
                 g = g + weight_decay * p.data
@@ -205,6 +207,8 @@ class Adam(Optimizer):
         sqrt = math.sqrt
         state = self.state
         for p in group["params"]:
+            if not grad_is_set(p):
+                continue  # as torch skips a parameter whose grad is None
             st = state.get(p)
             if st is None:
                 st = state[p] = {"step": 0.0, "exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -233,7 +237,7 @@ class Adam(Optimizer):
                 denom = sqrt(vmax) / bias_correction2_sqrt + eps
             else:
                 denom = sqrt(v) / bias_correction2_sqrt + eps
-            p.data = p.data + -step_size * m / denom
+            p.data = p.data + ieee.div(-step_size * m, denom)  # eps=0, m=0: nan, as torch
 
 
 class AdamW(Adam):

@@ -33,6 +33,10 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance one epoch (call after ``optimizer.step()``)."""
+        if len(self.optimizer.param_groups) != len(self.base_lrs):
+            raise ValueError(f"{type(self).__name__} was made for {len(self.base_lrs)} parameter "
+                             f"group(s) and the optimizer now has {len(self.optimizer.param_groups)}: "
+                             f"make the scheduler after add_param_group()")
         self.last_epoch += 1
         lrs = self._initial_lrs() if self._initial else self._next_lrs()
         for group, lr in zip(self.optimizer.param_groups, lrs):

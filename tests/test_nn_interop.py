@@ -139,3 +139,13 @@ def test_without_torch_the_error_says_how_to_install_it(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
     with pytest.raises(ImportError, match="need PyTorch, which is not installed: pip install"):
         fn(arg)
+
+
+def test_a_layer_used_twice_stays_tied_in_torch() -> None:
+    from nn import Layer, Sequential
+
+    shared = Layer(3, 3, activation="tanh")
+    model = Sequential(shared, shared)
+    twin = to_torch(model)
+    assert sum(p.numel() for p in twin.parameters()) == len(model.parameters()) == 12
+    assert twin[0] is twin[2]  # Linear, Tanh, the same Linear, Tanh

@@ -165,6 +165,10 @@ def test_l2_and_softmax_match_torch() -> None:
     (lambda: cross_entropy(values([[1.0, 2.0]]), [0, 1]), ValueError,
      "1 rows of logits but 2 targets"),
     (lambda: cross_entropy([[]], [0]), ValueError, r"logits\[0\] is empty"),
+    (lambda: cross_entropy(values([1.0, 2.0]), [1]), TypeError,
+     "one row of logits takes one int class index as its target, got list"),
+    (lambda: mse_loss(values([1.0, 2.0]), 1.0), ValueError,
+     "input is a list of 2 but target is one number"),
     (lambda: l2_regularization([]), ValueError, "l2_regularization got no parameters"),
     (lambda: l2_regularization([1.0]), TypeError, "parameter 0 is a float, not a Value"),
 ])

@@ -218,3 +218,59 @@ def test_learning_rates_equal_torchs_bit_for_bit(cls: type[LRScheduler], kwargs:
         tsched.step()
     assert len(set(seen)) > 1  # the schedule changed the rate
     assert sched.last_epoch == tsched.last_epoch == 60
+
+
+# (step on which each parameter gets a gradient): 'a' every step, 'b' never, 'c' from step 3 on,
+# 'd' on step 1 only (then unset by zero_grad, as an unused branch).
+GRAD_SCHEDULE = {"a": range(5), "b": range(0), "c": range(3, 5), "d": range(1)}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls, kwargs", OPTIMIZER_CASES)
+def test_a_parameter_without_a_gradient_is_skipped_as_torch_skips_grad_none(cls, kwargs) -> None:
+    """zero_grad() unsets grads (torch: None); step() must leave such a parameter and its state
+    alone: no weight decay, no momentum, no step count."""
+    torch = pytest.importorskip("torch")
+    ps = {k: Value(v) for k, v in zip(GRAD_SCHEDULE, START)}
+    ts = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in zip(GRAD_SCHEDULE, START)}
+    opt, topt = cls(list(ps.values()), **kwargs), getattr(torch.optim, cls.__name__)(list(ts.values()), **kwargs)
+    for step in range(5):
+        opt.zero_grad()
+        topt.zero_grad()
+        used = [k for k, steps in GRAD_SCHEDULE.items() if step in steps]
+        if used:
+            sum((ps[k] * ps[k] for k in used), Value(0.0)).backward()
+            sum(ts[k] * ts[k] for k in used).backward()
+        opt.step()
+        topt.step()
+    for k in GRAD_SCHEDULE:
+        assert rel_diff(ps[k].data, ts[k].item()) < 1e-12, (k, ps[k].data, ts[k].item())
+
+
+@pytest.mark.torch
+def test_adam_with_zero_eps_and_a_zero_gradient_gives_nan_as_torch() -> None:
+    torch = pytest.importorskip("torch")
+    p, t = Value(1.0), torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    opt, topt = Adam([p], eps=0.0), torch.optim.Adam([t], eps=0.0)
+    (p * 0.0).backward()
+    (t * 0.0).backward()
+    opt.step()
+    topt.step()
+    assert math.isnan(p.data) and math.isnan(t.item())
+
+
+def test_a_parameter_frozen_with_grad_none_stays_put() -> None:
+    p, q = Value(1.0), Value(2.0)
+    opt = SGD([p, q], lr=0.1, momentum=0.9)
+    (p * q).backward()
+    q.grad = None  # torch's way to freeze a parameter for a step
+    opt.step()
+    assert q.data == 2.0 and p.data != 1.0
+
+
+def test_a_scheduler_refuses_a_group_added_after_it() -> None:
+    opt = SGD([Value(1.0)], lr=0.1)
+    sched = StepLR(opt, step_size=1)
+    opt.add_param_group({"params": [Value(2.0)]})
+    with pytest.raises(ValueError, match=r"made for 1 parameter group.*now has 2"):
+        sched.step()
