@@ -110,18 +110,22 @@ def mlp_table(rows: Sequence[Any]) -> list[str]:
     out = []
     for r in rows:
         if r.status != "ok":
-            out.append([r.contender, r.model or "—", _status(r), "—"])
+            out.append([r.contender, r.model or "—", _status(r), "—", "—", "—"])
             continue
-        out.append([r.contender, r.model, _ms(r.step), _ratio(r.step / base) if base else "—"])
+        out.append([r.contender, r.model, _ms(r.step), _ms(r.mean), str(r.rounds),
+                    _ratio(r.step / base) if base else "—"])
     return [
         "## MLP training step, ms per step",
         "",
         f"MLP({mlp.NIN}, {list(mlp.NOUTS)}) (ReLU hidden, linear output), batch of {mlp.BATCH}, "
         f"mean squared error, SGD lr {mlp.LR}: zero grads, forward, loss, backward, update. Same "
-        "initial weights everywhere (reset untimed before each step); the loss and updated "
-        "weights are checked against torch float64.",
+        "initial weights everywhere (reset untimed before each step); the last step's loss and "
+        "updated weights are checked against torch float64. Each contender runs in its own "
+        "process, steps interleaved. *median*: a typical step; *mean*: with the garbage "
+        "collector's pauses spread over the steps (micrograd's closures make cycles for it); "
+        "*÷ vetgrad* compares medians.",
         "",
-        *_table(["contender", "model", "ms per step", "÷ vetgrad"], "llrr", out),
+        *_table(["contender", "model", "median", "mean", "steps", "÷ vetgrad"], "llrrrr", out),
     ]
 
 
@@ -178,7 +182,9 @@ def memory_table(rows: Sequence[Memory]) -> list[str]:
         "buffers; *graph* is what the built graph holds, *peak* the most at any moment. *RSS "
         "peak*: resident-set growth over the same span (VmHWM, separate pass), the only figure "
         "that sees torch's C++ tensors and autograd nodes. micrograd needs its recursion limit "
-        "raised for backward, and tracemalloc is quadratic in recursion depth, hence its size.",
+        "raised for backward, and tracemalloc is quadratic in recursion depth, hence its size. "
+        "*1,000,000 nodes at peak*: the peak per node (traced; torch: RSS) times a million, "
+        "extrapolated where fewer nodes were measured.",
         "",
         *_table(["contender", "nodes", "traced graph / node", "traced peak / node",
                  "RSS peak / node", "1,000,000 nodes at peak"], "lrrrrr", out),

@@ -261,13 +261,18 @@ def reference(seed: int = SEED) -> Reference:
 def check(t: Trainer, out: Any, dtype: str, ref: Reference | None = None) -> None:
     """Raise AssertionError unless ``out`` (a step from the initial weights) and the updated
     parameters of ``t`` match the reference."""
+    check_numbers(t.loss(out), t.parameters(), dtype, ref)
+
+
+def check_numbers(loss: float, params: list[float], dtype: str, ref: Reference | None = None) -> None:
+    """:func:`check` on a step's loss and updated parameters (as a worker process reports them)."""
     ref = ref or reference()
     rtol = 1e-9 if dtype == "float64" else 1e-4
-    loss = t.loss(out)
     if abs(loss - ref.loss) > rtol * abs(ref.loss):
         raise AssertionError(f"MLP step: loss {loss!r}, reference {ref.loss!r}")
-    params = t.parameters()
+    if len(params) != len(ref.params):
+        raise AssertionError(f"MLP step: {len(params)} parameters, reference {len(ref.params)}")
     worst = max(abs(a - b) / (1.0 + abs(b)) for a, b in zip(params, ref.params))
-    if len(params) != len(ref.params) or worst > rtol:
+    if worst > rtol:
         raise AssertionError(f"MLP step: parameters differ from the reference by {worst:.3g}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from benchmarks import contenders, machine, markdown, plot, runner, workloads
 SIZES: dict[str, int] = {"100": 100, "1k": 1_000, "10k": 10_000, "100k": 100_000,
                          "1M": 1_000_000}
 DEFAULT_PLOT = Path("benchmark-report") / "benchmarks.png"
+SIZE_RANGES: dict[str, tuple[int, int]] = {"dag": (100, 100_000), "chain": (1_000, 1_000_000)}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ MODES: dict[str, Mode] = {
         chain=workloads.CHAIN_SIZES,
         memory=(("vetgrad", 1_000_000), ("micrograd-deep", 30_000), ("torch-f64", 1_000_000)),
         harness_graphs=256,
-        budget=runner.Budget(min_rounds=5, max_rounds=1000, min_time=2.0),
+        budget=runner.Budget(min_rounds=5, max_rounds=50_000, min_time=2.0),
     ),
 }
 
@@ -118,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             spelled = {k.lower(): k for k in SIZES}  # 1m, 10K and 1M all name the same size
             given = ",".join(spelled.get(s.strip().lower(), s.strip()) for s in args.sizes.split(","))
             sizes = [SIZES[s] for s in _names(given, list(SIZES), "size(s)", parser)]
+        _check_outputs(args, parser)
+        _check_selection(suites, names, sizes, parser)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     started = time.perf_counter()
@@ -125,10 +129,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine.info()
     results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, _progress(),
                           args.torch_threads)
-    footer = notes + _outputs(args, results, info, started)
-    print(markdown.render(results, markdown.header(info, args.mode, args.seed, args_list), footer),
-          end="")
-    return 1 if results.wrong else 0
+    footer, written = _outputs(args, results, info, started)
+    print(markdown.render(results, markdown.header(info, args.mode, args.seed, args_list),
+                          notes + footer), end="")
+    return 1 if results.wrong else (0 if written else 3)
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def _check_outputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse, before any timing, an output path that cannot be written."""
+    outputs = [("--json", args.json)] + ([] if args.no_plot else [("--plot", args.plot)])
+    for option, path in outputs:
+        if path is None:
+            continue
+        if path.is_dir():
+            parser.error(f"{option} {path}: is a directory; give a file name")
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+            parser.error(f"{option} {path}: cannot create a file there")
+    if not args.no_plot and args.plot.suffix.lower() not in PLOT_FORMATS:
+        parser.error(f"--plot {args.plot}: the file type must be one of {', '.join(PLOT_FORMATS)}")
+
+
+def _check_selection(suites: list[str], names: list[str], sizes: list[int] | None,
+                     parser: argparse.ArgumentParser) -> None:
+    """Refuse a selection that runs nothing (the suites, contenders and sizes do not meet)."""
+    for suite in suites:
+        takers = contenders.for_suite(suite, names) if suite != "harness" else \
+            [n for n in names if n in ("vetgrad", "micrograd")]
+        in_range = sizes is None or suite not in ("dag", "chain") or any(
+            lo <= s <= hi for s in sizes for lo, hi in [SIZE_RANGES[suite]])
+        if takers and in_range:
+            return
+    parser.error("nothing to run: no chosen contender takes part in the chosen suites at the "
+                 "chosen sizes (dag: 100 to 100k, chain: 1k to 1M; the mlp suite has no "
+                 "micrograd-deep, the harness suite only vetgrad and micrograd)")
 
 
 def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | None, seed: int,
@@ -140,7 +177,7 @@ def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | Non
     for suite in suites:
         began = time.perf_counter()
         if suite in ("dag", "chain"):
-            lo, hi = (100, 100_000) if suite == "dag" else (1_000, 1_000_000)
+            lo, hi = SIZE_RANGES[suite]
             default = mode.dag if suite == "dag" else mode.chain
             chosen = [s for s in (sizes or default) if lo <= s <= hi]
             if not chosen:
@@ -151,7 +188,7 @@ def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | Non
             if suite == "dag" and chosen:
                 results.reused = workloads.dag(max(chosen), seed).reused
         elif suite == "mlp":
-            results.mlp = runner.mlp_suite(contenders.for_suite("mlp", names), budget, say)
+            results.mlp = runner.mlp_suite(contenders.for_suite("mlp", names), budget, say, threads)
         elif suite == "harness":
             engines = [n for n in names if n in ("vetgrad", "micrograd")]
             results.harness = runner.harness_suite(engines, mode.harness_graphs, budget, say)
@@ -162,9 +199,11 @@ def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | Non
     return results, notes
 
 
-def _outputs(args: argparse.Namespace, results: runner.Results, info: dict, started: float) -> list[str]:
-    """Write the plot and JSON; return the report's closing lines."""
-    lines = []
+def _outputs(args: argparse.Namespace, results: runner.Results, info: dict,
+             started: float) -> tuple[list[str], bool]:
+    """Write the plot and JSON; return the report's closing lines, and whether every file asked
+    for was written (a failure is a line of the report, never a lost report)."""
+    lines, written = [], True
     if args.no_plot:
         lines.append("Plot: not written (--no-plot).")
     elif not plot.available():
@@ -172,17 +211,25 @@ def _outputs(args: argparse.Namespace, results: runner.Results, info: dict, star
     elif not any(r.status == "ok" for r in results.graphs):
         lines.append("Plot: not written (no dag or chain results).")
     else:
-        path = plot.plot(results.graphs, args.plot)
-        lines.append(f"Plot: time per graph against graph size, log-log, written to `{path}`.")
+        try:
+            path = plot.plot(results.graphs, args.plot)
+            lines.append(f"Plot: time per graph against graph size, log-log, written to `{path}`.")
+        except (OSError, ValueError) as exc:
+            written = False
+            lines.append(f"Plot: **could not be written** to `{args.plot}`: {exc}")
     wall = time.perf_counter() - started
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": info, "mode": args.mode, "seed": args.seed,
-                                         "wall_seconds": wall, **asdict(results)}, indent=1))
-        lines.append(f"JSON: `{args.json}`.")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"machine": info, "mode": args.mode, "seed": args.seed,
+                                             "wall_seconds": wall, **asdict(results)}, indent=1))
+            lines.append(f"JSON: `{args.json}`.")
+        except OSError as exc:
+            written = False
+            lines.append(f"JSON: **could not be written** to `{args.json}`: {exc}")
     bad = sum(r.status == "wrong" for r in (*results.graphs, *results.mlp, *results.harness))
     split = ", ".join(f"{k} {v:.0f} s" for k, v in results.seconds.items())
     lines.append(f"Wall time {wall:.1f} s ({split}). "
                  + (f"{bad} result(s) disagree with the reference." if bad
                     else "Every result matched its reference."))
-    return lines
+    return lines, written

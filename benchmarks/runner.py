@@ -1,8 +1,8 @@
 """Run the suites for the report and collect plain results.
 
-Every contender of a suite runs the same workload. The graph suites run each contender in its own
-worker process with rounds interleaved (see :mod:`benchmarks.worker`); the MLP and harness suites
-run in this process, one contender after the other, with garbage collected outside the clock in
+Every contender of a suite runs the same workload. The graph and MLP suites run each contender in
+its own worker process with rounds interleaved (see :mod:`benchmarks.worker`); the harness suite
+runs in this process, one engine after the other, with garbage collected outside the clock in
 between. A contender that is not installed (or has no CUDA device) becomes an
 ``absent`` row, one that raises a ``failed`` row (micrograd's RecursionError on deep graphs), one
 whose numbers disagree with the reference a ``wrong`` row (the report then exits 1).
@@ -10,17 +10,19 @@ whose numbers disagree with the reference a ``wrong`` row (the report then exits
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 from benchmarks import contenders, harness, mlp, timing, workloads
 from benchmarks.contenders import Contender
 from benchmarks.memory import Memory, measure_isolated
-from benchmarks.worker import Worker, error_text, save_workloads
+from benchmarks.worker import RowError, Worker, error_text, save_workloads
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class MlpResult:
     message: str = ""
     step: float = 0.0  # seconds, median
     rounds: int = 0
+    mean: float = 0.0  # seconds: the collector's pauses show here, not in the median
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,10 @@ def _graph_rows(kind: str, works: dict[int, workloads.Workload], chosen: Sequenc
     out: list[GraphResult] = []
     for size, work in works.items():
         progress(f"{kind} {size:,}: {', '.join(workers)}")
-        on = _interleaved(workers, size, budget, gc_enabled=True)
+        on = _graph_rounds(workers, size, budget, gc_enabled=True)
         python = {n: w for n, w in workers.items()
                   if isinstance(on[n], list) and not contenders.get(n).family.startswith("torch")}
-        off = _interleaved(python, size, budget, gc_enabled=False) if gc_off else {}
+        off = _graph_rounds(python, size, budget, gc_enabled=False) if gc_off else {}
         out += [_graph_result(kind, size, work, c, on.get(c.name), off.get(c.name))
                 for c in chosen]
     return out
@@ -131,35 +134,47 @@ def _graph_rows(kind: str, works: dict[int, workloads.Workload], chosen: Sequenc
 BATCH_SECONDS = 0.02  # rounds asked of one worker at a time: long enough to hide the pipe
 
 
-def _interleaved(workers: dict[str, Worker], size: int, budget: Budget,
-                 gc_enabled: bool) -> dict[str, list[workloads.Sample] | str]:
-    """Timed rounds of every worker, asked for in turn; a failure is kept as its message."""
-    got: dict[str, list[workloads.Sample] | str] = {}
-    per_round: dict[str, float] = {}
-    for name, w in workers.items():
-        try:
+def _graph_rounds(workers: dict[str, Worker], size: int, budget: Budget,
+                  gc_enabled: bool) -> dict[str, list[workloads.Sample] | str]:
+    """Timed rounds of the ``size`` graph in every worker; a failure is kept as its message."""
+    for w in workers.values():
+        with contextlib.suppress(RuntimeError):  # a broken worker: the next request reports it
             w.settle()
-            warm = w.rounds(size, 1, gc_enabled)
+    got = _interleaved({n: (lambda k, w=w: w.rounds(size, k, gc_enabled)) for n, w in workers.items()},
+                       lambda s: s.total, budget)
+    return {n: str(x) if isinstance(x, Exception) else x for n, x in got.items()}
+
+
+def _interleaved(ask: dict[str, Callable[[int], list[T]]], seconds: Callable[[T], float],
+                 budget: Budget) -> dict[str, list[T] | RuntimeError]:
+    """Timed rounds of every contender, ``ask[name](k)`` giving k more, asked for in turn so that
+    machine noise hits all alike; a failure is kept as its exception. One warm-up round each (kept
+    when it alone fills the time budget)."""
+    got: dict[str, list[T] | RuntimeError] = {}
+    per_round: dict[str, float] = {}
+    for name, more in ask.items():
+        try:
+            warm = more(1)
         except RuntimeError as exc:
-            got[name] = str(exc)
+            got[name] = exc
             continue
-        per_round[name] = max(warm[0].total, 1e-6)
-        got[name] = warm if warm[0].total >= budget.min_time else []  # a long warm-up counts
+        per_round[name] = max(seconds(warm[0]), 1e-6)
+        got[name] = warm if seconds(warm[0]) >= budget.min_time else []
     active = list(per_round)
     while active:
         for name in list(active):
             samples = got[name]
             assert isinstance(samples, list)
-            if timing.enough([s.total for s in samples], min_rounds=budget.min_rounds,
+            if timing.enough([seconds(s) for s in samples], min_rounds=budget.min_rounds,
                              max_rounds=budget.max_rounds, min_time=budget.min_time):
                 active.remove(name)
                 continue
             batch = max(1, min(budget.max_rounds - len(samples),
                                int(BATCH_SECONDS / per_round[name])))
             try:
-                samples += workers[name].rounds(size, batch, gc_enabled)
+                samples += ask[name](batch)
             except RuntimeError as exc:
-                got[name] = str(exc)
+                got[name] = exc
                 active.remove(name)
     return got
 
@@ -185,38 +200,46 @@ def _graph_result(kind: str, size: int, work: workloads.Workload, c: Contender,
         total_gc_off=med([s.total for s in offs]) if offs else None, rounds=len(on))
 
 
-def mlp_suite(chosen: Sequence[Contender], budget: Budget, progress: Progress) -> list[MlpResult]:
-    """Time one training step of every contender (weights reset, untimed, before each)."""
-    out: list[MlpResult] = []
-    ref: mlp.Reference | None = None
-    for c in chosen:
-        why = c.missing()
-        if why:
-            out.append(MlpResult(c.name, "absent", message=why))
-            continue
-        progress(f"mlp: {c.name}")
-        timing.settle()
-        try:
-            ref = ref or mlp.reference()
-            t = mlp.trainer(c)
-            rounds = timing.repeat(t.step, setup=t.reset, min_rounds=budget.min_rounds,
-                                   max_rounds=budget.max_rounds, min_time=budget.min_time)
-        except ImportError as exc:
-            out.append(MlpResult(c.name, "absent", message=f"absent ({error_text(exc)})"))
-            continue
-        except Exception as exc:
-            out.append(MlpResult(c.name, "failed", mlp.describe(c), error_text(exc)))
-            continue
-        finally:
-            timing.settle()
-        try:
-            mlp.check(t, rounds.results[-1], c.dtype, ref)
-        except AssertionError as exc:
-            out.append(MlpResult(c.name, "wrong", mlp.describe(c), str(exc)))
-            continue
-        out.append(MlpResult(c.name, "ok", mlp.describe(c), step=rounds.median,
-                             rounds=len(rounds.times)))
-    return out
+def mlp_suite(chosen: Sequence[Contender], budget: Budget, progress: Progress,
+              threads: int = 1) -> list[MlpResult]:
+    """Time one training step of every contender (weights reset, untimed, before each), each in
+    its own worker process, steps interleaved; check the last step's loss and weights here."""
+    ready = [c for c in chosen if not c.missing()]
+    progress(f"mlp: {', '.join(c.name for c in ready)}")
+    last: dict[str, tuple[float, list[float]]] = {}
+
+    def steps(w: Worker) -> Callable[[int], list[float]]:
+        def more(k: int) -> list[float]:
+            times, loss, params = w.mlp_steps(k)
+            last[w.name] = (loss, params)
+            return times
+        return more
+
+    workers = {c.name: Worker(c.name, threads, None) for c in ready}
+    try:
+        got = _interleaved({n: steps(w) for n, w in workers.items()}, float, budget)
+    finally:
+        for w in workers.values():
+            w.close()
+    ref = mlp.reference() if any(isinstance(x, list) for x in got.values()) else None
+    return [_mlp_result(c, got.get(c.name), last.get(c.name), ref) for c in chosen]
+
+
+def _mlp_result(c: Contender, times: list[float] | RuntimeError | None,
+                last: tuple[float, list[float]] | None, ref: mlp.Reference | None) -> MlpResult:
+    if times is None:
+        return MlpResult(c.name, "absent", message=c.missing() or "absent")
+    if isinstance(times, RowError) and times.status == "absent":
+        return MlpResult(c.name, "absent", message=str(times))
+    if isinstance(times, RuntimeError):
+        return MlpResult(c.name, "failed", mlp.describe(c), str(times))
+    assert last is not None
+    try:
+        mlp.check_numbers(*last, c.dtype, ref)
+    except AssertionError as exc:
+        return MlpResult(c.name, "wrong", mlp.describe(c), str(exc))
+    return MlpResult(c.name, "ok", mlp.describe(c), step=timing.median_of(times),
+                     rounds=len(times), mean=sum(times) / len(times))
 
 
 def harness_suite(engines: Sequence[str], graphs: int, budget: Budget,

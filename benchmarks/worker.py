@@ -9,9 +9,12 @@ way a user's program does. The parent (:class:`Workers`) asks the workers for ro
 that a noisy machine slows every contender alike.
 
 Protocol (``python -m benchmarks.worker NAME THREADS WORKLOADS``, WORKLOADS a file written by
-:func:`save_workloads`): one JSON request per line on stdin, ``{"size": N, "rounds": K, "gc":
-true}``; one JSON reply per line on stdout, ``{"samples": [[forward, backward, free, value,
-grad], ...]}`` or ``{"failed": "message"}``.
+:func:`save_workloads`, or ``-`` for none): one JSON request per line on stdin, ``{"size": N,
+"rounds": K, "gc": true}``; one JSON reply per line on stdout, ``{"samples": [[forward, backward,
+free, value, grad], ...]}`` or ``{"failed": "message"}``. The MLP suite asks ``{"mlp": K}``:
+K training steps, each from the initial weights (reset untimed); the reply is ``{"times": [...],
+"loss": L, "params": [...]}`` (the last step's loss and updated weights, for the parent to check
+against torch, which this process must not import) or ``{"failed" | "absent": "message"}``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import select
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 from typing import Any, Sequence
 
-from benchmarks import contenders, machine, workloads
+from benchmarks import contenders, machine, mlp, workloads
 
 
 def error_text(exc: BaseException) -> str:
@@ -72,12 +76,20 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
     c = contenders.get(name)
     if c.family.startswith("torch"):
         machine.set_torch_threads(threads)
-    leaf, sync, number = c.leaf(), c.sync(), c.number
+    number = c.number
+    leaf: Any = None  # made at the first graph request: batched contenders build no scalar graphs
+    sync: Any = None
+    trainer: Any = None
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("settle"):
             gc.collect()  # between sizes, outside any clock
             print("{}", file=replies, flush=True)
+            continue
+        if "mlp" in request:
+            if trainer is None:
+                trainer = _MlpSteps(c)
+            print(json.dumps(trainer.rounds(request["mlp"])), file=replies, flush=True)
             continue
         work = works[request["size"]]
         reply: dict[str, Any]
@@ -85,6 +97,8 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
         if not request["gc"]:
             gc.disable()
         try:
+            if leaf is None:
+                leaf, sync = c.leaf(), c.sync()
             with c.recursion_room(work.depth):
                 samples = [workloads.run(work, leaf, sync, number)
                            for _ in range(request["rounds"])]
@@ -101,16 +115,54 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
         print(json.dumps(reply), file=replies, flush=True)
 
 
+class _MlpSteps:
+    """The MLP suite's training steps of one contender, in this worker."""
+
+    def __init__(self, c: contenders.Contender) -> None:
+        self.c = c
+        self.trainer: Any = None
+        self.broken: dict[str, str] | None = None
+
+    def rounds(self, k: int) -> dict[str, Any]:
+        if self.broken is not None:
+            return self.broken
+        try:
+            if self.trainer is None:
+                self.trainer = mlp.trainer(self.c)
+            t, times, out = self.trainer, [], None
+            for _ in range(k):
+                t.reset()
+                start = time.perf_counter()
+                out = t.step()
+                times.append(time.perf_counter() - start)
+            # Only the last step's result is kept: earlier graphs are freed as in a training loop.
+            return {"times": times, "loss": t.loss(out), "params": t.parameters()}
+        except ImportError as exc:
+            self.broken = {"absent": f"absent ({error_text(exc)})"}
+        except Exception as exc:  # a crashing engine is a row of the table
+            self.broken = {"failed": error_text(exc)}
+        return self.broken
+
+
+class RowError(RuntimeError):
+    """What a worker's contender did instead of a result: ``status`` is "failed" or "absent"."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Worker:
     """A running worker process for one contender. Any way it can break (dies, hangs, answers
     nonsense) becomes a RuntimeError naming the cause, and the worker is then dead for good."""
 
     REPLY_TIMEOUT = 900.0  # seconds; the longest single round (1M-node micrograd chain) is ~30 s
 
-    def __init__(self, name: str, threads: int, works: Path) -> None:
+    def __init__(self, name: str, threads: int, works: Path | None) -> None:
         self.name = name
         self.dead: str | None = None
-        command = [sys.executable, "-m", "benchmarks.worker", name, str(threads), str(works)]
+        command = [sys.executable, "-m", "benchmarks.worker", name, str(threads),
+                   "-" if works is None else str(works)]
         # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
         root = str(Path(__file__).resolve().parent.parent)  # benchmarks/ is not installed
@@ -127,6 +179,14 @@ class Worker:
         if "failed" in reply:
             raise RuntimeError(reply["failed"])
         return [workloads.Sample(*row) for row in reply["samples"]]
+
+    def mlp_steps(self, rounds: int) -> tuple[list[float], float, list[float]]:
+        """Time ``rounds`` MLP training steps: (seconds of each, the last loss, its weights)."""
+        reply = self._ask({"mlp": rounds})
+        for status in ("failed", "absent"):
+            if status in reply:
+                raise RowError(status, reply[status])
+        return reply["times"], reply["loss"], reply["params"]
 
     def settle(self) -> None:
         """Collect the worker's garbage, outside any clock."""
@@ -189,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(started by python -m benchmarks; reads JSON requests on stdin)", file=sys.stderr)
         return 2
     name, threads, path = args
-    serve(name, int(threads), load_workloads(Path(path)))
+    serve(name, int(threads), {} if path == "-" else load_workloads(Path(path)))
     return 0
 
 

@@ -64,3 +64,23 @@ def test_a_recursion_error_is_reported_not_raised() -> None:
     [row] = runner.graph_suite("chain", [10_000], [contenders.get("micrograd")], QUICK,
                                lambda s: None, gc_off=False)
     assert row.status == "failed" and row.message.startswith("RecursionError")
+
+
+def test_mlp_suite_times_each_contender_in_a_worker_and_checks_its_step() -> None:
+    rows = runner.mlp_suite([contenders.get("vetgrad")], QUICK, lambda s: None)
+    [row] = rows
+    assert row.status == "ok" and row.rounds >= 2 and row.step > 0 and row.mean > 0
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--json", "/"], "is a directory"),
+    (["--plot", "/dev/null/x.png"], "cannot create a file there"),
+    (["--plot", "report.xyz"], "the file type must be one of"),
+    (["--suites", "dag", "--sizes", "1m"], "nothing to run"),
+    (["--suites", "mlp", "--contenders", "micrograd-deep"], "nothing to run"),
+])
+def test_report_refuses_before_timing_what_it_could_not_finish(argv, says, capsys) -> None:
+    from benchmarks.report import main
+
+    assert main(argv) == 2
+    assert says in capsys.readouterr().err
