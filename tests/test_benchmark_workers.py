@@ -84,3 +84,18 @@ def test_report_refuses_before_timing_what_it_could_not_finish(argv, says, capsy
 
     assert main(argv) == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("torch_total", "verdict"), [
+    (20.0, "**met**"),                          # 20x: clear
+    (12.5, "**met** (within 10% of the target"),  # 12.5x against 12x: one run decides it
+    (11.5, "**missed** at 1,000 (within 10%"),
+    (5.0, "**missed** at 1,000"),
+])
+def test_targets_say_when_one_run_decides_the_verdict(torch_total: float, verdict: str) -> None:
+    from benchmarks import markdown
+
+    rows = [runner.GraphResult("dag", 1000, "vetgrad", "ok", 1000, total=1.0),
+            runner.GraphResult("dag", 1000, "torch-f64", "ok", 1000, total=torch_total)]
+    line = next(x for x in markdown.targets(runner.Results(graphs=rows)) if "torch eager" in x)
+    assert verdict in line and (("within" in line) == ("within" in verdict))
