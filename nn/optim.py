@@ -79,9 +79,65 @@ class Optimizer:
         if not group["lr"] >= 0.0:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
 
-    def zero_grad(self) -> None:
-        """Set every parameter's gradient to 0.0."""
-        zero_grad(p for group in self.param_groups for p in group["params"])
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Unset every parameter's gradient (reads 0.0; torch's None), so that ``step()`` skips a
+        parameter no later backward reaches. ``set_to_none=False``: a set gradient becomes a set
+        0.0 instead (torch's ``grad.zero_()``), which ``step()`` does apply."""
+        params = [p for group in self.param_groups for p in group["params"]]
+        if set_to_none:
+            zero_grad(params)
+            return
+        for p in params:
+            if grad_is_set(p):
+                p.grad = 0.0
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Hyper-parameters and per-parameter state (momentum buffers, Adam's moments and step
+        counts) as plain numbers, torch's layout: parameters are numbered across the groups in
+        order, ``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
+        JSON-serialisable; restore with :meth:`load_state_dict` to resume training exactly."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            numbers_ = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": numbers_})
+        state = {index[id(p)]: dict(st) for p, st in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take hyper-parameters and state from :meth:`state_dict` of an optimizer of the same
+        kind over parameters in the same order (keys may be strings, as after JSON)."""
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError("an optimizer state dict has exactly the keys 'state' and "
+                             "'param_groups'")
+        saved = state_dict["param_groups"]
+        if not isinstance(saved, list) or len(saved) != len(self.param_groups):
+            raise ValueError(f"the state dict has {len(saved) if isinstance(saved, list) else '?'} "
+                             f"parameter group(s), this optimizer {len(self.param_groups)}")
+        params = [p for group in self.param_groups for p in group["params"]]
+        for i, (mine, theirs) in enumerate(zip(self.param_groups, saved)):
+            if not isinstance(theirs, dict) or len(theirs.get("params", ())) != len(mine["params"]):
+                raise ValueError(f"parameter group {i}: the state dict has "
+                                 f"{len(theirs.get('params', ())) if isinstance(theirs, dict) else '?'} "
+                                 f"parameters, this optimizer {len(mine['params'])}")
+            unknown = sorted(set(theirs) - set(mine) - {"initial_lr"})  # (set by a scheduler)
+            if unknown:
+                raise ValueError(f"parameter group {i}: unknown hyper-parameter(s) for "
+                                 f"{type(self).__name__}: {', '.join(unknown)}")
+        states: dict[Value, dict[str, float]] = {}
+        for key, st in state_dict["state"].items():
+            k = int(key)
+            if not 0 <= k < len(params) or not isinstance(st, dict):
+                raise ValueError(f"state entry {key!r} names no parameter of this optimizer")
+            states[params[k]] = {name: _real(v, f"state[{key}][{name!r}]") for name, v in st.items()}
+        for mine, theirs in zip(self.param_groups, saved):
+            group = {**mine, **{k: v for k, v in theirs.items() if k != "params"}}
+            if "betas" in group:
+                group["betas"] = tuple(group["betas"])
+            self._check_group(group)
+            mine.update(group)
+        self.state = states
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter once from its ``.grad``; returns ``closure()`` if given (called

@@ -47,6 +47,21 @@ class LRScheduler:
         """The learning rate of each parameter group after the last ``step()``."""
         return list(self._last_lr)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer (``last_epoch``, base rates, settings), as torch's: plain
+        numbers, JSON-serialisable."""
+        return {k: list(v) if isinstance(v, list) else v
+                for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict` of a scheduler of the same kind."""
+        unknown = sorted(set(state_dict) - set(vars(self)) if isinstance(state_dict, dict) else {"?"})
+        if unknown:
+            raise ValueError(f"not a {type(self).__name__} state dict: unknown key(s) "
+                             f"{', '.join(map(str, unknown))}")
+        self.__dict__.update({k: list(v) if isinstance(v, list) else v
+                              for k, v in state_dict.items()})
+
     def _initial_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 

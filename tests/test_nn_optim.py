@@ -274,3 +274,88 @@ def test_a_scheduler_refuses_a_group_added_after_it() -> None:
     opt.add_param_group({"params": [Value(2.0)]})
     with pytest.raises(ValueError, match=r"made for 1 parameter group.*now has 2"):
         sched.step()
+
+
+def _train(model: MLP, opt: Optimizer, sched: LRScheduler, steps: range) -> None:
+    xs = [[0.5, -1.0], [1.5, 0.25], [-0.75, 2.0]]
+    ys = [1.0, -1.0, 0.5]
+    for _ in steps:
+        opt.zero_grad()
+        loss = sum(((model(x) - y) ** 2 for x, y in zip(xs, ys)), Value(0.0))
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+    lambda ps: Adam(ps, lr=0.01, amsgrad=True),
+    lambda ps: AdamW(ps, lr=0.01, weight_decay=0.1),
+], ids=["SGD-nesterov", "Adam-amsgrad", "AdamW"])
+def test_training_resumed_from_state_dicts_through_json_is_the_same_training(make) -> None:
+    import json
+
+    def fresh() -> tuple[MLP, Optimizer, LRScheduler]:
+        model = MLP(2, [4, 1], rng=random.Random(3))
+        opt = make(model.parameters())
+        return model, opt, CosineAnnealingLR(opt, T_max=4)
+
+    model, opt, sched = fresh()
+    _train(model, opt, sched, range(8))
+    first, opt1, sched1 = fresh()
+    _train(first, opt1, sched1, range(4))
+    saved = json.loads(json.dumps([first.state_dict(), opt1.state_dict(), sched1.state_dict()]))
+    resumed, opt2, sched2 = fresh()
+    resumed.load_state_dict(saved[0])
+    opt2.load_state_dict(saved[1])
+    sched2.load_state_dict(saved[2])
+    _train(resumed, opt2, sched2, range(4))
+    assert [p.data for p in resumed.parameters()] == [p.data for p in model.parameters()]
+    assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls, kwargs", OPTIMIZER_CASES)
+def test_state_dict_holds_torchs_per_parameter_state(cls, kwargs) -> None:
+    torch = pytest.importorskip("torch")
+    ps = [Value(x) for x in START]
+    tp = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in START]
+    opt, topt = cls(ps, **kwargs), getattr(torch.optim, cls.__name__)(tp, **kwargs)
+    for step in range(3):
+        for p, t, k in zip(ps, tp, range(len(ps))):
+            p.grad = t.grad = None
+            p.grad = 0.1 * (k + 1) * (step + 1)
+            t.grad = torch.tensor(p.grad, dtype=torch.float64)
+        opt.step()
+        topt.step()
+    mine, theirs = opt.state_dict(), topt.state_dict()
+    assert mine["param_groups"][0]["params"] == theirs["param_groups"][0]["params"]
+    for k, st in theirs["state"].items():
+        assert set(mine["state"][k]) == set(st)
+        for name, v in st.items():
+            assert rel_diff(mine["state"][k][name], float(v)) < 1e-12, (k, name)
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (lambda sd: sd["param_groups"].append(dict(sd["param_groups"][0])), "2 parameter group"),
+    (lambda sd: sd["param_groups"][0]["params"].pop(), "group 0: the state dict has 1 parameters"),
+    (lambda sd: sd["param_groups"][0].update(nesterov=True), "unknown hyper-parameter"),
+    (lambda sd: sd["state"].update({"7": {"step": 1.0}}), "names no parameter"),
+    (lambda sd: sd.pop("state"), "exactly the keys"),
+])
+def test_load_state_dict_names_what_does_not_fit(edit, match) -> None:
+    opt = Adam([Value(1.0), Value(2.0)])
+    sd = opt.state_dict()
+    sd["param_groups"][0]["params"] = list(sd["param_groups"][0]["params"])
+    edit(sd)
+    with pytest.raises(ValueError, match=match):
+        Adam([Value(1.0), Value(2.0)]).load_state_dict(sd)
+
+
+def test_zero_grad_can_keep_a_set_zero() -> None:
+    p, q = Value(1.0), Value(2.0)
+    opt = SGD([p, q], lr=0.1, weight_decay=0.5)
+    (p * 3.0).backward()
+    opt.zero_grad(set_to_none=False)  # p: a set 0.0 (weight decay applies); q: still unset
+    opt.step()
+    assert p.data == 1.0 - 0.1 * 0.5 and q.data == 2.0
