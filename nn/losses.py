@@ -2,7 +2,7 @@
 
 Predictions are a Value, a list of Values, or a list of lists of Values (a batch of outputs);
 targets are numbers (or Values) of the same shape. ``reduction`` is ``"mean"`` (the default, as in
-torch), ``"sum"`` or ``"none"`` (the list of per-element losses).
+torch), ``"sum"`` or ``"none"`` (the per-element losses, in the input's shape).
 """
 
 from __future__ import annotations
@@ -51,7 +51,14 @@ def _require_list(x: Any, message: str) -> None:
         raise TypeError(f"{message}, got {type(x).__name__}")
 
 
-def _pairs(name: str, input: Any, target: Any) -> list[tuple[Value, float | Value]]:
+class _Pairs(list):  # type: ignore[type-arg]
+    """(prediction, target) pairs, flat, with the input's shape: ``rows[i]`` is the length of
+    element i when it is a list, None when it is a single value."""
+
+    rows: list[int | None]
+
+
+def _pairs(name: str, input: Any, target: Any) -> _Pairs:
     """Flatten ``input`` and ``target`` (a scalar, a list, or a list of lists) into matching
     (prediction, target) pairs, checking that the shapes agree."""
     if _is_scalar(input):
@@ -65,10 +72,12 @@ def _pairs(name: str, input: Any, target: Any) -> list[tuple[Value, float | Valu
         raise ValueError(f"{name}: input has {len(input)} elements but target has {len(target)}")
     if not input:
         raise ValueError(f"{name}: input is empty")
-    out: list[tuple[Value, float | Value]] = []
+    out = _Pairs()
+    out.rows = []
     for i, (p, t) in enumerate(zip(input, target)):
         if _is_scalar(p):
             out.append((_value(p, f"{name}: input[{i}]"), _number(t, f"{name}: target[{i}]")))
+            out.rows.append(None)
             continue
         if not _is_list(t) or _is_scalar(t):
             raise ValueError(f"{name}: input[{i}] is a list but target[{i}] is not")
@@ -77,6 +86,7 @@ def _pairs(name: str, input: Any, target: Any) -> list[tuple[Value, float | Valu
                              f"has {len(t)}")
         out.extend((_value(pj, f"{name}: input[{i}][{j}]"),
                     _number(tj, f"{name}: target[{i}][{j}]")) for j, (pj, tj) in enumerate(zip(p, t)))
+        out.rows.append(len(p))
     if not out:
         raise ValueError(f"{name}: input is empty")
     return out
@@ -89,9 +99,16 @@ def _total(terms: list[Value]) -> Value:
     return total
 
 
-def _reduce(terms: list[Value], reduction: str) -> Value | list[Value]:
+def _reduce(terms: list[Value], reduction: str, rows: list[int | None] | None = None) -> Any:
+    """The mean or sum of ``terms``, or (``"none"``) the terms in the input's shape."""
     if reduction == "none":
-        return terms
+        if rows is None or all(r is None for r in rows):
+            return terms
+        shaped: list[Any] = []
+        it = iter(terms)
+        for r in rows:
+            shaped.append(next(it) if r is None else [next(it) for _ in range(r)])
+        return shaped
     total = _total(terms)
     return total / len(terms) if reduction == "mean" else total
 
@@ -100,10 +117,11 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Value | list[V
     """Squared error ``(input - target)**2``, averaged (``torch.nn.functional.mse_loss``)."""
     _check_reduction(reduction)
     terms = []
-    for p, t in _pairs("mse_loss", input, target):
+    pairs = _pairs("mse_loss", input, target)
+    for p, t in pairs:
         d = p - t
         terms.append(d * d)
-    return _reduce(terms, reduction)
+    return _reduce(terms, reduction, pairs.rows)
 
 
 def hinge_loss(
@@ -113,8 +131,9 @@ def hinge_loss(
     (torch: ``torch.relu(margin - y * score).mean()``)."""
     _check_reduction(reduction)
     margin = _number(margin, "hinge_loss: margin")
-    terms = [(margin - y * s).relu() for s, y in _pairs("hinge_loss", scores, targets)]
-    return _reduce(terms, reduction)
+    pairs = _pairs("hinge_loss", scores, targets)
+    terms = [(margin - y * s).relu() for s, y in pairs]
+    return _reduce(terms, reduction, pairs.rows)
 
 
 def binary_cross_entropy_with_logits(
@@ -124,14 +143,15 @@ def binary_cross_entropy_with_logits(
     (``torch.nn.functional.binary_cross_entropy_with_logits``); targets are in [0, 1]."""
     _check_reduction(reduction)
     terms = []
-    for x, y in _pairs("binary_cross_entropy_with_logits", logits, targets):
+    pairs = _pairs("binary_cross_entropy_with_logits", logits, targets)
+    for x, y in pairs:
         # Both branches are (1 - y) x + log(1 + exp(-x)); each keeps softplus's argument <= 0, so
         # neither hits softplus's linear cut-off at 20 (which would lose up to 2e-9).
         if x.data >= 0.0:
             terms.append((1.0 - y) * x + (-x).softplus())
         else:
             terms.append(x.softplus() - y * x)
-    return _reduce(terms, reduction)
+    return _reduce(terms, reduction, pairs.rows)
 
 
 bce_with_logits = binary_cross_entropy_with_logits

@@ -175,3 +175,20 @@ def test_l2_and_softmax_match_torch() -> None:
 def test_bad_input_raises_clearly(call: Callable[[], Any], error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("loss", ["mse_loss", "binary_cross_entropy_with_logits"])
+def test_reduction_none_keeps_the_batch_shape_as_torch(loss: str) -> None:
+    torch = pytest.importorskip("torch")
+    import nn
+
+    preds = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]
+    targets = [[1.0, 0.0, 1.0], [0.0, 1.0, 0.5]]
+    mine = getattr(nn, loss)(values(preds), targets, reduction="none")
+    theirs = getattr(torch.nn.functional, loss)(torch.tensor(preds, dtype=torch.float64),
+                                                 torch.tensor(targets, dtype=torch.float64),
+                                                 reduction="none")
+    got, want = [[v.data for v in row] for row in mine], theirs.tolist()
+    assert [len(row) for row in got] == [len(row) for row in want]  # torch's shape (2, 3)
+    assert [x for row in got for x in row] == pytest.approx([x for row in want for x in row], rel=1e-15)
