@@ -339,11 +339,22 @@ class Checker:
         x, tx = run.handles[leaf], tensors[leaf]
         g, tg = run.handles[-1], tensors[-1]
         stats = report.per_op.setdefault("higher-order", OpStats())
+        if _branches_differ(graph, run.values, [t.item() for t in tensors]):
+            # e.g. max(tanh(x), c) at a tie in the engine, 1 ulp off it in torch (their libm
+            # differ): the two derivatives are of different pieces of the function
+            stats.add(J.IMPRECISE, 0.0)
+            report.imprecise_graphs += 1
+            return []
+        zero_base = _masked_pow(graph, run.values)
         for order in range(1, self.higher_order + 1):
             (g,) = self.adapter.grad_of(g, [x], create_graph=True)
             (tg,) = torch.autograd.grad(tg, [tx], create_graph=True, allow_unused=True)
             if tg is None or g is None:
                 if (tg is None) != (g is None) and tg is not None and tg.item() != 0.0:
+                    if zero_base and math.isnan(tg.item()):
+                        stats.add(J.IMPRECISE, 0.0)  # torch's artifact: see _masked_pow
+                        report.imprecise_graphs += 1
+                        return []
                     return [Finding("higher-order", "graph", leaf, f"order {order}: engine says the root does not depend on leaf {leaf}; torch {tg.item()!r}", graph, self.device)]
                 return []
             mine, theirs = self.adapter.value(g), tg.item()
@@ -351,6 +362,9 @@ class Checker:
                 if not float_mismatch(mine, theirs):
                     stats.add(J.OK, J.ulp_distance(mine, theirs))
                 elif (_within_rounding(g, mine, theirs)
+                      or (zero_base and math.isnan(theirs))
+                      or (math.isnan(theirs) and graph.ops() & _MASKING_HIGHER)
+                      or _overflowing(g, mine, theirs)
                       or _finite_difference_agrees(self.adapter, graph, leaf, order, mine)):
                     stats.add(J.IMPRECISE, J.ulp_distance(mine, theirs))
                     report.imprecise_graphs += 1
@@ -535,6 +549,71 @@ def _disagrees(value: float, grads: tuple[float, ...] | None, t_value: float, t_
         for g, t in zip(grads, t_grads))
 
 
+def _branch(node: Node, inputs: list[float]) -> tuple[Any, ...]:
+    """Which piece of a piecewise op the inputs select (its kinks, ties and masks)."""
+    name = node.op
+    if name in ("maximum", "minimum"):
+        a, b = inputs
+        return (a != a, b != b, (a > b) - (a < b))
+    if name in ("relu", "abs", "leaky_relu"):
+        return ((inputs[0] > 0.0) - (inputs[0] < 0.0),)
+    if name == "clamp":
+        lo, hi = node.params
+        x = inputs[0]
+        return tuple(None if bound is None else (x > bound) - (x < bound) for bound in (lo, hi))
+    if name == "softplus":
+        return (inputs[0] > 20.0, inputs[0] < 20.0)
+    if name == "pow":
+        return (inputs[0] == 0.0, inputs[1] == 0.0, inputs[1] >= 0.0)
+    if name in ("mod", "floordiv"):
+        a, b = inputs
+        return (math.floor(a / b) if b != 0.0 and math.isfinite(a / b) else None,)
+    return ()
+
+
+def _branches_differ(graph: Graph, mine: list[float], theirs: list[float]) -> bool:
+    """Whether the engine's and torch's forward values take different pieces of a piecewise op
+    somewhere (their elementary functions round differently: 1 ulp can cross a tie)."""
+    for node in graph.nodes:
+        if node.op == "leaf":
+            continue
+        ours = [a.value if isinstance(a, Const) else mine[a] for a in node.args]
+        torchs = [a.value if isinstance(a, Const) else theirs[a] for a in node.args]
+        if ours != torchs and _branch(node, ours) != _branch(node, torchs):
+            return True
+    return False
+
+
+# Ops whose torch backward is a where() mask: from the second derivative on, a nan in the branch
+# the mask drops (0 * log(0), inf - inf) leaks into torch's result, where the function is smooth
+# or constant. A finite engine there is not judged against torch's nan.
+_MASKING_HIGHER = frozenset({"relu", "clamp", "maximum", "minimum", "abs", "pow"})
+
+
+def _overflowing(g: Any, mine: float, theirs: float) -> bool:
+    """Whether the derivative's own graph reaches float64's edge (|x| > 1e300 or inf), so that
+    inf, -inf, nan or a huge number among the results depends only on the order of operations."""
+    from engine.autograd import topological_order
+
+    if all(math.isfinite(x) and abs(x) <= 1e300 for x in (mine, theirs)):
+        return False
+    if not hasattr(g, "_prev"):
+        return False
+    return any(not math.isfinite(v.data) or abs(v.data) > 1e300 for v in topological_order((g,)))
+
+
+def _masked_pow(graph: Graph, values: list[float]) -> bool:
+    """Whether some ``pow`` has a base or an exponent of 0. torch's higher derivatives there come
+    from where() masks whose unselected branch holds 0 * log(0) or 0 * x ** -2 (inf): nan leaks
+    through the mask's own backward where the function's derivative is 0. Not a bug to copy."""
+    for node in graph.nodes:
+        if node.op == "pow":
+            base, exponent = (a.value if isinstance(a, Const) else values[a] for a in node.args)
+            if base == 0.0 or exponent == 0.0:
+                return True
+    return False
+
+
 def _within_rounding(g: Any, mine: float, theirs: float) -> bool:
     """Whether float rounding inside the derivative's own graph can explain the difference: a sum
     over n nodes of magnitude at most S carries an error up to about n * eps * S (catastrophic
@@ -547,7 +626,9 @@ def _within_rounding(g: Any, mine: float, theirs: float) -> bool:
     # vetgrad keeps a constant operand as a float in the node (ConstOp): count it as an operand.
     numbers = [v.data for v in nodes] + [v._b for v in nodes if isinstance(v._b, float)]
     scale = max((abs(x) for x in numbers if math.isfinite(x)), default=0.0)
-    return abs(mine - theirs) <= 8 * len(numbers) * J.EPS * scale
+    # 64 eps per term: a product of large terms carries several roundings (d^3(x/x)/dx^3 where
+    # x = c % y: 4e-5 of noise against terms of 5e7; measured 5.6x over an 8-eps bound)
+    return abs(mine - theirs) <= 64 * len(numbers) * J.EPS * scale
 
 
 def _derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: int) -> float:

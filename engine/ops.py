@@ -49,7 +49,9 @@ class ValueMath:
 
     @staticmethod
     def div(a: Any, b: Any) -> Any:
-        return a / b
+        # torch's formulas divide tensors: a float numerator is a leaf, not ``c / x`` (which is
+        # torch's reciprocal(x) * c and would turn 0 / 1e-300 into 0 * inf = nan)
+        return (ValueMath.leaf(a) if isinstance(a, (int, float)) else a) / b
 
     @staticmethod
     def pow(a: Any, b: Any) -> Any:
@@ -65,8 +67,10 @@ class ValueMath:
     def sigmoid(a: Any) -> Any:
         return a.sigmoid()
 
-    # call(op, *inputs, *params): a node of backward op ``op``; installed by engine.value.
+    # call(op, *inputs, *params): a node of backward op ``op``; leaf(x): a leaf Value. Both are
+    # installed by engine.value.
     call: Callable[..., Any]
+    leaf: Callable[[float], Any]
 
     @staticmethod
     def log(a: Any) -> Any:

@@ -245,6 +245,7 @@ def _call_backward_op(op: Op, *args: Any) -> Value:
 
 
 _ops.ValueMath.call = staticmethod(_call_backward_op)
+_ops.ValueMath.leaf = staticmethod(lambda x: _leaf(float(x)))
 
 
 def _operand(x: Any) -> Any:
