@@ -216,7 +216,9 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
     for gi in batch:
         lv, k = where[(gi, len(graphs[gi].nodes) - 1)]
         roots.append(level_tensors[lv][k])
-    torch.stack(roots).sum().backward()
+    total = torch.stack(roots).sum()
+    if total.requires_grad:  # not when every root is a detached '//' (x // x alone)
+        total.backward()
     values = [t.detach().cpu().tolist() for t in level_tensors]
     grads = [t.grad.cpu().tolist() if t.grad is not None else [0.0] * len(v)
              for t, v in zip(level_tensors, values)]

@@ -148,6 +148,13 @@ def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
     assert len(report.findings[0].graph.nodes) <= 4  # shrunk to the op that fails
 
 
+def test_batched_reference_handles_a_graph_of_only_floor_division_of_a_node_by_itself() -> None:
+    from conformance.graph import Node
+
+    report = check(Graph((Node("leaf", value=1.0), Node("floordiv", (0, 0)))), "cpu", strict=False)
+    assert report.passed == 1 and not report.findings
+
+
 def test_batched_reference_handles_a_level_of_only_floor_division() -> None:
     from conformance.graph import Const, Node
 
