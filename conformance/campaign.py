@@ -167,12 +167,17 @@ def _backward(adapter: Adapter, run: EngineRun) -> None:
             return
 
 
-def _local_engine(adapter: Adapter, node: Node, inputs: tuple[float, ...]) -> tuple[float, tuple[float, ...] | None, str | None]:
-    """The op alone in the engine, on these inputs: its value and local derivatives."""
+def _local_engine(adapter: Adapter, node: Node, inputs: tuple[float, ...],
+                  aliased: bool = False) -> tuple[float, tuple[float, ...] | None, str | None]:
+    """The op alone in the engine, on these inputs: its value and local derivatives. ``aliased``
+    (``x op x``): one leaf as both operands, and the leaf's total derivative."""
     op = OPS[node.op]
     leaves: list[Any] = []
     args: list[Any] = []
-    for a, x in zip(node.args, inputs):
+    if aliased:
+        leaves.append(adapter.leaf(inputs[0]))
+        args = leaves * 2
+    for a, x in ([] if aliased else zip(node.args, inputs)):
         if isinstance(a, Const):
             args.append(x)
         else:
@@ -185,6 +190,8 @@ def _local_engine(adapter: Adapter, node: Node, inputs: tuple[float, ...]) -> tu
         adapter.backward(out)
     except Exception as exc:
         return value, None, f"{type(exc).__name__}: {exc}"
+    if aliased:
+        return value, (adapter.grad(leaves[0]),), None
     grads = iter(adapter.grad(leaf) for leaf in leaves)
     return value, tuple(next(grads) if not isinstance(a, Const) else math.nan for a in node.args), None
 
@@ -206,18 +213,6 @@ BACKWARD_TWICE = "backward x2"
 def _aliased(node: Node) -> bool:
     """``x op x``: one node as both operands (an engine may take a shortcut there)."""
     return len(node.args) == 2 and not isinstance(node.args[0], Const) and node.args[0] == node.args[1]
-
-
-def _local_engine_aliased(adapter: Adapter, node: Node, x: float) -> tuple[float, tuple[float, ...] | None, str | None]:
-    """The op with one leaf as both operands: its value and the leaf's total derivative."""
-    leaf = adapter.leaf(x)
-    out = adapter.apply(OPS[node.op], [leaf, leaf], node.params)
-    value = adapter.value(out)
-    try:
-        adapter.backward(out)
-    except Exception as exc:
-        return value, None, f"{type(exc).__name__}: {exc}"
-    return value, (adapter.grad(leaf),), None
 
 
 class EngineTimeoutError(Exception):
@@ -266,19 +261,14 @@ class Checker:
                 if node.op == "leaf":
                     continue
                 inputs = tuple(a.value if isinstance(a, Const) else run.values[a] for a in node.args)
-                try:
-                    mine = _local_engine(self.adapter, node, inputs)
-                except Exception as exc:
-                    mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
-                locals_.append((i, node, inputs, mine, len(cases)))
-                cases.append(LocalCase(OPS[node.op], node.form, inputs, node.params))
-                if _aliased(node):
+                checks = [(node.form, inputs)] + ([(ALIASED, inputs[:1])] if _aliased(node) else [])
+                for form, xs in checks:
                     try:
-                        mine = _local_engine_aliased(self.adapter, node, inputs[0])
+                        mine = _local_engine(self.adapter, node, xs, aliased=form == ALIASED)
                     except Exception as exc:
                         mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
-                    locals_.append((i, node, inputs[:1], mine, len(cases)))
-                    cases.append(LocalCase(OPS[node.op], ALIASED, inputs[:1], node.params))
+                    locals_.append((i, node, xs, mine, len(cases)))
+                    cases.append(LocalCase(OPS[node.op], form, xs, node.params))
         return run, locals_
 
     def check(self, graphs: Sequence[Graph], indices: Sequence[int], report: Report) -> None:
@@ -339,36 +329,36 @@ class Checker:
         x, tx = run.handles[leaf], tensors[leaf]
         g, tg = run.handles[-1], tensors[-1]
         stats = report.per_op.setdefault("higher-order", OpStats())
+
+        def undecided(ulps: float) -> list[Finding]:
+            stats.add(J.IMPRECISE, ulps)
+            report.imprecise_graphs += 1
+            return []
+
         if _branches_differ(graph, run.values, [t.item() for t in tensors]):
             # e.g. max(tanh(x), c) at a tie in the engine, 1 ulp off it in torch (their libm
             # differ): the two derivatives are of different pieces of the function
-            stats.add(J.IMPRECISE, 0.0)
-            report.imprecise_graphs += 1
-            return []
+            return undecided(0.0)
         zero_base = _masked_pow(graph, run.values)
+        masking = bool(graph.ops() & _MASKING_HIGHER)
+        ill_conditioned = _huge_quotient(graph, run.values)
         for order in range(1, self.higher_order + 1):
             (g,) = self.adapter.grad_of(g, [x], create_graph=True)
             (tg,) = torch.autograd.grad(tg, [tx], create_graph=True, allow_unused=True)
             if tg is None or g is None:
                 if (tg is None) != (g is None) and tg is not None and tg.item() != 0.0:
                     if zero_base and math.isnan(tg.item()):
-                        stats.add(J.IMPRECISE, 0.0)  # torch's artifact: see _masked_pow
-                        report.imprecise_graphs += 1
-                        return []
+                        return undecided(0.0)  # torch's artifact: see _masked_pow
                     return [Finding("higher-order", "graph", leaf, f"order {order}: engine says the root does not depend on leaf {leaf}; torch {tg.item()!r}", graph, self.device)]
                 return []
             mine, theirs = self.adapter.value(g), tg.item()
             if order >= 2:
                 if not float_mismatch(mine, theirs):
                     stats.add(J.OK, J.ulp_distance(mine, theirs))
-                elif (_within_rounding(g, mine, theirs)
-                      or (zero_base and math.isnan(theirs))
-                      or (math.isnan(theirs) and graph.ops() & _MASKING_HIGHER)
-                      or _overflowing(g, mine, theirs)
-                      or _on_a_kink(g) or _huge_quotient(graph, run.values)
+                elif (_rounding_or_float_edge(g, mine, theirs)
+                      or (math.isnan(theirs) and (zero_base or masking)) or ill_conditioned
                       or _finite_difference_agrees(self.adapter, graph, leaf, order, mine)):
-                    stats.add(J.IMPRECISE, J.ulp_distance(mine, theirs))
-                    report.imprecise_graphs += 1
+                    undecided(J.ulp_distance(mine, theirs))
                 else:
                     stats.add(J.FAIL, math.inf)
                     return [Finding("higher-order", "graph", leaf,
@@ -591,16 +581,27 @@ def _branches_differ(graph: Graph, mine: list[float], theirs: list[float]) -> bo
 _MASKING_HIGHER = frozenset({"relu", "clamp", "maximum", "minimum", "abs", "pow"})
 
 
-def _on_a_kink(g: Any) -> bool:
+def _rounding_or_float_edge(g: Any, mine: float, theirs: float) -> bool:
+    """Whether the engine's derivative graph explains the difference from torch's: rounding, an
+    overflow, or an exact mask point (one walk of the graph serves the three checks)."""
+    nodes = _derivative_nodes(g)
+    return (_within_rounding(nodes, mine, theirs) or _overflowing(nodes, mine, theirs)
+            or _on_a_kink(nodes))
+
+
+def _derivative_nodes(g: Any) -> list[Any]:
+    """The nodes of a derivative the engine built (vetgrad's Values); [] for another engine."""
+    from engine.autograd import topological_order
+
+    return topological_order((g,)) if hasattr(g, "_prev") else []
+
+
+def _on_a_kink(nodes: list[Any]) -> bool:
     """Whether the engine's derivative graph sits exactly on a mask or kink (pow with exponent or
     base 0, a max/min tie, relu/abs at 0): there a where() formula drops terms that torch, its
     forward an ulp away, keeps; e.g. x ** y at y = 1: d/dy of (y - 1) * x ** (y - 2) is masked
     to 0 at y - 1 == 0 exactly."""
-    from engine.autograd import topological_order
-
-    if not hasattr(g, "_prev"):
-        return False
-    for v in topological_order((g,)):
+    for v in nodes:
         op, a, b = v.op, v._a, v._b
         if op is None or a is None:
             continue
@@ -628,16 +629,12 @@ def _huge_quotient(graph: Graph, values: list[float]) -> bool:
     return False
 
 
-def _overflowing(g: Any, mine: float, theirs: float) -> bool:
+def _overflowing(nodes: list[Any], mine: float, theirs: float) -> bool:
     """Whether the derivative's own graph reaches float64's edge (|x| > 1e300 or inf), so that
     inf, -inf, nan or a huge number among the results depends only on the order of operations."""
-    from engine.autograd import topological_order
-
     if all(math.isfinite(x) and abs(x) <= 1e300 for x in (mine, theirs)):
         return False
-    if not hasattr(g, "_prev"):
-        return False
-    return any(not math.isfinite(v.data) or abs(v.data) > 1e300 for v in topological_order((g,)))
+    return any(not math.isfinite(v.data) or abs(v.data) > 1e300 for v in nodes)
 
 
 def _masked_pow(graph: Graph, values: list[float]) -> bool:
@@ -652,15 +649,12 @@ def _masked_pow(graph: Graph, values: list[float]) -> bool:
     return False
 
 
-def _within_rounding(g: Any, mine: float, theirs: float) -> bool:
+def _within_rounding(nodes: list[Any], mine: float, theirs: float) -> bool:
     """Whether float rounding inside the derivative's own graph can explain the difference: a sum
     over n nodes of magnitude at most S carries an error up to about n * eps * S (catastrophic
     cancellation, as in d2/dx2 (x / x) near 0, where torch's and our rules cancel differently)."""
-    from engine.autograd import topological_order
-
-    if not hasattr(g, "_prev") or not (math.isfinite(mine) and math.isfinite(theirs)):
+    if not nodes or not (math.isfinite(mine) and math.isfinite(theirs)):
         return False
-    nodes = topological_order((g,))
     # vetgrad keeps a constant operand as a float in the node (ConstOp): count it as an operand.
     numbers = [v.data for v in nodes] + [v._b for v in nodes if isinstance(v._b, float)]
     scale = max((abs(x) for x in numbers if math.isfinite(x)), default=0.0)

@@ -31,14 +31,20 @@ class TorchRun:
     batched: bool = False
 
 
+ALIASED = "s"  # the form of a LocalCase ``x op x``: one input, used as both operands
+
+
 def apply_op(torch: Any, name: str, args: Sequence[Any], params: tuple[Any, ...],
              scalar_exponent: float | None = None, form: str = "") -> Any:
     """Op ``name`` on tensors, as torch computes the expression a user writes. ``x ** c`` with a
     Python-number exponent is torch's pow(Tensor, Scalar), whose special cases (c = 2, 3, -1, -2,
     ±0.5) differ from pow(Tensor, Tensor): pass ``scalar_exponent`` for it. ``c / x`` with a
-    number on the left (``form`` "cn") is ``Tensor.__rtruediv__``: reciprocal(x) * c."""
+    number on the left (``form`` "cn") is ``Tensor.__rtruediv__``: reciprocal(x) * c. ``form``
+    ALIASED: the one tensor in ``args`` is both operands."""
     if scalar_exponent is not None:
         return torch.pow(args[0], scalar_exponent)
+    if form == ALIASED:
+        args = [args[0], args[0]]
     if name == "div" and form == "cn":
         return args[1].reciprocal() * args[0]
     return OPS[name].torch(torch, *args, *params)
@@ -74,9 +80,6 @@ def run_graph(graph: Graph, device: str) -> TorchRun:
     return TorchRun(values, grads)
 
 
-ALIASED = "s"  # the form of a LocalCase ``x op x``: one input, used as both operands
-
-
 @dataclass
 class LocalCase:
     """One op applied to given inputs (the engine's own values at a node)."""
@@ -106,8 +109,7 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
             col = torch.tensor([cases[i].inputs[k] for i in idx], dtype=f64, device=device,
                                requires_grad=(f in "n" + ALIASED))
             cols.append(col)
-        args = cols * 2 if form == ALIASED else cols
-        out = apply_op(torch, name, args, params, None if exponent is None else float(exponent), form)
+        out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent), form)
         values = out.detach().cpu().tolist()
         grads: list[list[float]] = [[math.nan] * len(idx) for _ in cols]
         if op.differentiable:
@@ -130,8 +132,7 @@ def run_scalar(case: LocalCase, device: str, operator: bool = True) -> tuple[flo
     args = [torch.tensor(x, dtype=f64, device=device, requires_grad=(f in "n" + ALIASED))
             for x, f in zip(case.inputs, case.form)]
     exponent = case.inputs[1] if case.op.name == "pow" and case.form == "nc" else None
-    operands = args * 2 if case.form == ALIASED else args
-    out = apply_op(torch, case.op.name, operands, case.params, exponent, case.form if operator else "")
+    out = apply_op(torch, case.op.name, args, case.params, exponent, case.form if operator else "")
     grads = [math.nan] * len(args)
     if case.op.differentiable:
         out.backward()

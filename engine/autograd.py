@@ -140,12 +140,19 @@ def grad_is_set(v: Value) -> bool:
     return g is not _value._UNSET and g is not None
 
 
-def zero_grad(values: Iterable[Value]) -> None:
+def zero_grad(values: Iterable[Value], set_to_none: bool = True) -> None:
     """Set ``grad`` to 0.0 on each of ``values`` (e.g. a model's parameters): unset, as torch's
-    ``zero_grad()`` sets None, so the next ``backward()`` assigns rather than adds."""
-    unset = _value._UNSET
+    ``zero_grad()`` sets None, so the next ``backward()`` assigns rather than adds and optimizers
+    skip it. ``set_to_none=False``: a set gradient becomes a set 0.0 instead (torch's
+    ``grad.zero_()``), an unset one stays unset."""
+    if set_to_none:
+        unset = _value._UNSET
+        for v in values:
+            v.grad = unset
+        return
     for v in values:
-        v.grad = unset
+        if grad_is_set(v):
+            v.grad = 0.0
 
 
 def zero_grad_graph(root: Value) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
-from engine import Value, grad_is_set, zero_grad
+from engine import Value, zero_grad
 
 
 class IncompatibleKeys(NamedTuple):
@@ -71,12 +71,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Unset the gradient of every parameter (reads 0.0; torch's None); call before each
         ``backward()``. ``set_to_none=False``: a set gradient becomes a set 0.0 instead."""
-        if set_to_none:
-            zero_grad(self.parameters())
-            return
-        for p in self.parameters():
-            if grad_is_set(p):
-                p.grad = 0.0
+        zero_grad(self.parameters(), set_to_none)
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, float | list[float]]:

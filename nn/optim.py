@@ -83,13 +83,7 @@ class Optimizer:
         """Unset every parameter's gradient (reads 0.0; torch's None), so that ``step()`` skips a
         parameter no later backward reaches. ``set_to_none=False``: a set gradient becomes a set
         0.0 instead (torch's ``grad.zero_()``), which ``step()`` does apply."""
-        params = [p for group in self.param_groups for p in group["params"]]
-        if set_to_none:
-            zero_grad(params)
-            return
-        for p in params:
-            if grad_is_set(p):
-                p.grad = 0.0
+        zero_grad((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -150,6 +144,12 @@ class Optimizer:
     def _update(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _with_grad(group: dict[str, Any]) -> list[Value]:
+        """The group's parameters a gradient has reached: torch skips a parameter whose grad is
+        None (no weight decay, momentum or step count for it)."""
+        return [p for p in group["params"] if grad_is_set(p)]
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
@@ -194,9 +194,7 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         state = self.state
-        for p in group["params"]:
-            if not grad_is_set(p):
-                continue  # as torch skips a parameter whose grad is None
+        for p in self._with_grad(group):
             g = -p.grad if maximize else p.grad
             if weight_decay != 0.0:
                 g = g + weight_decay * p.data
@@ -262,9 +260,7 @@ class Adam(Optimizer):
         c2 = 1 - beta2
         sqrt = math.sqrt
         state = self.state
-        for p in group["params"]:
-            if not grad_is_set(p):
-                continue  # as torch skips a parameter whose grad is None
+        for p in self._with_grad(group):
             st = state.get(p)
             if st is None:
                 st = state[p] = {"step": 0.0, "exp_avg": 0.0, "exp_avg_sq": 0.0}
