@@ -114,8 +114,7 @@ def probe(adapter: Adapter) -> dict[str, tuple[str, ...]]:
     raises is kept: the campaign reports it as the bug it is, not as an op the engine lacks."""
     supported: dict[str, tuple[str, ...]] = {}
     for op in public_ops():
-        params = tuple(default if default is not None else (-1.0 if name == "lo" else 1.0)
-                       for name, default in op.params)
+        params = op.sweep_params[0]  # type: ignore[index]
         ok = [form for form in operand_forms(op)
               if adapter.offers(op, form) and _tries(adapter, op, form, params)]
         if ok:

@@ -18,8 +18,6 @@ from engine.ops import ANY, OPS, Op, public_ops
 INF, NAN = math.inf, math.nan
 EDGE_VALUES: tuple[float, ...] = (0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, INF, -INF, NAN, 1e-300,
                                   -1e-300, 5e-324, 1e300, -1e300, 1e-8, 1e8, 20.0, 710.0, -745.0)
-SLOPES = (0.01, 0.1, 0.2, 2.0)
-CLAMP_BOUNDS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 
 
 class Source(Protocol):
@@ -90,7 +88,7 @@ def _ordinary_value(source: Source, op: Op | None, position: int) -> float:
     them (``x * 2``, ``1 - x``, ``x ** 3``), given as an int or as an integer-valued float."""
     lo, hi = op.domain[min(position, len(op.domain) - 1)] if op is not None else ANY
     if op is not None and source.chance(INT_CONST_RATE):
-        if op.name == "pow" and position == 1:
+        if op.scalar_form is not None and position == 1:
             lo, hi = INT_EXPONENTS  # x ** 3 .. x ** 10: integer powers take their own code paths
         first, last = math.ceil(lo), math.floor(hi)
         if first <= last:
@@ -111,17 +109,7 @@ def _in_domain(op: Op, position: int, x: float) -> bool:
 
 
 def _params(source: Source, op: Op) -> tuple[Any, ...]:
-    if op.name == "leaky_relu":
-        return (_pick(source, SLOPES),)
-    if op.name == "clamp":
-        lo, hi = _pick(source, CLAMP_BOUNDS), _pick(source, CLAMP_BOUNDS)
-        form = source.integer(0, 3)  # both bounds, only lo, only hi, or (rarely) lo > hi
-        if form == 1:
-            return (min(lo, hi), None)
-        if form == 2:
-            return (None, max(lo, hi))
-        return (min(lo, hi), max(lo, hi)) if form == 0 or lo == hi else (max(lo, hi), min(lo, hi))
-    return ()
+    return op.sample_params(source) if op.sample_params is not None else ()
 
 
 def _forward(op: Op, inputs: Sequence[float], params: tuple[Any, ...]) -> float:

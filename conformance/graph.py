@@ -104,25 +104,13 @@ def _dec_float(x: Any) -> Any:
 
 
 def expression(graph: Graph, i: int, names: dict[int, str]) -> str:
-    """Python source for node ``i`` over named earlier nodes (for reproducers)."""
+    """Python source for node ``i`` over named earlier nodes (for reproducers), as the op's row
+    spells it; a method with a constant receiver (``c.maximum(x)``) gets ``V(c)``."""
+    from engine.ops import OPS
+
     n = graph.nodes[i]
-
-    def arg(a: Arg) -> str:
-        return f"{a.value!r}" if isinstance(a, Const) else names[a]
-
-    args = [arg(a) for a in n.args]
-    params = ", ".join(repr(p) for p in n.params)
-    infix = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "floordiv": "//", "mod": "%"}
-    if n.op in infix:
-        return f"{_paren(args[0])} {infix[n.op]} {_paren(args[1])}"
-    if n.op == "neg":
-        return f"-{_paren(args[0])}"
-    if n.op == "abs":
-        return f"abs({args[0]})"
-    if n.op in ("maximum", "minimum"):
-        return f"V({args[0]}).{n.op}({args[1]})" if isinstance(n.args[0], Const) else f"{args[0]}.{n.op}({args[1]})"
-    return f"{args[0]}.{n.op}({params})"
-
-
-def _paren(s: str) -> str:
-    return f"({s})" if s.startswith("-") or " " in s else s
+    op = OPS[n.op]
+    args = [f"{a.value!r}" if isinstance(a, Const) else names[a] for a in n.args]
+    if op.dunder is None and isinstance(n.args[0], Const):
+        args[0] = f"V({args[0]})"
+    return op.spell(args, [repr(p) for p in n.params])

@@ -41,13 +41,14 @@ def apply_op(torch: Any, name: str, args: Sequence[Any], params: tuple[Any, ...]
     ±0.5) differ from pow(Tensor, Tensor): pass ``scalar_exponent`` for it. ``c / x`` with a
     number on the left (``form`` "cn") is ``Tensor.__rtruediv__``: reciprocal(x) * c. ``form``
     ALIASED: the one tensor in ``args`` is both operands."""
+    op = OPS[name]
     if scalar_exponent is not None:
-        return torch.pow(args[0], scalar_exponent)
+        return OPS[op.scalar_form].torch(torch, args[0], scalar_exponent)  # type: ignore[index]
     if form == ALIASED:
         args = [args[0], args[0]]
-    if name == "div" and form == "cn":
-        return args[1].reciprocal() * args[0]
-    return OPS[name].torch(torch, *args, *params)
+    if op.torch_reflected is not None and form == "cn":
+        return op.torch_reflected(torch, *args)
+    return op.torch(torch, *args, *params)
 
 
 def build_tensors(graph: Graph, device: str) -> list[Any]:
@@ -100,7 +101,7 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
     for i, case in enumerate(cases):
         # x ** c with a number c is torch's pow(Tensor, Scalar), which special-cases some c: one
         # group (and one torch call) per exponent, as a graph would call it.
-        exponent = repr(case.inputs[1]) if case.op.name == "pow" and case.form == "nc" else None
+        exponent = repr(case.inputs[1]) if case.op.scalar_form and case.form == "nc" else None
         groups.setdefault((case.op.name, case.form, case.params, exponent), []).append(i)
     for (name, form, params, exponent), idx in groups.items():
         op = OPS[name]
@@ -131,7 +132,7 @@ def run_scalar(case: LocalCase, device: str, operator: bool = True) -> tuple[flo
     f64 = torch.float64
     args = [torch.tensor(x, dtype=f64, device=device, requires_grad=(f in "n" + ALIASED))
             for x, f in zip(case.inputs, case.form)]
-    exponent = case.inputs[1] if case.op.name == "pow" and case.form == "nc" else None
+    exponent = case.inputs[1] if case.op.scalar_form and case.form == "nc" else None
     out = apply_op(torch, case.op.name, args, case.params, exponent, case.form if operator else "")
     grads = [math.nan] * len(args)
     if case.op.differentiable:
@@ -239,4 +240,4 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
 
 def _scalar_exponent(node: Any) -> float | None:
     """The constant exponent of ``x ** c`` (torch's pow(Tensor, Scalar)), else None."""
-    return node.args[1].value if node.op == "pow" and node.form == "nc" else None
+    return node.args[1].value if OPS[node.op].scalar_form and node.form == "nc" else None

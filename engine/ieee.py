@@ -83,6 +83,27 @@ def sqrt(x: float) -> float:
     return NAN
 
 
+def log1p(x: float) -> float:
+    """log(1 + x), exact near 0; -inf at -1 and nan below (math.log1p raises there)."""
+    if x > -1.0:
+        return math.log1p(x)
+    if x == -1.0:
+        return -INF
+    return NAN  # below -1, or nan
+
+
+def expm1(x: float) -> float:
+    """exp(x) - 1, exact near 0; inf on overflow (math.expm1 raises)."""
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return INF
+
+
+atan = math.atan  # never raises: ±pi/2 at ±inf, nan for nan
+atan2 = math.atan2  # C99 atan2 for every pair, signed zeros and infinities included
+
+
 def sin(x: float) -> float:
     return math.sin(x) if not _isinf(x) else NAN
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import linecache
 import math
+import operator
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from engine import ieee
 
@@ -100,7 +101,13 @@ POSITIVE = (0.05, 5.0)
 
 @dataclass(frozen=True, eq=False)
 class Op:
-    """One primitive op. ``params`` are constant (non-differentiable) arguments with defaults.
+    """One primitive op: its row is the whole spec (as OpInfo and derivatives.yaml are for torch).
+
+    Every consumer reads the row: ``Value``'s operators and methods, ``backward()``, the docs
+    table, the conformance generator, torch reference, exact oracle, probe, reproducer printer and
+    edge sweep, and the tests. Functions of inputs take them in the op's order, then ``params``
+    (as ``forward`` does); a VJP rule takes ``F, g, *inputs, out, *params``; an exact rule takes
+    ``mp`` (the mpmath module, so that this package needs no mpmath) first.
 
     The hottest ops also give their float code as source text, which is compiled once into the
     op and inlined into ``Value``'s operators and ``backward()`` (a call costs about a third of a
@@ -110,18 +117,44 @@ class Op:
 
     name: str
     arity: int
-    symbol: str
-    forward: Callable[..., float] | None  # None when ``expr`` is given: compiled from it
-    vjp: Callable[..., Any] | None
+    symbol: str  # micrograd's ``_op`` label of a node
+    forward: Callable[..., float] | None  # IEEE-safe float function; None when ``expr`` is given
+    vjp: Callable[..., Any] | None  # None: not differentiable (backward raises, as in torch)
     doc: str
-    call: Callable[..., Any] | None = None
-    torch: Callable[..., Any] | None = None
-    params: tuple[tuple[str, Any], ...] = ()
-    domain: tuple[tuple[float, float], ...] = (ANY, ANY)
-    special: tuple[float, ...] = ()
-    dunder: str | None = None
-    method: str | None = None
+    # -- how a user spells it (``call`` is derived from these) --
+    dunder: str | None = None  # Python operator: "add" is ``a + b`` (and ``2 + a``)
+    method: str | None = None  # ``a.method(...)``; a binary method takes a constant on the right only
+    # -- PyTorch --
+    torch: Callable[..., Any] | None = None  # (torch, *tensors, *params) -> tensor
     torch_name: str = ""
+    # ``number op Value`` where torch's reflected operator is another formula than the op's
+    # function (``c / x`` is ``Tensor.__rtruediv__``: reciprocal(x) * c); both are sound, so the
+    # harness accepts an engine that follows either. (torch, c, x) -> tensor.
+    torch_reflected: Callable[..., Any] | None = None
+    # ``Value op number`` is another op in torch (``x ** 2.0`` is pow(Tensor, Scalar)): its name.
+    scalar_form: str | None = None
+    # -- constant parameters --
+    params: tuple[tuple[str, Any], ...] = ()  # (name, default)
+    sample_params: Callable[[Any], tuple[Any, ...]] | None = None  # from a conformance Source
+    # the edge sweep's parameters; the first are the probe's (default: the defaults)
+    sweep_params: tuple[tuple[Any, ...], ...] | None = None
+    # -- sampling --
+    domain: tuple[tuple[float, float], ...] = (ANY, ANY)  # well-conditioned inputs, per position
+    special: tuple[float, ...] = ()  # kinks, ties, domain edges: edge values of this op
+    # -- the exact (mpmath) reference: None where the result is not a finite real --
+    exact: Callable[..., Any] | None = None  # (mp, *inputs, *params)
+    # (mp, *inputs, out, *params) -> one derivative per input, each a number or (number, scale of
+    # its terms) where the formula cancels (tanh' = 1 - out**2); ``out`` is the engine's own value
+    exact_grad: Callable[..., Any] | None = None
+    # -- torch's conventions where the function is not smooth (see LADDER.md) --
+    masks: tuple[int, ...] = ()  # inputs whose zero derivative is torch's where(): nan doesn't pass
+    masks_higher: bool = False  # torch's backward is a where(): higher derivatives may leak nan
+    branch: Callable[..., tuple[Any, ...]] | None = None  # which piece the inputs select
+    kink: Callable[..., bool] | None = None  # inputs exactly on a mask point or tie
+    leaks_nan: Callable[..., bool] | None = None  # torch's higher derivatives leak nan from a mask
+    ill_conditioned: Callable[..., bool] | None = None  # higher derivatives cancel past float64
+    ulps: int = 0  # how far from torch the engine may round (0: bit for bit; C libm ops differ)
+    # -- engine internals --
     expr: str = field(default="", repr=False)
     back_src: str = field(default="", repr=False)
     const_back_src: tuple[str, str] = field(default=("", ""), repr=False)  # c op x, x op c
@@ -129,12 +162,16 @@ class Op:
     # ``Tensor.__rtruediv__``, reciprocal(x) * c. Its forward (of ``a`` = c, ``b`` = x) and VJP.
     reflected_expr: str = field(default="", repr=False)
     reflected_vjp: Callable[..., Any] | None = field(default=None, repr=False)
+    call: Callable[..., Any] | None = field(init=False, repr=False)  # the op as a user writes it
     fast_back: Callable[[Any], None] | None = field(init=False, repr=False)
     back: Callable[[Any], None] = field(init=False, repr=False)
     const_left: ConstOp | None = field(init=False, repr=False)  # c op x (binary ops only)
     const_right: ConstOp | None = field(init=False, repr=False)  # x op c
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "call", _user_call(self))
+        if self.sweep_params is None:
+            object.__setattr__(self, "sweep_params", (tuple(d for _, d in self.params),))
         if self.expr:
             params = "a, b" if self.arity == 2 else "a"
             forward = _compile_function(f"{self.name}_forward", params, f"return {self.expr}")
@@ -146,10 +183,55 @@ class Op:
         binary = self.arity == 2
         object.__setattr__(self, "const_left", ConstOp(self, right=False) if binary else None)
         object.__setattr__(self, "const_right", ConstOp(self, right=True) if binary else None)
+        missing = self.missing_facts()
+        if missing:
+            raise TypeError(f"op {self.name!r}: its row lacks {', '.join(missing)} (see Op)")
 
     @property
     def differentiable(self) -> bool:
         return self.vjp is not None
+
+    @property
+    def public(self) -> bool:
+        """Whether a user calls it directly (an operator or a method of ``Value``)."""
+        return self.dunder is not None or self.method is not None
+
+    def spell(self, args: Sequence[str], params: Sequence[str] = ()) -> str:
+        """Python source of this op as a user writes it, on operands and parameters given as
+        source text: ``a + b``, ``-a``, ``abs(a)``, ``a.clamp(-1.0, 1.0)``."""
+        if self.dunder in INFIX:
+            return f"{paren(args[0])} {INFIX[self.dunder]} {paren(args[1])}"
+        if self.dunder == "neg":
+            return f"-{paren(args[0])}"
+        if self.dunder == "abs":
+            return f"abs({args[0]})"
+        if self.method is None:
+            raise ValueError(f"op {self.name!r} has no spelling: a user cannot call it directly")
+        return f"{args[0]}.{self.method}({', '.join([*args[1:], *params])})"
+
+    @property
+    def either_reference(self) -> bool:
+        """``c op x``: torch's reflected operator and its function differ, both sound."""
+        return self.torch_reflected is not None
+
+    def missing_facts(self) -> list[str]:
+        """The facts a consumer needs that this row lacks (the unit tests require none)."""
+        missing = []
+        compared = self.public or self.torch is not None
+        for name, needed in (
+            ("forward", self.forward is not None),
+            ("torch", not self.public or self.torch is not None),
+            ("torch_name", self.torch is None or bool(self.torch_name)),
+            ("exact", not compared or self.exact is not None),
+            ("exact_grad", not compared or self.vjp is None or self.exact_grad is not None),
+            ("sample_params", not self.params or not self.public or self.sample_params is not None),
+            ("sweep_params", all(len(p) == len(self.params) for p in self.sweep_params or ())),
+            ("domain", len(self.domain) >= 1),
+            ("masks", all(0 <= k < self.arity for k in self.masks)),
+        ):
+            if not needed:
+                missing.append(name)
+        return missing
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as its name: an unpickled graph shares the table's op objects (backward
@@ -172,6 +254,32 @@ class Op:
                     _BOUND.clear()
                 bound = _BOUND[key] = BoundOp(self, params)
         return bound
+
+
+INFIX = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "floordiv": "//",
+         "mod": "%"}
+"""Python's binary operators by their dunder name (``__add__`` is ``+``)."""
+
+
+def paren(source: str) -> str:
+    """``source`` in parentheses where an operator next to it would bind differently."""
+    return f"({source})" if source.startswith("-") or " " in source else source
+
+
+def _user_call(op: Op) -> Callable[..., Any] | None:
+    """The op as a user writes it: its operator (``operator.truediv`` is ``a / b``, and ``2 / a``
+    through the reflected operator) or its method, parameters after the operands."""
+    if op.dunder is not None:
+        return getattr(operator, op.dunder)  # type: ignore[no-any-return]
+    if op.method is None:
+        return None
+    name = op.method
+
+    def call(a: Any, *rest: Any) -> Any:
+        return getattr(a, name)(*rest)
+
+    call.__name__ = call.__qualname__ = f"call_{name}"
+    return call
 
 
 class ConstOp:
@@ -548,6 +656,27 @@ def _clamp(F, g, a, out, lo, hi):
     return g if inside else 0.0
 
 
+def _log1p(F, g, a, out):
+    # log1p_backward: grad / (self + 1)
+    return F.div(g, a + 1.0)
+
+
+def _expm1(F, g, a, out):
+    return g * (out + 1.0)
+
+
+def _atan(F, g, a, out):
+    return F.div(g, a * a + 1.0)
+
+
+def _atan2(F, g, a, b, out):
+    # atan2_backward: recip = (self * self + other * other).reciprocal(), masked_fill_ to 0 where
+    # that sum is 0 (so the origin gets 0, and a nan grad still passes)
+    denom = a * a + b * b
+    recip = 0.0 if F.val(denom) == 0.0 else F.div(1.0, denom)
+    return g * b * recip, g * -a * recip
+
+
 def _softplus_fwd(x: float) -> float:
     return ieee.softplus(x)
 
@@ -623,7 +752,8 @@ def _zero_derivatives(F, g, a, b, out):
 
 
 RELU_BACKWARD = Op("relu_backward", 2, "relu_backward", _relu_backward_fwd, _relu_backward,
-                   "torch's threshold_backward(grad, result, 0)")
+                   "torch's threshold_backward(grad, result, 0)",
+                   kink=lambda g, out: g == 0.0 or out == 0.0)
 LEAKY_RELU_BACKWARD = Op("leaky_relu_backward", 2, "leaky_relu_backward", _leaky_relu_backward_fwd,
                          _leaky_relu_backward, "torch's leaky_relu_backward(grad, self, slope)",
                          params=(("slope", 0.01),))
@@ -639,93 +769,244 @@ DIV_FLOOR = Op("div_floor", 2, "div_floor", ieee.floor_divide, _zero_derivatives
 BACKWARD_OPS = (RELU_BACKWARD, LEAKY_RELU_BACKWARD, TANH_BACKWARD, SIGMOID_BACKWARD, SOFTPLUS_BACKWARD,
                 SGN, DIV_FLOOR)
 
+# -- facts the harness reads: parameter samplers, exact (mpmath) rules, pieces of piecewise ops --
+# A sampler draws from a conformance ``Source`` (``integer(lo, hi)``, ``uniform``, ``chance``).
+
+SLOPES = (0.01, 0.1, 0.2, 2.0)
+CLAMP_BOUNDS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+
+
+def _pick(source: Any, items: tuple[Any, ...]) -> Any:
+    return items[source.integer(0, len(items) - 1)]
+
+
+def _sample_slope(source: Any) -> tuple[float]:
+    return (_pick(source, SLOPES),)
+
+
+def _sample_clamp(source: Any) -> tuple[float | None, float | None]:
+    lo, hi = _pick(source, CLAMP_BOUNDS), _pick(source, CLAMP_BOUNDS)
+    form = source.integer(0, 3)  # both bounds, only lo, only hi, or (rarely) lo > hi
+    if form == 1:
+        return (min(lo, hi), None)
+    if form == 2:
+        return (None, max(lo, hi))
+    return (min(lo, hi), max(lo, hi)) if form == 0 or lo == hi else (max(lo, hi), min(lo, hi))
+
+
+def _real_power(mp: Any, a: Any, e: Any) -> Any:
+    return mp.power(a, e) if a > 0 or (a < 0 and e == int(e)) else None
+
+
+def _exact_base_grad(mp: Any, a: Any, e: Any) -> Any:
+    """d(a ** e)/da where it is real (None where a ** e is not)."""
+    if a <= 0 and not (a < 0 and e == int(e)) and not (a == 0 and (e == 0 or e >= 1)):
+        return None
+    return 0 if e == 0 else e * mp.power(a, e - 1)
+
+
+def _exact_pow_grads(mp: Any, a: Any, e: Any, out: Any) -> tuple[Any, Any] | None:
+    da = _exact_base_grad(mp, a, e)
+    db = 0 if (a == 0 and e >= 0) else (out * mp.log(a) if a > 0 else None)
+    return None if da is None or db is None else (da, db)
+
+
+def _exact_pow_scalar_grad(mp: Any, a: Any, out: Any, e: float) -> tuple[Any] | None:
+    da = _exact_base_grad(mp, a, mp.mpf(e))
+    return None if da is None else (da,)
+
+
+def _exact_extremum_grads(a: Any, b: Any, larger: bool) -> tuple[Any, Any]:
+    if a == b:
+        return 0.5, 0.5
+    first = (a > b) == larger
+    return (1, 0) if first else (0, 1)
+
+
+def _exact_clamp(mp: Any, a: Any, lo: float | None, hi: float | None) -> Any:
+    if lo is not None and a < lo:
+        a = mp.mpf(lo)
+    if hi is not None and a > hi:
+        a = mp.mpf(hi)
+    return a
+
+
+def _inside(a: Any, lo: float | None, hi: float | None) -> bool:
+    return (lo is None or a >= lo) and (hi is None or a <= hi)
+
+
+def _sign(x: float) -> int:
+    return (x > 0.0) - (x < 0.0)
+
+
+def _extremum_branch(a: float, b: float) -> tuple[Any, ...]:
+    return (a != a, b != b, (a > b) - (a < b))
+
+
+def _clamp_branch(x: float, lo: float | None, hi: float | None) -> tuple[Any, ...]:
+    return tuple(None if bound is None else (x > bound) - (x < bound) for bound in (lo, hi))
+
+
+def _quotient_branch(a: float, b: float) -> tuple[Any, ...]:
+    return (math.floor(a / b) if b != 0.0 and math.isfinite(a / b) else None,)
+
+
+def _huge_quotient(a: float, b: float) -> bool:
+    # d(a % b)/db is -floor(a / b): the k-th derivative sums terms of size quotient ** k that cancel
+    return b != 0.0 and math.isfinite(a) and abs(a / b) > 1e6
+
+
 _KINK0 = (0.0, -0.0)
 _OPS: tuple[Op, ...] = (
     Op("add", 2, "+", None, _add, "a + b", expr="a + b", dunder="add",
        back_src=_ADD_BACK, const_back_src=_ADD_CONST_BACK,
-       call=lambda a, b: a + b, torch=lambda T, a, b: T.add(a, b), torch_name="torch.add"),
+       torch=lambda T, a, b: T.add(a, b), torch_name="torch.add",
+       exact=lambda mp, a, b: a + b, exact_grad=lambda mp, a, b, out: (1, 1)),
     Op("sub", 2, "-", None, _sub, "a - b", expr="a - b", dunder="sub",
        back_src=_SUB_BACK, const_back_src=_SUB_CONST_BACK,
-       call=lambda a, b: a - b, torch=lambda T, a, b: T.sub(a, b), torch_name="torch.sub"),
+       torch=lambda T, a, b: T.sub(a, b), torch_name="torch.sub",
+       exact=lambda mp, a, b: a - b, exact_grad=lambda mp, a, b, out: (1, -1)),
     Op("mul", 2, "*", None, _mul, "a * b", expr="a * b", dunder="mul",
        back_src=_MUL_BACK, const_back_src=_MUL_CONST_BACK,
-       call=lambda a, b: a * b, torch=lambda T, a, b: T.mul(a, b), torch_name="torch.mul"),
+       torch=lambda T, a, b: T.mul(a, b), torch_name="torch.mul",
+       exact=lambda mp, a, b: a * b, exact_grad=lambda mp, a, b, out: (b, a)),
     Op("div", 2, "/", ieee.div, _div,
        "a / b (true division; x/0 is ±inf or nan); number / Value is torch's reciprocal(b) * a",
        dunder="truediv", const_back_src=_DIV_CONST_BACK,
        reflected_expr="ieee.div(1.0, b) * a", reflected_vjp=_rdiv,
-       call=lambda a, b: a / b, torch=lambda T, a, b: T.div(a, b), torch_name="torch.div",
-       domain=(ANY, (0.2, 3.0)), special=(0.0, -0.0, 1e-300)),
+       torch=lambda T, a, b: T.div(a, b), torch_name="torch.div",
+       torch_reflected=lambda T, c, x: x.reciprocal() * c,
+       domain=(ANY, (0.2, 3.0)), special=(0.0, -0.0, 1e-300),
+       exact=lambda mp, a, b: a / b if b != 0 else None,
+       exact_grad=lambda mp, a, b, out: None if b == 0 else (1 / b, -(a / b) / b)),
     Op("pow", 2, "**", ieee.pow, _pow, "a ** b (Value ** Value, number ** Value)", dunder="pow",
-       call=lambda a, b: a**b, torch=lambda T, a, b: T.pow(a, b), torch_name="torch.pow",
-       domain=(POSITIVE, (-2.5, 2.5)), special=(0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.0)),
+       torch=lambda T, a, b: T.pow(a, b), torch_name="torch.pow", scalar_form="pow_scalar",
+       domain=(POSITIVE, (-2.5, 2.5)), special=(0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.0),
+       exact=_real_power, exact_grad=_exact_pow_grads, masks=(0,), masks_higher=True,
+       branch=lambda a, b: (a == 0.0, b == 0.0, b >= 0.0),
+       kink=lambda a, b: a == 0.0 or b == 0.0,
+       leaks_nan=lambda a, b: a == 0.0 or b == 0.0, ulps=8),
     Op("pow_scalar", 1, "**", ieee.pow_scalar, _pow_scalar,
        "a ** c for a constant number c (torch's pow(Tensor, Scalar))",
-       params=(("exponent", 2.0),), torch=lambda T, a, e: T.pow(a, e), torch_name="torch.pow"),
+       params=(("exponent", 2.0),), torch=lambda T, a, e: T.pow(a, e), torch_name="torch.pow",
+       sweep_params=((2.0,), (0.0,), (0.5,), (-0.5,), (-1.0,), (3.0,), (-2.0,), (1.5,), (-1.5,)),
+       exact=lambda mp, a, e: _real_power(mp, a, e), exact_grad=_exact_pow_scalar_grad, ulps=8),
     Op("maximum", 2, "maximum", ieee.maximum, _maximum,
        "larger of a and b; a tie splits the gradient in halves; nan propagates", method="maximum",
-       call=lambda a, b: a.maximum(b), torch=lambda T, a, b: T.maximum(a, b),
-       torch_name="torch.maximum", special=(0.0, 1.0)),
+       torch=lambda T, a, b: T.maximum(a, b), torch_name="torch.maximum", special=(0.0, 1.0),
+       exact=lambda mp, a, b: max(a, b),
+       exact_grad=lambda mp, a, b, out: _exact_extremum_grads(a, b, larger=True),
+       masks=(0, 1), masks_higher=True, branch=_extremum_branch, kink=lambda a, b: a == b),
     Op("minimum", 2, "minimum", ieee.minimum, _minimum,
        "smaller of a and b; a tie splits the gradient in halves; nan propagates", method="minimum",
-       call=lambda a, b: a.minimum(b), torch=lambda T, a, b: T.minimum(a, b),
-       torch_name="torch.minimum", special=(0.0, 1.0)),
+       torch=lambda T, a, b: T.minimum(a, b), torch_name="torch.minimum", special=(0.0, 1.0),
+       exact=lambda mp, a, b: min(a, b),
+       exact_grad=lambda mp, a, b, out: _exact_extremum_grads(a, b, larger=False),
+       masks=(0, 1), masks_higher=True, branch=_extremum_branch, kink=lambda a, b: a == b),
     Op("floordiv", 2, "//", ieee.floor_divide, None,
        "floor(a / b) as torch.floor_divide; not differentiable (backward raises, as in torch)",
-       dunder="floordiv", call=lambda a, b: a // b,
-       torch=lambda T, a, b: T.floor_divide(a, b), torch_name="torch.floor_divide",
-       domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0)),
+       dunder="floordiv", torch=lambda T, a, b: T.floor_divide(a, b),
+       torch_name="torch.floor_divide", domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0),
+       exact=lambda mp, a, b: mp.floor(a / b) if b != 0 else None,
+       branch=_quotient_branch, ill_conditioned=_huge_quotient),
     Op("mod", 2, "%", ieee.remainder, _remainder,
        "torch.remainder: result has the sign of b; d/db = -floor(a / b)", dunder="mod",
-       call=lambda a, b: a % b, torch=lambda T, a, b: T.remainder(a, b),
-       torch_name="torch.remainder", domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0)),
+       torch=lambda T, a, b: T.remainder(a, b), torch_name="torch.remainder",
+       domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0),
+       exact=lambda mp, a, b: a - b * mp.floor(a / b) if b != 0 else None,
+       exact_grad=lambda mp, a, b, out: None if b == 0 else (1, -mp.floor(a / b)),
+       branch=_quotient_branch, ill_conditioned=_huge_quotient),
     Op("neg", 1, "neg", None, _neg, "-a", expr="-a", dunder="neg", back_src=_NEG_BACK,
-       call=lambda a: -a, torch=lambda T, a: T.neg(a), torch_name="torch.neg", domain=(ANY,)),
+       torch=lambda T, a: T.neg(a), torch_name="torch.neg", domain=(ANY,),
+       exact=lambda mp, a: -a, exact_grad=lambda mp, a, out: (-1,)),
     Op("abs", 1, "abs", None, _abs, "|a|; gradient 0 at 0 (torch.sgn)", expr="abs(a)",
-       dunder="abs", method="abs", call=lambda a: abs(a), torch=lambda T, a: T.abs(a), torch_name="torch.abs",
-       domain=(ANY,), special=_KINK0),
+       dunder="abs", method="abs", torch=lambda T, a: T.abs(a), torch_name="torch.abs",
+       domain=(ANY,), special=_KINK0,
+       exact=lambda mp, a: abs(a), exact_grad=lambda mp, a, out: (mp.sign(a),),
+       masks_higher=True, branch=lambda a: (_sign(a),), kink=lambda a: a == 0.0),
     Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp", back_src=_EXP_BACK,
-       call=lambda a: a.exp(), torch=lambda T, a: T.exp(a), torch_name="torch.exp",
-       domain=((-5.0, 5.0),), special=(709.0, 710.0, -745.0)),
+       torch=lambda T, a: T.exp(a), torch_name="torch.exp",
+       domain=((-5.0, 5.0),), special=(709.0, 710.0, -745.0),
+       exact=lambda mp, a: mp.exp(a), exact_grad=lambda mp, a, out: (out,), ulps=4),
     Op("log", 1, "log", ieee.log, _log, "natural log; log(0) = -inf, log(-1) = nan", method="log",
-       call=lambda a: a.log(), torch=lambda T, a: T.log(a), torch_name="torch.log",
-       domain=(POSITIVE,), special=(0.0, -0.0, -1.0)),
+       torch=lambda T, a: T.log(a), torch_name="torch.log",
+       domain=(POSITIVE,), special=(0.0, -0.0, -1.0),
+       exact=lambda mp, a: mp.log(a) if a > 0 else None,
+       exact_grad=lambda mp, a, out: None if a <= 0 else (1 / a,)),
     Op("sqrt", 1, "sqrt", ieee.sqrt, _sqrt, "square root; sqrt'(0) = inf, sqrt(-1) = nan",
-       method="sqrt", call=lambda a: a.sqrt(), torch=lambda T, a: T.sqrt(a),
-       torch_name="torch.sqrt", domain=(POSITIVE,), special=(0.0, -0.0, -1.0)),
+       method="sqrt", torch=lambda T, a: T.sqrt(a),
+       torch_name="torch.sqrt", domain=(POSITIVE,), special=(0.0, -0.0, -1.0),
+       exact=lambda mp, a: mp.sqrt(a) if a >= 0 else None,
+       exact_grad=lambda mp, a, out: None if out <= 0 else (1 / (2 * out),), ulps=4),
     Op("sin", 1, "sin", ieee.sin, _sin, "sine; sin(inf) = nan", method="sin",
-       call=lambda a: a.sin(), torch=lambda T, a: T.sin(a), torch_name="torch.sin",
-       domain=(ANY,)),
+       torch=lambda T, a: T.sin(a), torch_name="torch.sin", domain=(ANY,),
+       exact=lambda mp, a: mp.sin(a), exact_grad=lambda mp, a, out: (mp.cos(a),), ulps=4),
     Op("cos", 1, "cos", ieee.cos, _cos, "cosine; cos(inf) = nan", method="cos",
-       call=lambda a: a.cos(), torch=lambda T, a: T.cos(a), torch_name="torch.cos",
-       domain=(ANY,)),
+       torch=lambda T, a: T.cos(a), torch_name="torch.cos", domain=(ANY,),
+       exact=lambda mp, a: mp.cos(a), exact_grad=lambda mp, a, out: (-mp.sin(a),), ulps=4),
     Op("tanh", 1, "tanh", math.tanh, _tanh, "hyperbolic tangent; grad 1 - tanh**2", method="tanh",
-       back_src=_TANH_BACK,
-       call=lambda a: a.tanh(), torch=lambda T, a: T.tanh(a), torch_name="torch.tanh",
-       domain=(ANY,), special=(20.0, -20.0)),
+       back_src=_TANH_BACK, torch=lambda T, a: T.tanh(a), torch_name="torch.tanh",
+       domain=(ANY,), special=(20.0, -20.0),
+       exact=lambda mp, a: mp.tanh(a), exact_grad=lambda mp, a, out: ((1 - out * out, 1),),
+       ulps=8),
     Op("sigmoid", 1, "sigmoid", ieee.sigmoid, _sigmoid, "1 / (1 + exp(-a)); grad s * (1 - s)",
-       method="sigmoid", call=lambda a: a.sigmoid(), torch=lambda T, a: T.sigmoid(a),
-       torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0)),
+       method="sigmoid", torch=lambda T, a: T.sigmoid(a),
+       torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0),
+       exact=lambda mp, a: 1 / (1 + mp.exp(-a)),
+       exact_grad=lambda mp, a, out: (((1 - out) * out, abs(out)),)),
     Op("relu", 1, "ReLU", None, _relu, "max(a, 0); relu'(0) = 0", method="relu",
        expr="0.0 if a < 0.0 else a",  # keeps -0.0 and nan, as torch.relu does
-       back_src=_RELU_BACK,
-       call=lambda a: a.relu(), torch=lambda T, a: T.relu(a), torch_name="torch.relu",
-       domain=(ANY,), special=_KINK0),
+       back_src=_RELU_BACK, torch=lambda T, a: T.relu(a), torch_name="torch.relu",
+       domain=(ANY,), special=_KINK0,
+       exact=lambda mp, a: a if a > 0 else mp.mpf(0),
+       exact_grad=lambda mp, a, out: (1 if out > 0 else 0,),
+       masks=(0,), masks_higher=True, branch=lambda a: (_sign(a),), kink=lambda a: a == 0.0),
     Op("leaky_relu", 1, "leaky_relu", _leaky_relu_fwd, _leaky_relu,
        "a if a > 0 else slope * a; gradient slope at 0", method="leaky_relu",
-       params=(("slope", 0.01),), call=lambda a, slope: a.leaky_relu(slope),
+       params=(("slope", 0.01),), sample_params=_sample_slope, sweep_params=((0.01,), (0.2,)),
        torch=lambda T, a, slope: T.nn.functional.leaky_relu(a, slope),
-       torch_name="torch.nn.functional.leaky_relu", domain=(ANY,), special=_KINK0),
+       torch_name="torch.nn.functional.leaky_relu", domain=(ANY,), special=_KINK0,
+       exact=lambda mp, a, s: a if a > 0 else a * s,
+       exact_grad=lambda mp, a, out, s: (1 if a > 0 else mp.mpf(s),),
+       branch=lambda a, s: (_sign(a),)),
     Op("softplus", 1, "softplus", _softplus_fwd, _softplus,
        "log(1 + exp(a)), linear above a = 20 (torch's beta=1, threshold=20)", method="softplus",
-       call=lambda a: a.softplus(), torch=lambda T, a: T.nn.functional.softplus(a),
+       torch=lambda T, a: T.nn.functional.softplus(a),
        torch_name="torch.nn.functional.softplus", domain=(ANY,),
-       special=(20.0, 20.000001, 19.999999, 15.0, 11.0, -800.0)),
+       special=(20.0, 20.000001, 19.999999, 15.0, 11.0, -800.0),
+       exact=lambda mp, a: a if a > 20 else mp.log1p(mp.exp(a)),
+       exact_grad=lambda mp, a, out: (1 if a > 20 else mp.exp(a) / (mp.exp(a) + 1),),
+       branch=lambda a: (a > ieee.SOFTPLUS_THRESHOLD, a < ieee.SOFTPLUS_THRESHOLD)),
     Op("clamp", 1, "clamp", ieee.clamp, _clamp,
        "min(max(a, lo), hi); either bound may be None; the bounds are inclusive (gradient 1)",
-       method="clamp", params=(("lo", None), ("hi", None)),
-       call=lambda a, lo, hi: a.clamp(lo, hi), torch=lambda T, a, lo, hi: T.clamp(a, lo, hi),
-       torch_name="torch.clamp", domain=(ANY,)),
+       method="clamp", params=(("lo", None), ("hi", None)), sample_params=_sample_clamp,
+       sweep_params=((-1.0, 1.0), (0.0, None), (None, 0.5), (1.0, -1.0)),
+       torch=lambda T, a, lo, hi: T.clamp(a, lo, hi), torch_name="torch.clamp", domain=(ANY,),
+       exact=_exact_clamp, exact_grad=lambda mp, a, out, lo, hi: (1 if _inside(a, lo, hi) else 0,),
+       masks=(0,), masks_higher=True, branch=_clamp_branch),
+    # Added through the row alone (plus an IEEE-safe float function where math raises):
+    Op("log1p", 1, "log1p", ieee.log1p, _log1p, "log(1 + a), exact near 0; log1p(-1) = -inf",
+       method="log1p", torch=lambda T, a: T.log1p(a), torch_name="torch.log1p",
+       domain=((-0.5, 5.0),), special=(-1.0, -2.0, 1e-17, -0.999999),
+       exact=lambda mp, a: mp.log1p(a) if a > -1 else None,
+       exact_grad=lambda mp, a, out: None if a <= -1 else (1 / (1 + a),), ulps=4),
+    Op("expm1", 1, "expm1", ieee.expm1, _expm1, "exp(a) - 1, exact near 0; expm1(1000) = inf",
+       method="expm1", torch=lambda T, a: T.expm1(a), torch_name="torch.expm1",
+       domain=((-5.0, 5.0),), special=(709.0, 710.0, -40.0, 1e-17, -745.0),
+       exact=lambda mp, a: mp.expm1(a), exact_grad=lambda mp, a, out: ((out + 1, abs(out) + 1),),
+       ulps=16),  # the gradient out + 1 cancels: torch's expm1 is 1 ulp off C's at -2.5, 11 in it
+    Op("atan", 1, "atan", ieee.atan, _atan, "arctangent; atan(±inf) = ±pi/2", method="atan",
+       torch=lambda T, a: T.atan(a), torch_name="torch.atan", domain=(ANY,),
+       special=(1e155, -1e155, 1e-200),
+       exact=lambda mp, a: mp.atan(a), exact_grad=lambda mp, a, out: (1 / (1 + a * a),), ulps=4),
+    Op("atan2", 2, "atan2", ieee.atan2, _atan2,
+       "angle of the point (b, a), in [-pi, pi]; the sign of a zero a picks ±pi for b < 0",
+       method="atan2", torch=lambda T, a, b: T.atan2(a, b), torch_name="torch.atan2",
+       special=(0.0, -0.0, 1e-200, 1e200),
+       exact=lambda mp, a, b: None if a == 0 and b == 0 else mp.atan2(a, b),
+       exact_grad=lambda mp, a, b, out: (None if a == 0 and b == 0
+                                         else (b / (a * a + b * b), -a / (a * a + b * b))),
+       kink=lambda a, b: a * a + b * b == 0.0, ulps=4),
 )
 
 OPS: dict[str, Op] = {op.name: op for op in (*_OPS, *BACKWARD_OPS)}
@@ -737,17 +1018,14 @@ BY_SYMBOL: dict[str, Op] = {op.symbol: op for op in _OPS if op.name != "pow_scal
 
 def public_ops() -> list[Op]:
     """The ops a user calls directly (what the conformance harness tests)."""
-    return [op for op in _OPS if op.call is not None]
+    return [op for op in _OPS if op.public]
 
 
 def markdown_table() -> str:
     """The op table as Markdown, for the docs."""
     rows = ["| op | arity | how to call | torch | differentiable | notes |", "|---|---|---|---|---|---|"]
-    spell = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ** b",
-             "floordiv": "a // b", "mod": "a % b", "neg": "-a", "abs": "abs(a)"}
     for op in public_ops():
-        params = ", ".join(f"{n}={d}" for n, d in op.params)
-        how = spell.get(op.name) or (f"a.{op.method}({'b' if op.arity == 2 else params})")
+        how = op.spell(["a", "b"][:op.arity], [f"{n}={d}" for n, d in op.params])
         rows.append(f"| `{op.name}` | {op.arity} | `{how}` | `{op.torch_name}` | "
                     f"{'yes' if op.differentiable else 'no (raises)'} | {op.doc} |")
     return "\n".join(rows)

@@ -15,12 +15,14 @@ torch = pytest.importorskip("torch", reason="these tests compare with PyTorch")
 INF, NAN = math.inf, math.nan
 EDGES = (0.0, -0.0, 1.0, -1.0, INF, -INF, NAN, 1e-300, -1e-300, 1e300, -1e300, 0.5, -2.5, 3.0,
          20.0, -20.0, 710.0, 1e-8, 2.0, -3.0)
-MAX_ULPS = 0  # bit for bit (non-finite results by class); ops in C libm below get a few ulps
-# Where torch's own kernel rounds differently (vectorised libm), a wider but still tight bound.
-ULPS_OVERRIDE = {"pow": 8, "pow_scalar": 8, "tanh": 8, "exp": 4, "sin": 4, "cos": 4, "sqrt": 4}
-PARAMS = {"leaky_relu": [(0.01,), (0.2,)],
-          "clamp": [(-1.0, 1.0), (0.0, None), (None, 0.5), (1.0, -1.0), (NAN, 1.0), (0.0, NAN)],
-          "pow_scalar": [(2.0,), (0.0,), (0.5,), (-0.5,), (-1.0,), (3.0,), (-2.0,), (1.5,), (-1.5,)]}
+# Bit for bit (non-finite results by class), except where the row allows a few ulps (``Op.ulps``:
+# ops in C libm, whose vectorised kernels in torch round differently). Parameters: the row's
+# sweep, and nan bounds for clamp.
+EXTRA_PARAMS = {"clamp": [(NAN, 1.0), (0.0, NAN)]}
+
+
+def params_of(op) -> list[tuple]:
+    return [*op.sweep_params, *EXTRA_PARAMS.get(op.name, [])]
 
 
 def engine_apply(name: str, inputs: tuple[float, ...], params: tuple) -> tuple[float, list[float] | None]:
@@ -49,8 +51,8 @@ def cases():
     for op in [*public_ops(), OPS["pow_scalar"]]:
         grid = list(dict.fromkeys(EDGES + op.special))
         inputs = itertools.product(grid, repeat=op.arity)
-        for params in PARAMS.get(op.name, [()]):
-            yield pytest.param(op.name, params, list(inputs) if params == PARAMS.get(op.name, [()])[0]
+        for params in params_of(op):
+            yield pytest.param(op.name, params, list(inputs) if params == params_of(op)[0]
                                else list(itertools.product(grid, repeat=op.arity)),
                                id=f"{op.name}{params or ''}")
 
@@ -62,7 +64,7 @@ def agree(mine: float, ref: float, ulps: int) -> bool:
 @pytest.mark.torch
 @pytest.mark.parametrize(("name", "params", "grid"), list(cases()))
 def test_op_matches_torch_on_edge_grid(name: str, params: tuple, grid: list) -> None:
-    ulps = ULPS_OVERRIDE.get(name, MAX_ULPS)
+    ulps = OPS[name].ulps
     bad = []
     for inputs in grid:
         value, grads = engine_apply(name, inputs, params)

@@ -69,6 +69,20 @@ def safe_log(x):
     return -inf if x == 0.0 else nan
 
 
+def safe_log1p(x):
+    """log(1 + x): -inf at -1, nan below."""
+    if x > -1.0:
+        return math.log1p(x)
+    return -inf if x == -1.0 else nan
+
+
+def safe_expm1(x):
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return inf
+
+
 def safe_sqrt(x):
     return math.sqrt(x) if x >= 0.0 else nan
 
@@ -266,6 +280,30 @@ class Value:
 
     def log(self):
         return self._unary(safe_log(self.data), "log", lambda out: safe_div(out.grad, self.data))
+
+    def log1p(self):
+        return self._unary(safe_log1p(self.data), "log1p", lambda out: safe_div(out.grad, self.data + 1.0))
+
+    def expm1(self):
+        return self._unary(safe_expm1(self.data), "expm1", lambda out: out.grad * (out.data + 1.0))
+
+    def atan(self):
+        return self._unary(math.atan(self.data), "atan", lambda out: safe_div(out.grad, self.data * self.data + 1.0))
+
+    def atan2(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        out = Value(math.atan2(a, b), (self, other), "atan2")
+
+        def _backward():
+            # d/da = b / (a² + b²), d/db = -a / (a² + b²); torch takes 0 for 1 / 0 at the origin.
+            r2 = a * a + b * b
+            inv = 0.0 if r2 == 0.0 else 1.0 / r2
+            self.grad += out.grad * b * inv
+            other.grad += out.grad * -a * inv
+
+        out._backward = _backward
+        return out
 
     def sqrt(self):
         return self._unary(safe_sqrt(self.data), "sqrt", lambda out: out.grad * safe_div(0.5, out.data))
