@@ -125,8 +125,7 @@ class Op:
     dunder: str | None = None  # Python operator: "add" is ``a + b`` (and ``2 + a``)
     method: str | None = None  # ``a.method(...)``; a binary method takes a constant on the right only
     # -- PyTorch --
-    torch: Callable[..., Any] | None = None  # (torch, *tensors, *params) -> tensor
-    torch_name: str = ""
+    torch_name: str = ""  # the function torch computes it with, applied to (*tensors, *params)
     # ``number op Value`` where torch's reflected operator is another formula than the op's
     # function (``c / x`` is ``Tensor.__rtruediv__``: reciprocal(x) * c); both are sound, so the
     # harness accepts an engine that follows either. (torch, c, x) -> tensor.
@@ -163,6 +162,7 @@ class Op:
     reflected_expr: str = field(default="", repr=False)
     reflected_vjp: Callable[..., Any] | None = field(default=None, repr=False)
     call: Callable[..., Any] | None = field(init=False, repr=False)  # the op as a user writes it
+    torch: Callable[..., Any] | None = field(init=False, repr=False)  # (torch, *tensors, *params)
     fast_back: Callable[[Any], None] | None = field(init=False, repr=False)
     back: Callable[[Any], None] = field(init=False, repr=False)
     const_left: ConstOp | None = field(init=False, repr=False)  # c op x (binary ops only)
@@ -170,6 +170,7 @@ class Op:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "call", _user_call(self))
+        object.__setattr__(self, "torch", _torch_call(self.torch_name) if self.torch_name else None)
         if self.sweep_params is None:
             object.__setattr__(self, "sweep_params", (tuple(d for _, d in self.params),))
         if self.expr:
@@ -217,11 +218,10 @@ class Op:
     def missing_facts(self) -> list[str]:
         """The facts a consumer needs that this row lacks (the unit tests require none)."""
         missing = []
-        compared = self.public or self.torch is not None
+        compared = self.public or bool(self.torch_name)
         for name, needed in (
             ("forward", self.forward is not None),
-            ("torch", not self.public or self.torch is not None),
-            ("torch_name", self.torch is None or bool(self.torch_name)),
+            ("torch_name", not self.public or self.torch_name.startswith("torch.")),
             ("exact", not compared or self.exact is not None),
             ("exact_grad", not compared or self.vjp is None or self.exact_grad is not None),
             ("sample_params", not self.params or not self.public or self.sample_params is not None),
@@ -264,6 +264,20 @@ INFIX = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "floor
 def paren(source: str) -> str:
     """``source`` in parentheses where an operator next to it would bind differently."""
     return f"({source})" if source.startswith("-") or " " in source else source
+
+
+def _torch_call(name: str) -> Callable[..., Any]:
+    """``torch.nn.functional.softplus`` as a function of (the torch module, *args)."""
+    path = name.split(".")[1:]
+
+    def call(T: Any, *args: Any) -> Any:
+        fn = T
+        for part in path:
+            fn = getattr(fn, part)
+        return fn(*args)
+
+    call.__name__ = call.__qualname__ = name.replace(".", "_")
+    return call
 
 
 def _user_call(op: Op) -> Callable[..., Any] | None:
@@ -860,27 +874,27 @@ _KINK0 = (0.0, -0.0)
 _OPS: tuple[Op, ...] = (
     Op("add", 2, "+", None, _add, "a + b", expr="a + b", dunder="add",
        back_src=_ADD_BACK, const_back_src=_ADD_CONST_BACK,
-       torch=lambda T, a, b: T.add(a, b), torch_name="torch.add",
+       torch_name="torch.add",
        exact=lambda mp, a, b: a + b, exact_grad=lambda mp, a, b, out: (1, 1)),
     Op("sub", 2, "-", None, _sub, "a - b", expr="a - b", dunder="sub",
        back_src=_SUB_BACK, const_back_src=_SUB_CONST_BACK,
-       torch=lambda T, a, b: T.sub(a, b), torch_name="torch.sub",
+       torch_name="torch.sub",
        exact=lambda mp, a, b: a - b, exact_grad=lambda mp, a, b, out: (1, -1)),
     Op("mul", 2, "*", None, _mul, "a * b", expr="a * b", dunder="mul",
        back_src=_MUL_BACK, const_back_src=_MUL_CONST_BACK,
-       torch=lambda T, a, b: T.mul(a, b), torch_name="torch.mul",
+       torch_name="torch.mul",
        exact=lambda mp, a, b: a * b, exact_grad=lambda mp, a, b, out: (b, a)),
     Op("div", 2, "/", ieee.div, _div,
        "a / b (true division; x/0 is ±inf or nan); number / Value is torch's reciprocal(b) * a",
        dunder="truediv", const_back_src=_DIV_CONST_BACK,
        reflected_expr="ieee.div(1.0, b) * a", reflected_vjp=_rdiv,
-       torch=lambda T, a, b: T.div(a, b), torch_name="torch.div",
+       torch_name="torch.div",
        torch_reflected=lambda T, c, x: x.reciprocal() * c,
        domain=(ANY, (0.2, 3.0)), special=(0.0, -0.0, 1e-300),
        exact=lambda mp, a, b: a / b if b != 0 else None,
        exact_grad=lambda mp, a, b, out: None if b == 0 else (1 / b, -(a / b) / b)),
     Op("pow", 2, "**", ieee.pow, _pow, "a ** b (Value ** Value, number ** Value)", dunder="pow",
-       torch=lambda T, a, b: T.pow(a, b), torch_name="torch.pow", scalar_form="pow_scalar",
+       torch_name="torch.pow", scalar_form="pow_scalar",
        domain=(POSITIVE, (-2.5, 2.5)), special=(0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.0),
        exact=_real_power, exact_grad=_exact_pow_grads, masks=(0,), masks_higher=True,
        branch=lambda a, b: (a == 0.0, b == 0.0, b >= 0.0),
@@ -888,75 +902,72 @@ _OPS: tuple[Op, ...] = (
        leaks_nan=lambda a, b: a == 0.0 or b == 0.0, ulps=8),
     Op("pow_scalar", 1, "**", ieee.pow_scalar, _pow_scalar,
        "a ** c for a constant number c (torch's pow(Tensor, Scalar))",
-       params=(("exponent", 2.0),), torch=lambda T, a, e: T.pow(a, e), torch_name="torch.pow",
+       params=(("exponent", 2.0),), torch_name="torch.pow",
        sweep_params=((2.0,), (0.0,), (0.5,), (-0.5,), (-1.0,), (3.0,), (-2.0,), (1.5,), (-1.5,)),
        exact=lambda mp, a, e: _real_power(mp, a, e), exact_grad=_exact_pow_scalar_grad, ulps=8),
     Op("maximum", 2, "maximum", ieee.maximum, _maximum,
        "larger of a and b; a tie splits the gradient in halves; nan propagates", method="maximum",
-       torch=lambda T, a, b: T.maximum(a, b), torch_name="torch.maximum", special=(0.0, 1.0),
+       torch_name="torch.maximum", special=(0.0, 1.0),
        exact=lambda mp, a, b: max(a, b),
        exact_grad=lambda mp, a, b, out: _exact_extremum_grads(a, b, larger=True),
        masks=(0, 1), masks_higher=True, branch=_extremum_branch, kink=lambda a, b: a == b),
     Op("minimum", 2, "minimum", ieee.minimum, _minimum,
        "smaller of a and b; a tie splits the gradient in halves; nan propagates", method="minimum",
-       torch=lambda T, a, b: T.minimum(a, b), torch_name="torch.minimum", special=(0.0, 1.0),
+       torch_name="torch.minimum", special=(0.0, 1.0),
        exact=lambda mp, a, b: min(a, b),
        exact_grad=lambda mp, a, b, out: _exact_extremum_grads(a, b, larger=False),
        masks=(0, 1), masks_higher=True, branch=_extremum_branch, kink=lambda a, b: a == b),
     Op("floordiv", 2, "//", ieee.floor_divide, None,
        "floor(a / b) as torch.floor_divide; not differentiable (backward raises, as in torch)",
-       dunder="floordiv", torch=lambda T, a, b: T.floor_divide(a, b),
-       torch_name="torch.floor_divide", domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0),
+       dunder="floordiv", torch_name="torch.floor_divide", domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0),
        exact=lambda mp, a, b: mp.floor(a / b) if b != 0 else None,
        branch=_quotient_branch, ill_conditioned=_huge_quotient),
     Op("mod", 2, "%", ieee.remainder, _remainder,
        "torch.remainder: result has the sign of b; d/db = -floor(a / b)", dunder="mod",
-       torch=lambda T, a, b: T.remainder(a, b), torch_name="torch.remainder",
+       torch_name="torch.remainder",
        domain=(ANY, (0.3, 3.0)), special=(0.0, -0.0),
        exact=lambda mp, a, b: a - b * mp.floor(a / b) if b != 0 else None,
        exact_grad=lambda mp, a, b, out: None if b == 0 else (1, -mp.floor(a / b)),
        branch=_quotient_branch, ill_conditioned=_huge_quotient),
     Op("neg", 1, "neg", None, _neg, "-a", expr="-a", dunder="neg", back_src=_NEG_BACK,
-       torch=lambda T, a: T.neg(a), torch_name="torch.neg", domain=(ANY,),
+       torch_name="torch.neg", domain=(ANY,),
        exact=lambda mp, a: -a, exact_grad=lambda mp, a, out: (-1,)),
     Op("abs", 1, "abs", None, _abs, "|a|; gradient 0 at 0 (torch.sgn)", expr="abs(a)",
-       dunder="abs", method="abs", torch=lambda T, a: T.abs(a), torch_name="torch.abs",
+       dunder="abs", method="abs", torch_name="torch.abs",
        domain=(ANY,), special=_KINK0,
        exact=lambda mp, a: abs(a), exact_grad=lambda mp, a, out: (mp.sign(a),),
        masks_higher=True, branch=lambda a: (_sign(a),), kink=lambda a: a == 0.0),
     Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp", back_src=_EXP_BACK,
-       torch=lambda T, a: T.exp(a), torch_name="torch.exp",
+       torch_name="torch.exp",
        domain=((-5.0, 5.0),), special=(709.0, 710.0, -745.0),
        exact=lambda mp, a: mp.exp(a), exact_grad=lambda mp, a, out: (out,), ulps=4),
     Op("log", 1, "log", ieee.log, _log, "natural log; log(0) = -inf, log(-1) = nan", method="log",
-       torch=lambda T, a: T.log(a), torch_name="torch.log",
+       torch_name="torch.log",
        domain=(POSITIVE,), special=(0.0, -0.0, -1.0),
        exact=lambda mp, a: mp.log(a) if a > 0 else None,
        exact_grad=lambda mp, a, out: None if a <= 0 else (1 / a,)),
     Op("sqrt", 1, "sqrt", ieee.sqrt, _sqrt, "square root; sqrt'(0) = inf, sqrt(-1) = nan",
-       method="sqrt", torch=lambda T, a: T.sqrt(a),
-       torch_name="torch.sqrt", domain=(POSITIVE,), special=(0.0, -0.0, -1.0),
+       method="sqrt", torch_name="torch.sqrt", domain=(POSITIVE,), special=(0.0, -0.0, -1.0),
        exact=lambda mp, a: mp.sqrt(a) if a >= 0 else None,
        exact_grad=lambda mp, a, out: None if out <= 0 else (1 / (2 * out),), ulps=4),
     Op("sin", 1, "sin", ieee.sin, _sin, "sine; sin(inf) = nan", method="sin",
-       torch=lambda T, a: T.sin(a), torch_name="torch.sin", domain=(ANY,),
+       torch_name="torch.sin", domain=(ANY,),
        exact=lambda mp, a: mp.sin(a), exact_grad=lambda mp, a, out: (mp.cos(a),), ulps=4),
     Op("cos", 1, "cos", ieee.cos, _cos, "cosine; cos(inf) = nan", method="cos",
-       torch=lambda T, a: T.cos(a), torch_name="torch.cos", domain=(ANY,),
+       torch_name="torch.cos", domain=(ANY,),
        exact=lambda mp, a: mp.cos(a), exact_grad=lambda mp, a, out: (-mp.sin(a),), ulps=4),
     Op("tanh", 1, "tanh", math.tanh, _tanh, "hyperbolic tangent; grad 1 - tanh**2", method="tanh",
-       back_src=_TANH_BACK, torch=lambda T, a: T.tanh(a), torch_name="torch.tanh",
+       back_src=_TANH_BACK, torch_name="torch.tanh",
        domain=(ANY,), special=(20.0, -20.0),
        exact=lambda mp, a: mp.tanh(a), exact_grad=lambda mp, a, out: ((1 - out * out, 1),),
        ulps=8),
     Op("sigmoid", 1, "sigmoid", ieee.sigmoid, _sigmoid, "1 / (1 + exp(-a)); grad s * (1 - s)",
-       method="sigmoid", torch=lambda T, a: T.sigmoid(a),
-       torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0),
+       method="sigmoid", torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0),
        exact=lambda mp, a: 1 / (1 + mp.exp(-a)),
        exact_grad=lambda mp, a, out: (((1 - out) * out, abs(out)),)),
     Op("relu", 1, "ReLU", None, _relu, "max(a, 0); relu'(0) = 0", method="relu",
        expr="0.0 if a < 0.0 else a",  # keeps -0.0 and nan, as torch.relu does
-       back_src=_RELU_BACK, torch=lambda T, a: T.relu(a), torch_name="torch.relu",
+       back_src=_RELU_BACK, torch_name="torch.relu",
        domain=(ANY,), special=_KINK0,
        exact=lambda mp, a: a if a > 0 else mp.mpf(0),
        exact_grad=lambda mp, a, out: (1 if out > 0 else 0,),
@@ -964,14 +975,12 @@ _OPS: tuple[Op, ...] = (
     Op("leaky_relu", 1, "leaky_relu", _leaky_relu_fwd, _leaky_relu,
        "a if a > 0 else slope * a; gradient slope at 0", method="leaky_relu",
        params=(("slope", 0.01),), sample_params=_sample_slope, sweep_params=((0.01,), (0.2,)),
-       torch=lambda T, a, slope: T.nn.functional.leaky_relu(a, slope),
        torch_name="torch.nn.functional.leaky_relu", domain=(ANY,), special=_KINK0,
        exact=lambda mp, a, s: a if a > 0 else a * s,
        exact_grad=lambda mp, a, out, s: (1 if a > 0 else mp.mpf(s),),
        branch=lambda a, s: (_sign(a),)),
     Op("softplus", 1, "softplus", _softplus_fwd, _softplus,
        "log(1 + exp(a)), linear above a = 20 (torch's beta=1, threshold=20)", method="softplus",
-       torch=lambda T, a: T.nn.functional.softplus(a),
        torch_name="torch.nn.functional.softplus", domain=(ANY,),
        special=(20.0, 20.000001, 19.999999, 15.0, 11.0, -800.0),
        exact=lambda mp, a: a if a > 20 else mp.log1p(mp.exp(a)),
@@ -981,27 +990,27 @@ _OPS: tuple[Op, ...] = (
        "min(max(a, lo), hi); either bound may be None; the bounds are inclusive (gradient 1)",
        method="clamp", params=(("lo", None), ("hi", None)), sample_params=_sample_clamp,
        sweep_params=((-1.0, 1.0), (0.0, None), (None, 0.5), (1.0, -1.0)),
-       torch=lambda T, a, lo, hi: T.clamp(a, lo, hi), torch_name="torch.clamp", domain=(ANY,),
+       torch_name="torch.clamp", domain=(ANY,),
        exact=_exact_clamp, exact_grad=lambda mp, a, out, lo, hi: (1 if _inside(a, lo, hi) else 0,),
        masks=(0,), masks_higher=True, branch=_clamp_branch),
     # Added through the row alone (plus an IEEE-safe float function where math raises):
     Op("log1p", 1, "log1p", ieee.log1p, _log1p, "log(1 + a), exact near 0; log1p(-1) = -inf",
-       method="log1p", torch=lambda T, a: T.log1p(a), torch_name="torch.log1p",
+       method="log1p", torch_name="torch.log1p",
        domain=((-0.5, 5.0),), special=(-1.0, -2.0, 1e-17, -0.999999),
        exact=lambda mp, a: mp.log1p(a) if a > -1 else None,
        exact_grad=lambda mp, a, out: None if a <= -1 else (1 / (1 + a),), ulps=4),
     Op("expm1", 1, "expm1", ieee.expm1, _expm1, "exp(a) - 1, exact near 0; expm1(1000) = inf",
-       method="expm1", torch=lambda T, a: T.expm1(a), torch_name="torch.expm1",
+       method="expm1", torch_name="torch.expm1",
        domain=((-5.0, 5.0),), special=(709.0, 710.0, -40.0, 1e-17, -745.0),
        exact=lambda mp, a: mp.expm1(a), exact_grad=lambda mp, a, out: ((out + 1, abs(out) + 1),),
        ulps=16),  # the gradient out + 1 cancels: torch's expm1 is 1 ulp off C's at -2.5, 11 in it
     Op("atan", 1, "atan", ieee.atan, _atan, "arctangent; atan(±inf) = ±pi/2", method="atan",
-       torch=lambda T, a: T.atan(a), torch_name="torch.atan", domain=(ANY,),
+       torch_name="torch.atan", domain=(ANY,),
        special=(1e155, -1e155, 1e-200),
        exact=lambda mp, a: mp.atan(a), exact_grad=lambda mp, a, out: (1 / (1 + a * a),), ulps=4),
     Op("atan2", 2, "atan2", ieee.atan2, _atan2,
        "angle of the point (b, a), in [-pi, pi]; the sign of a zero a picks ±pi for b < 0",
-       method="atan2", torch=lambda T, a, b: T.atan2(a, b), torch_name="torch.atan2",
+       method="atan2", torch_name="torch.atan2",
        special=(0.0, -0.0, 1e-200, 1e200),
        exact=lambda mp, a, b: None if a == 0 and b == 0 else mp.atan2(a, b),
        exact_grad=lambda mp, a, b, out: (None if a == 0 and b == 0
