@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the higher-order check compares with PyTorch")
 
-from conformance.adapters import Adapter, NodeInfo, load_adapter  # noqa: E402
-from conformance.checker import Checker  # noqa: E402
-from conformance.graph import Graph, Node  # noqa: E402
+from conformance.adapters import Adapter, NodeInfo, load_adapter
+from conformance.checker import Checker
+from conformance.graph import Graph, Node
 
 pytestmark = pytest.mark.torch
 
