@@ -2,9 +2,10 @@
 PyTorch, values and gradients judged op by op and end to end. ``python -m conformance --help``."""
 
 from conformance.adapters import Adapter, ValueClassAdapter, load_adapter
-from conformance.campaign import Report, run_campaign
+from conformance.campaign import run_campaign
 from conformance.generate import graphs, random_graph
 from conformance.graph import Const, Graph, Node
+from conformance.report import Report
 
 __all__ = ["Adapter", "Const", "Graph", "Node", "Report", "ValueClassAdapter", "graphs",
            "load_adapter", "random_graph", "run_campaign"]

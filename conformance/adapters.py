@@ -6,6 +6,7 @@ are probed; an engine with other conventions can name an :class:`Adapter` subcla
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from engine.ops import Op, public_ops
@@ -21,6 +22,19 @@ def operand_forms(op: Op) -> tuple[str, ...]:
     if op.arity == 1:
         return ("n",)
     return FORMS_BINARY if op.dunder else ("nn", "nc")
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node of a graph the engine built, as the harness may read it: the op's name as the op
+    table spells it (None for a leaf or where the engine does not say), the operand values in
+    order (constant operands included), its value, and which operands are constants rather than
+    nodes of the graph."""
+
+    op: str | None
+    inputs: tuple[float, ...]
+    value: float
+    constant: tuple[bool, ...] = ()
 
 
 class Adapter:
@@ -49,6 +63,13 @@ class Adapter:
     def grad_of(self, output: Any, inputs: Sequence[Any], create_graph: bool) -> list[Any]:
         """Functional gradients (only where ``supports_higher_order``)."""
         raise NotImplementedError
+
+    def derivative_graph(self, node: Any) -> list[NodeInfo]:
+        """Every node of the graph that computed ``node`` (a derivative ``grad_of`` built), each
+        once, ``node`` included, in any order. The higher-order check reads it to tell rounding,
+        overflow and exact mask points from a wrong derivative. ``[]`` means the engine cannot be
+        introspected (the default): those explanations are then never assumed. Must not raise."""
+        return []
 
     def forms(self) -> dict[str, tuple[str, ...]]:
         """Which operand forms of which ops the engine supports (probed by default)."""
@@ -100,6 +121,36 @@ class ValueClassAdapter(Adapter):
 
     def grad_of(self, output: Any, inputs: Sequence[Any], create_graph: bool) -> list[Any]:
         return list(self._grad_fn(output, inputs, create_graph=create_graph, allow_unused=True))
+
+    def derivative_graph(self, node: Any) -> list[NodeInfo]:
+        """A walk of ``_prev`` reading ``.data``; the op's name from ``.op.name`` where the class
+        has it (vetgrad). A constant operand that ``_prev`` shows as a new leaf on each access (as
+        vetgrad's ``x * 2.0`` does) counts as a constant, not a node. [] on any surprise."""
+        try:
+            return _walk_prev(node)
+        except Exception:
+            return []
+
+
+def _walk_prev(root: Any) -> list[NodeInfo]:
+    if not hasattr(root, "_prev"):
+        return []
+    out: list[NodeInfo] = []
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        parents = tuple(getattr(v, "_prev", ()))
+        again = tuple(getattr(v, "_prev", ()))
+        constant = tuple(p is not q for p, q in zip(parents, again))
+        for p, const in zip(parents, constant):
+            if not const and id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+        name = getattr(getattr(v, "op", None), "name", None)
+        out.append(NodeInfo(name if isinstance(name, str) else None,
+                            tuple(float(p.data) for p in parents), float(v.data), constant))
+    return out
 
 
 class WrongResultError(Exception):

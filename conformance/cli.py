@@ -15,8 +15,10 @@ import time
 from typing import Any, Sequence
 
 from conformance.adapters import EngineLoadError, load_adapter
-from conformance.campaign import GRAPH_TIMEOUT, Report, run_campaign, select_findings
+from conformance.campaign import run_campaign
+from conformance.engine_run import GRAPH_TIMEOUT
 from conformance.generate import resolve_ops
+from conformance.report import Report, select_findings
 from engine.ops import public_ops
 
 EPILOG = """\

@@ -58,3 +58,12 @@ def _within(mine: float, ref: Any, strict: bool, torch_result: float) -> bool:
         torch_err = abs(torch_result - exact) if math.isfinite(torch_result) else 0
         return err <= max(2 * torch_err, noise)
     return err <= DEFAULT_REL * abs(exact) + noise
+
+
+def float_mismatch(a: float, b: float) -> bool:
+    """Whether two results differ beyond a few ulps and 5e-7 relative, or in their float class."""
+    if identical(a, b):
+        return False
+    if float_class(a) != float_class(b):
+        return True
+    return ulp_distance(a, b) > CLOSE_ULPS and abs(a - b) > DEFAULT_REL * abs(b)

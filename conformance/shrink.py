@@ -1,25 +1,13 @@
-"""Shrink a failing graph to a minimal one and print it as a standalone reproducer script."""
+"""Shrink a failing graph to a small one that still fails: greedy, over any predicate on graphs
+(the caller decides what "still fails" means; shrinking knows nothing of checkers or reports)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Callable, Sequence
 
-from conformance.graph import Const, Graph, Node, expression
-from conformance.torch_ref import run_graph
-from engine.ops import OPS
+from conformance.graph import Graph, Node
 
 MAX_CHECKS = 150
-
-
-def _still_fails(graph: Graph, checker: Any, kind: str, op: str) -> bool:
-    from conformance.campaign import Report
-
-    probe = Report("", 0, checker.strict, [checker.device], [])
-    try:
-        checker.check([graph], [0], probe)
-    except Exception:
-        return False
-    return any(f.kind == kind and f.op == op for f in probe.findings)
 
 
 def _prune(nodes: list[Node]) -> Graph:
@@ -34,7 +22,7 @@ def _prune(nodes: list[Node]) -> Graph:
     return Graph(tuple(out))
 
 
-def candidates(graph: Graph, values: list[float]) -> list[Graph]:
+def candidates(graph: Graph, values: Sequence[float]) -> list[Graph]:
     """Smaller graphs: end at an earlier node, or replace an op node by a leaf of its value."""
     nodes = list(graph.nodes)
     out = []
@@ -48,102 +36,32 @@ def candidates(graph: Graph, values: list[float]) -> list[Graph]:
     return out
 
 
-def shrink_finding(finding: Any, checker: Any) -> None:
-    """Greedy shrinking: keep any smaller graph that still fails the same way."""
-    graph, checks = finding.graph, 0
+def shrink(graph: Graph, still_fails: Callable[[Graph], bool], *,
+           values: Callable[[Graph], Sequence[float]], max_checks: int = MAX_CHECKS) -> Graph:
+    """The smallest graph greedy shrinking finds for which ``still_fails`` holds (``graph`` itself
+    when none is smaller): repeatedly take the first smaller candidate, smallest first, that still
+    fails. ``values(g)`` gives the value of each node of ``g`` (a node cut to a leaf keeps its
+    value); ``still_fails`` is asked at most ``max_checks`` times, and an exception it raises
+    counts as "no"."""
+    checks = 0
     improved = True
-    while improved and checks < MAX_CHECKS:
+    while improved and checks < max_checks:
         improved = False
-        values = run_graph(graph, checker.device).values
-        for smaller in sorted(candidates(graph, values), key=lambda g: len(g.nodes)):
+        node_values = values(graph)
+        for smaller in sorted(candidates(graph, node_values), key=lambda g: len(g.nodes)):
             if len(smaller.nodes) >= len(graph.nodes):
                 continue
             checks += 1
-            if _still_fails(smaller, checker, finding.kind, finding.op):
+            if _fails(still_fails, smaller):
                 graph, improved = smaller, True
                 break
-            if checks >= MAX_CHECKS:
+            if checks >= max_checks:
                 break
-    if graph is not finding.graph:
-        from conformance.campaign import Report
-
-        probe = Report("", 0, checker.strict, [checker.device], [])
-        checker.check([graph], [0], probe)
-        same = [f for f in probe.findings if f.kind == finding.kind and f.op == finding.op]
-        if same:
-            finding.message, finding.node = same[0].message, same[0].node
-        finding.graph = Graph(graph.nodes, finding.graph.seed)
+    return graph
 
 
-def _torch_expr(node: Node, names: dict[int, str]) -> str:
-    op = OPS[node.op]
-    args = []
-    for a in node.args:
-        args.append(f"torch.tensor({a.value!r}, dtype=torch.float64)" if isinstance(a, Const) else names[a])
-    if node.op == "pow" and isinstance(node.args[1], Const):
-        args[1] = repr(node.args[1].value)
-    if node.op == "div" and isinstance(node.args[0], Const):  # torch's number / tensor
-        return f"{node.args[0].value!r} / {args[1]}"
-    return f"{op.torch_name}({', '.join(args + [repr(p) for p in node.params])})"
-
-
-def reproducer(finding: Any, engine: str) -> str:
-    """A standalone script: builds the graph in the engine and in torch, prints both (an engine
-    that raises is shown raising, and torch still runs)."""
-    graph = finding.graph
-    passes = 2 if finding.kind == "repeat-backward" else 1
-    module, _, attr = engine.partition(":")
-    last = len(graph.nodes) - 1
-    xs = ", ".join(f"x{i}" for i in range(len(graph.nodes)))
-    ts = ", ".join(f"t{i}" for i in range(len(graph.nodes)))
-    names = {i: f"x{i}" for i in range(len(graph.nodes))}
-    tnames = {i: f"t{i}" for i in range(len(graph.nodes))}
-    engine_lines, torch_lines = [], []
-    for i, node in enumerate(graph.nodes):
-        if node.op == "leaf":
-            engine_lines.append(f"    x{i} = V({node.value!r})")
-            torch_lines.append(f"    t{i} = T({node.value!r})")
-        else:
-            engine_lines.append(f"    x{i} = {expression(graph, i, names)}")
-            torch_lines.append(f"    t{i} = {_torch_expr(node, tnames)}; t{i}.retain_grad()")
-    lines = [
-        f"# vetgrad conformance reproducer: {finding.kind} mismatch in {finding.op!r} at node {finding.node}",
-        f"# {finding.message}",
-        "import torch",
-        f"from {module} import {attr.split('.')[0]} as V" if attr else "V = None  # the engine's Value class",
-        "inf, nan = float('inf'), float('nan')",
-        "T = lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)",
-        "",
-        "",
-        "def build_engine():",
-        *engine_lines,
-        f"    return [{xs}]",
-        "",
-        "",
-        "def build_torch():",
-        *torch_lines,
-        f"    return [{ts}]",
-        "",
-        "",
-        "ts = build_torch()",
-        "print('values torch :', [t.item() for t in ts])",
-        "try:",
-        "    xs = build_engine()",
-        "    print('values engine:', [x.data for x in xs])",
-        "except Exception as exc:",
-        "    xs = None",
-        "    print('engine raised while building:', repr(exc))",
-        f"for n in range({passes}):  # backward() calls (a second one must add the same again)",
-        "    try:",
-        f"        ts[{last}].backward(retain_graph=True)",
-        "        print('grads  torch :', [None if t.grad is None else t.grad.item() for t in ts])",
-        "    except RuntimeError as exc:",
-        "        print('torch backward raised:', exc)",
-        "    if xs is not None:",
-        "        try:",
-        f"            xs[{last}].backward()",
-        "            print('grads  engine:', [x.grad for x in xs])",
-        "        except Exception as exc:",
-        "            print('engine backward raised:', repr(exc))",
-    ]
-    return "\n".join(lines) + "\n"
+def _fails(still_fails: Callable[[Graph], bool], graph: Graph) -> bool:
+    try:
+        return still_fails(graph)
+    except Exception:
+        return False

@@ -10,40 +10,40 @@ torch = pytest.importorskip("torch", reason="the conformance suite compares with
 from hypothesis import given, settings  # noqa: E402
 
 from conformance.adapters import load_adapter  # noqa: E402
-from conformance.campaign import Checker, Report, run_campaign  # noqa: E402
+from conformance.campaign import run_campaign  # noqa: E402
+from conformance.checker import Checker  # noqa: E402
 from conformance.cli import main  # noqa: E402
 from conformance.generate import graphs, random_graph  # noqa: E402
 from conformance.graph import Graph  # noqa: E402
+from conformance.report import GraphResult  # noqa: E402
 
 pytestmark = pytest.mark.torch
 OURS = load_adapter("engine:Value")
 SMOOTH = ["add", "sub", "mul", "div", "exp", "sin", "cos", "tanh", "sigmoid", "softplus", "neg"]
 
 
-def check(graph: Graph, device: str, strict: bool) -> Report:
-    report = Report("engine:Value", 0, strict, [device], [])
-    Checker(OURS, device, strict).check([graph], [0], report)
-    return report
+def check(graph: Graph, device: str, strict: bool, higher_order: int = 0) -> GraphResult:
+    (result,) = Checker(OURS, device, strict, higher_order).check([graph], [0])
+    return result
 
 
 @given(graph=graphs(max_nodes=14))
 def test_random_graphs_conform(graph: Graph, device: str) -> None:
-    report = check(graph, device, strict=False)
-    assert not report.findings, report.findings[0].message
+    result = check(graph, device, strict=False)
+    assert result.finding is None, result.finding.message
 
 
 @given(graph=graphs(max_nodes=14))
 def test_random_graphs_conform_strictly(graph: Graph, device: str) -> None:
-    report = check(graph, device, strict=True)
-    assert not report.findings, report.findings[0].message
+    result = check(graph, device, strict=True)
+    assert result.finding is None, result.finding.message
 
 
 @settings(max_examples=40)
 @given(graph=graphs(max_nodes=10, ops=SMOOTH, edge_rate=0.0))
 def test_second_and_third_derivatives_match_torch(graph: Graph, device: str) -> None:
-    report = Report("engine:Value", 0, False, [device], [])
-    Checker(OURS, device, strict=False, higher_order=3).check([graph], [0], report)
-    assert not report.findings, report.findings[0].message
+    result = check(graph, device, strict=False, higher_order=3)
+    assert result.finding is None, result.finding.message
 
 
 def test_higher_order_check_catches_a_wrong_second_derivative() -> None:
@@ -51,20 +51,18 @@ def test_higher_order_check_catches_a_wrong_second_derivative() -> None:
     from engine import ops
 
     graph = Graph((Node("leaf", value=0.4), Node("tanh", (0,)), Node("mul", (1, 1))))
-    assert not check_higher(graph).findings
+    assert check_higher(graph).finding is None
     wrong = lambda F, g, a, out: g * ((1.0 - out) * (1.0 + out)) if F is ops.FLOAT else g * (1.0 - out)
     object.__setattr__(ops.OPS["tanh"], "vjp", wrong)
     try:
-        findings = check_higher(graph).findings
+        finding = check_higher(graph).finding
     finally:
         object.__setattr__(ops.OPS["tanh"], "vjp", ops._tanh)
-    assert findings and findings[0].kind == "higher-order"
+    assert finding is not None and finding.kind == "higher-order"
 
 
-def check_higher(graph: Graph) -> Report:
-    report = Report("engine:Value", 0, False, ["cpu"], [])
-    Checker(OURS, "cpu", strict=False, higher_order=3).check([graph], [0], report)
-    return report
+def check_higher(graph: Graph) -> GraphResult:
+    return check(graph, "cpu", strict=False, higher_order=3)
 
 
 def test_seeded_generator_is_deterministic_and_json_round_trips() -> None:
@@ -151,16 +149,16 @@ def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
 def test_batched_reference_handles_a_graph_of_only_floor_division_of_a_node_by_itself() -> None:
     from conformance.graph import Node
 
-    report = check(Graph((Node("leaf", value=1.0), Node("floordiv", (0, 0)))), "cpu", strict=False)
-    assert report.passed == 1 and not report.findings
+    result = check(Graph((Node("leaf", value=1.0), Node("floordiv", (0, 0)))), "cpu", strict=False)
+    assert result.finding is None
 
 
 def test_batched_reference_handles_a_level_of_only_floor_division() -> None:
     from conformance.graph import Const, Node
 
     graph = Graph((Node("leaf", value=7.0), Node("floordiv", (0, Const(2.0))), Node("add", (0, 1))))
-    report = check(graph, "cpu", strict=False)
-    assert report.passed == 1 and not report.findings
+    result = check(graph, "cpu", strict=False)
+    assert result.finding is None
 
 
 # Graphs that once failed correct engines (false alarms), as JSON: each must pass ours and the
@@ -181,9 +179,8 @@ def test_correct_engines_pass_graphs_that_once_raised_false_alarms(engine: str, 
     import mutant_engines  # tests/engines/mutants.py, registered by conftest.py
 
     adapter = load_adapter(mutant_engines.load_textbook() if engine == "textbook" else engine)
-    report = Report(engine, 0, False, ["cpu"], [])
-    Checker(adapter, "cpu", strict=False).check([Graph.from_json(json.loads(text))], [0], report)
-    assert report.passed == 1, report.findings[0].message
+    (result,) = Checker(adapter, "cpu", strict=False).check([Graph.from_json(json.loads(text))], [0])
+    assert result.finding is None, result.finding.message
 
 
 def test_a_hanging_engine_is_reported_not_waited_for() -> None:
@@ -199,14 +196,13 @@ def test_a_hanging_engine_is_reported_not_waited_for() -> None:
             return super().apply(op, args, params)
 
     graph = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("add", (1, 0))))
-    report = Report("hangs", 0, False, ["cpu"], [])
-    Checker(Hangs(Value), "cpu", strict=False, graph_timeout=0.5).check([graph], [0], report)
-    assert report.failed == 1 and "no result after 0.5 s" in report.findings[0].message
-    assert report.findings[0].op == "tanh"
+    (result,) = Checker(Hangs(Value), "cpu", strict=False, graph_timeout=0.5).check([graph], [0])
+    assert result.finding is not None and "no result after 0.5 s" in result.finding.message
+    assert result.finding.op == "tanh"
 
 
 def test_one_frequent_finding_does_not_hide_the_others() -> None:
-    from conformance.campaign import Finding, select_findings
+    from conformance.report import Finding, select_findings
 
     g = random_graph(1)
     many = [Finding("repeat-backward", "graph", 0, "", g, "cpu", index=i) for i in range(50)]
@@ -258,5 +254,5 @@ HIGHER_ORDER_HARD = {
 
 @pytest.mark.parametrize("name", list(HIGHER_ORDER_HARD))
 def test_higher_order_check_raises_no_false_alarm_on_hard_graphs(name: str) -> None:
-    report = check_higher(HIGHER_ORDER_HARD[name])
-    assert not report.findings, report.findings[0].message
+    result = check_higher(HIGHER_ORDER_HARD[name])
+    assert result.finding is None, result.finding.message

@@ -1,0 +1,216 @@
+"""The higher-order check (``--higher-order K``): d^k(root)/d(leaf 0)^k for k = 2..K in the engine
+(its ``grad_of`` with ``create_graph``) against torch.autograd.grad(create_graph=True), and the
+heuristics that leave a disagreement undecided where no comparison is sound. The engine's
+derivative graph is read only through :meth:`Adapter.derivative_graph` (``NodeInfo``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from conformance import judge as J  # noqa: N812 - short name for verdict constants
+from conformance.adapters import Adapter, NodeInfo
+from conformance.engine_run import EngineRun, build
+from conformance.graph import Const, Graph, Node
+from conformance.report import Finding, GraphResult, OpStats
+from conformance.torch_ref import build_tensors, load_torch
+from engine.ops import OPS
+
+
+def check_higher_order(adapter: Adapter, graph: Graph, run: EngineRun, device: str,
+                       max_order: int, result: GraphResult) -> list[Finding]:
+    """d^k(root)/d(leaf 0)^k for k = 2..max_order against torch.autograd.grad(create_graph=
+    True). A disagreement beyond 1e-6 is decided by central differences of the engine's own
+    derivative of one order less (the independent oracle), never by a looser tolerance. Cases
+    (and undecided ones) are counted in ``result``."""
+    if graph.ops() & {op.name for op in OPS.values() if not op.differentiable}:
+        return []
+    if run.grads is None or not all(math.isfinite(v) for v in run.values):
+        return []
+    tensors = build_tensors(graph, device)
+    torch = load_torch()
+    leaf = graph.leaves[0]
+    x, tx = run.handles[leaf], tensors[leaf]
+    g, tg = run.handles[-1], tensors[-1]
+    stats = result.per_op.setdefault("higher-order", OpStats())
+
+    def undecided(ulps: float) -> list[Finding]:
+        stats.add(J.IMPRECISE, ulps)
+        result.imprecise += 1
+        return []
+
+    if _branches_differ(graph, run.values, [t.item() for t in tensors]):
+        # e.g. max(tanh(x), c) at a tie in the engine, 1 ulp off it in torch (their libm
+        # differ): the two derivatives are of different pieces of the function
+        return undecided(0.0)
+    zero_base = _masked_pow(graph, run.values)
+    masking = bool(graph.ops() & _MASKING_HIGHER)
+    ill_conditioned = _huge_quotient(graph, run.values)
+    for order in range(1, max_order + 1):
+        (g,) = adapter.grad_of(g, [x], create_graph=True)
+        (tg,) = torch.autograd.grad(tg, [tx], create_graph=True, allow_unused=True)
+        if tg is None or g is None:
+            if (tg is None) != (g is None) and tg is not None and tg.item() != 0.0:
+                if zero_base and math.isnan(tg.item()):
+                    return undecided(0.0)  # torch's artifact: see _masked_pow
+                return [Finding("higher-order", "graph", leaf, f"order {order}: engine says the root does not depend on leaf {leaf}; torch {tg.item()!r}", graph, device)]
+            return []
+        mine, theirs = adapter.value(g), tg.item()
+        if order >= 2:
+            if not J.float_mismatch(mine, theirs):
+                stats.add(J.OK, J.ulp_distance(mine, theirs))
+            elif (_rounding_or_float_edge(adapter.derivative_graph(g), mine, theirs)
+                  or (math.isnan(theirs) and (zero_base or masking)) or ill_conditioned
+                  or _finite_difference_agrees(adapter, graph, leaf, order, mine)):
+                undecided(J.ulp_distance(mine, theirs))
+            else:
+                stats.add(J.FAIL, math.inf)
+                return [Finding("higher-order", "graph", leaf,
+                                f"d^{order}(root)/d(leaf {leaf})^{order} = {mine!r}, torch {theirs!r}",
+                                graph, device)]
+        if not tg.requires_grad:
+            break
+    return []
+
+
+def _branches_differ(graph: Graph, mine: list[float], theirs: list[float]) -> bool:
+    """Whether the engine's and torch's forward values take different pieces of a piecewise op
+    somewhere (their elementary functions round differently: 1 ulp can cross a tie)."""
+    for node in graph.nodes:
+        if node.op == "leaf":
+            continue
+        ours = [a.value if isinstance(a, Const) else mine[a] for a in node.args]
+        torchs = [a.value if isinstance(a, Const) else theirs[a] for a in node.args]
+        if ours != torchs and _branch(node, ours) != _branch(node, torchs):
+            return True
+    return False
+
+
+def _rounding_or_float_edge(nodes: list[NodeInfo], mine: float, theirs: float) -> bool:
+    """Whether the engine's derivative graph explains the difference from torch's: rounding, an
+    overflow, or an exact mask point (one walk of the graph serves the three checks)."""
+    return (_within_rounding(nodes, mine, theirs) or _overflowing(nodes, mine, theirs)
+            or _on_a_kink(nodes))
+
+
+def _overflowing(nodes: list[NodeInfo], mine: float, theirs: float) -> bool:
+    """Whether the derivative's own graph reaches float64's edge (|x| > 1e300 or inf), so that
+    inf, -inf, nan or a huge number among the results depends only on the order of operations."""
+    if all(math.isfinite(x) and abs(x) <= 1e300 for x in (mine, theirs)):
+        return False
+    return any(not math.isfinite(v.value) or abs(v.value) > 1e300 for v in nodes)
+
+
+def _within_rounding(nodes: list[NodeInfo], mine: float, theirs: float) -> bool:
+    """Whether float rounding inside the derivative's own graph can explain the difference: a sum
+    over n nodes of magnitude at most S carries an error up to about n * eps * S (catastrophic
+    cancellation, as in d2/dx2 (x / x) near 0, where torch's and our rules cancel differently)."""
+    if not nodes or not (math.isfinite(mine) and math.isfinite(theirs)):
+        return False
+    # a constant operand (vetgrad keeps it as a float in the node) counts as an operand too
+    numbers = [v.value for v in nodes] + [x for v in nodes for x, c in zip(v.inputs, v.constant) if c]
+    scale = max((abs(x) for x in numbers if math.isfinite(x)), default=0.0)
+    # 64 eps per term: a product of large terms carries several roundings (d^3(x/x)/dx^3 where
+    # x = c % y: 4e-5 of noise against terms of 5e7; measured 5.6x over an 8-eps bound)
+    return abs(mine - theirs) <= 64 * len(numbers) * J.EPS * scale
+
+
+def _derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: int) -> float:
+    nodes = list(graph.nodes)
+    nodes[leaf] = Node("leaf", value=x)
+    run = build(adapter, Graph(tuple(nodes)))
+    g, at = run.handles[-1], run.handles[leaf]
+    for _ in range(order):
+        (g,) = adapter.grad_of(g, [at], create_graph=True)
+        if g is None:
+            return 0.0
+    return adapter.value(g)
+
+
+def _finite_difference_agrees(adapter: Adapter, graph: Graph, leaf: int, order: int, mine: float) -> bool:
+    """Richardson-extrapolated central difference of the (order-1)-th derivative."""
+    x = graph.nodes[leaf].value
+    estimates = []
+    for h in (1e-3, 5e-4):
+        step = h * max(1.0, abs(x))
+        up = _derivative_at(adapter, graph, leaf, x + step, order - 1)
+        down = _derivative_at(adapter, graph, leaf, x - step, order - 1)
+        estimates.append((up - down) / (2 * step))
+    fd = (4 * estimates[1] - estimates[0]) / 3
+    if not (math.isfinite(fd) and math.isfinite(mine)):
+        return False
+    return abs(mine - fd) <= 1e-4 * max(abs(fd), abs(mine), 1e-8)
+
+
+# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
+
+# Ops whose torch backward is a where() mask: from the second derivative on, a nan in the branch
+# the mask drops (0 * log(0), inf - inf) leaks into torch's result, where the function is smooth
+# or constant. A finite engine there is not judged against torch's nan.
+_MASKING_HIGHER = frozenset({"relu", "clamp", "maximum", "minimum", "abs", "pow"})
+
+
+def _branch(node: Node, inputs: list[float]) -> tuple[Any, ...]:
+    """Which piece of a piecewise op the inputs select (its kinks, ties and masks)."""
+    name = node.op
+    if name in ("maximum", "minimum"):
+        a, b = inputs
+        return (a != a, b != b, (a > b) - (a < b))
+    if name in ("relu", "abs", "leaky_relu"):
+        return ((inputs[0] > 0.0) - (inputs[0] < 0.0),)
+    if name == "clamp":
+        lo, hi = node.params
+        x = inputs[0]
+        return tuple(None if bound is None else (x > bound) - (x < bound) for bound in (lo, hi))
+    if name == "softplus":
+        return (inputs[0] > 20.0, inputs[0] < 20.0)
+    if name == "pow":
+        return (inputs[0] == 0.0, inputs[1] == 0.0, inputs[1] >= 0.0)
+    if name in ("mod", "floordiv"):
+        a, b = inputs
+        return (math.floor(a / b) if b != 0.0 and math.isfinite(a / b) else None,)
+    return ()
+
+
+def _on_a_kink(nodes: list[NodeInfo]) -> bool:
+    """Whether the engine's derivative graph sits exactly on a mask or kink (pow with exponent or
+    base 0, a max/min tie, relu/abs at 0): there a where() formula drops terms that torch, its
+    forward an ulp away, keeps; e.g. x ** y at y = 1: d/dy of (y - 1) * x ** (y - 2) is masked
+    to 0 at y - 1 == 0 exactly."""
+    for v in nodes:
+        if v.op is None or not v.inputs:
+            continue
+        x = v.inputs[0]
+        y = v.inputs[1] if len(v.inputs) > 1 else None
+        name = v.op
+        if name == "pow" and (x == 0.0 or y == 0.0):
+            return True
+        if name in ("maximum", "minimum") and x == y:
+            return True
+        if name in ("relu", "abs", "relu_backward") and (x == 0.0 or y == 0.0):
+            return True
+    return False
+
+
+def _huge_quotient(graph: Graph, values: list[float]) -> bool:
+    """Whether a ``%`` or ``//`` divides into a quotient beyond 1e6: d(a % b)/db is -floor(a / b),
+    so the k-th derivative is a sum of terms of size quotient ** k that cancel (x % y / (x % y))
+    far past what float64 resolves, in torch as much as in the engine."""
+    for node in graph.nodes:
+        if node.op in ("mod", "floordiv"):
+            a, b = (x.value if isinstance(x, Const) else values[x] for x in node.args)
+            if b != 0.0 and math.isfinite(a) and abs(a / b) > 1e6:
+                return True
+    return False
+
+
+def _masked_pow(graph: Graph, values: list[float]) -> bool:
+    """Whether some ``pow`` has a base or an exponent of 0. torch's higher derivatives there come
+    from where() masks whose unselected branch holds 0 * log(0) or 0 * x ** -2 (inf): nan leaks
+    through the mask's own backward where the function's derivative is 0. Not a bug to copy."""
+    for node in graph.nodes:
+        if node.op == "pow":
+            base, exponent = (a.value if isinstance(a, Const) else values[a] for a in node.args)
+            if base == 0.0 or exponent == 0.0:
+                return True
+    return False

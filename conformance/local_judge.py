@@ -1,0 +1,161 @@
+"""Judging one op alone on the engine's own inputs against torch (and, where they differ, the
+exact mpmath reference): its value and each local derivative; ``x op x`` with one leaf as both
+operands. A verdict is ``(kind, message)`` of a finding, or None; cases are counted per op."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from conformance import judge as J  # noqa: N812 - short name for verdict constants
+from conformance.graph import Const, Node
+from conformance.reference import exact_derivatives, exact_value
+from conformance.report import OpStats
+from conformance.torch_ref import ALIASED, LocalCase, run_scalar
+from engine.ops import OPS
+
+
+def judge_aliased(node: Node, x: float, mine: tuple, theirs: tuple, stats: dict[str, OpStats],
+                  device: str, strict: bool) -> tuple[str, str] | None:
+    """``x op x`` with one leaf: value, and the sum of both contributions to the leaf."""
+    value, grads, error = mine
+    t_value, t_grads = theirs
+    if _disagrees(value, grads, t_value, t_grads):  # ask torch's 0-d kernels, as judge_local
+        t_value, t_grads = run_scalar(LocalCase(OPS[node.op], ALIASED, (x,), node.params), device)
+    st = stats.setdefault(node.op, OpStats())
+    name, params = node.op, node.params
+    call = f"{node.op}(x, x) with x = {x!r} (one node as both operands)"
+    verdict, ulps = J.judge(value, t_value, lambda: exact_value(name, (x, x), params), strict)
+    st.add(verdict, ulps)
+    if verdict == J.FAIL:
+        return "local-value", f"{call} = {value!r}, torch {t_value!r}"
+    if not OPS[node.op].differentiable:
+        return None
+    if grads is None:
+        st.add(J.FAIL, math.inf)
+        return "crash", f"backward of {call} raised {error}; torch returns {t_grads!r}"
+
+    def total() -> Any:
+        parts = exact_derivatives(name, (x, x), value, params)
+        return None if not parts else (parts[0][0] + parts[1][0], parts[0][1] + parts[1][1])
+
+    verdict, ulps = J.judge(grads[0], t_grads[0], total, strict)
+    if verdict == J.FAIL and _cancels(grads[0], total()):
+        verdict = J.IMPRECISE  # d(x / x)/dx: two contributions cancel to an exact 0 or so
+    st.add(verdict, ulps)
+    if verdict == J.FAIL:
+        return "local-grad", f"d/dx of {call} = {grads[0]!r}, torch {t_grads[0]!r}"
+    return None
+
+
+def judge_local(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tuple,
+                stats: dict[str, OpStats], local_derivs: dict[int, tuple[float, ...]], i: int,
+                device: str, strict: bool) -> tuple[str, str] | None:
+    """Judge node ``i`` on the engine's own inputs; its derivatives go to ``local_derivs`` (for
+    the replay oracle). Where torch's operator and torch's function differ and both are sound
+    (``c / x``), an engine may follow either."""
+    scratch: dict[str, OpStats] = {}
+    found = _judge_against(node, inputs, mine, theirs, scratch, local_derivs, i, device, strict, True)
+    if found is not None and (node.op, node.form) in _EITHER_REFERENCE:
+        alternative = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params),
+                                 device, operator=False)
+        alt_scratch: dict[str, OpStats] = {}
+        if _judge_against(node, inputs, mine, alternative, alt_scratch, local_derivs, i, device,
+                          strict, False) is None:
+            found, scratch = None, alt_scratch
+    for name, st in scratch.items():
+        stats.setdefault(name, OpStats()).merge(st)
+    return found
+
+
+def _judge_against(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tuple,
+                   stats: dict[str, OpStats], local_derivs: dict[int, tuple[float, ...]], i: int,
+                   device: str, strict: bool, operator: bool) -> tuple[str, str] | None:
+    value, grads, error = mine
+    t_value, t_grads = theirs
+    if grads is not None and J.identical(value, t_value) and all(
+            J.identical(g, t) for g, t in zip(grads, t_grads)):
+        st = stats.setdefault(node.op, OpStats())  # the common case: bit-identical
+        checked = 1 + sum(not isinstance(a, Const) for a in node.args)
+        st.cases += checked
+        st.passed += checked
+        local_derivs[i] = grads
+        return None
+    if _disagrees(value, grads, t_value, t_grads):
+        t_value, t_grads = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params),
+                                      device, operator=operator)
+    st = stats.setdefault(node.op, OpStats())
+    name, ref_inputs, params = _ref_name(node), _ref_inputs(node, inputs), _ref_params(node)
+    verdict, ulps = J.judge(value, t_value, lambda: exact_value(name, ref_inputs, params), strict)
+    st.add(verdict, ulps)
+    if verdict == J.FAIL:
+        return "local-value", f"{_call(node, inputs)} = {value!r}, torch {t_value!r}"
+    if not OPS[node.op].differentiable:
+        if error is None:
+            st.add(J.FAIL, math.inf)
+            return "raises", f"backward through {node.op} returned gradients; torch raises"
+        return None
+    if grads is None:
+        st.add(J.FAIL, math.inf)
+        return "crash", f"backward of {_call(node, inputs)} raised {error}; torch returns {t_grads!r}"
+    local_derivs[i] = grads
+    exact: list[Any] = []
+
+    def reference(pos: int) -> Any:
+        if not exact:
+            exact.append(exact_derivatives(name, ref_inputs, value, params))
+        return exact[0][pos] if exact[0] else None
+
+    for pos, (g, tg) in enumerate(zip(grads, t_grads)):
+        if isinstance(node.args[pos], Const):
+            continue
+        verdict, ulps = J.judge(g, tg, lambda pos=pos: reference(pos), strict)
+        st.add(verdict, ulps)
+        if verdict == J.FAIL:
+            return "local-grad", f"d/d(arg {pos}) of {_call(node, inputs)} = {g!r}, torch {tg!r}"
+    return None
+
+
+def _disagrees(value: float, grads: tuple[float, ...] | None, t_value: float, t_grads: tuple[float, ...]) -> bool:
+    if not J.identical(value, t_value) and J.ulp_distance(value, t_value) > J.CLOSE_ULPS:
+        return True
+    return grads is not None and any(
+        g == g and not J.identical(g, t) and J.ulp_distance(g, t) > J.CLOSE_ULPS
+        for g, t in zip(grads, t_grads))
+
+
+def _cancels(mine: float, exact: Any) -> bool:
+    """Whether ``mine`` is the rounding of a sum that cancels: within a few eps of the terms."""
+    if exact is None or not math.isfinite(mine):
+        return False
+    value, scale = exact
+    return abs(mine - value) <= J.STRICT_FLOOR * J.EPS * scale
+
+
+def _call(node: Node, inputs: tuple[float, ...]) -> str:
+    args = ", ".join(repr(x) for x in inputs)
+    params = "".join(f", {p!r}" for p in node.params)
+    return f"{node.op}({args}{params})"
+
+
+# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
+
+# (op, form) where torch's operator (``c / x``: reciprocal(x) * c) and torch's function
+# (torch.div(c, x)) round differently, overflow differently (1e-20 / 5e-324: inf or 2e303), and
+# both are sound: the local check accepts an engine that follows either.
+_EITHER_REFERENCE = frozenset({("div", "cn")})
+
+
+# Local cases of 'pow' with a constant exponent are torch's pow(Tensor, Scalar).
+def _ref_name(node: Node) -> str:
+    return "pow_scalar" if node.op == "pow" and node.form == "nc" else node.op
+
+
+def _ref_inputs(node: Node, inputs: tuple[float, ...]) -> tuple[float, ...]:
+    return inputs[:1] if _ref_name(node) == "pow_scalar" else inputs
+
+
+def _ref_params(node: Node) -> tuple[Any, ...]:
+    if _ref_name(node) == "pow_scalar":
+        return (node.args[1].value,)  # type: ignore[union-attr]
+    return node.params

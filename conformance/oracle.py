@@ -1,0 +1,70 @@
+"""The exact replay oracle: an end-to-end gradient that differs from torch's is judged against an
+exact (mpmath, 200 bits) reverse accumulation of the engine's own local derivatives, whose sum of
+absolute values bounds what float rounding can explain."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+
+from conformance import judge as J  # noqa: N812 - short name for verdict constants
+from conformance.graph import Const, Graph, Node
+
+Replay = tuple[list, list, list]  # exact gradients, rounding bounds, overflowed
+
+
+def replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> Replay | None:
+    """Exact reverse accumulation of the engine's own local derivatives (and of their absolute
+    values, which bounds what float rounding can explain), and which gradients a non-finite local
+    derivative reached."""
+    with mp.workprec(200):
+        n = len(graph.nodes)
+        g = [mp.mpf(0)] * n
+        bound = [mp.mpf(0)] * n
+        overflowed = [False] * n
+        g[-1] = bound[-1] = mp.mpf(1)
+        for i in range(n - 1, -1, -1):
+            node = graph.nodes[i]
+            if node.op == "leaf":
+                continue
+            ds = local_derivs.get(i)
+            if ds is None:
+                return None
+            for pos, a in enumerate(node.args):
+                if isinstance(a, Const):
+                    continue
+                d = mp.mpf(ds[pos])
+                if d == 0 and _masks(node, pos):
+                    continue  # where(mask, grad, 0): a nan or inf upstream does not pass
+                g[a] += g[i] * d
+                bound[a] += bound[i] * abs(d)
+                overflowed[a] = overflowed[a] or overflowed[i] or not mp.isfinite(d)
+        return g, bound, overflowed
+
+
+def explained(mine: float, replayed: Replay, i: int, n: int) -> bool:
+    """Whether the engine's gradient of node ``i`` (of ``n``) is the replay's, up to rounding."""
+    exact, bound = replayed[0][i], replayed[1][i]
+    if replayed[2][i] and not mp.isfinite(exact):
+        # an overflowed local derivative (1 / 5e-324 = inf) reached this gradient: +inf + -inf
+        # or 0 * inf then depends on the order of float operations, which no replay can decide
+        return True
+    if not mp.isfinite(exact) or not mp.isfinite(bound):
+        return J.float_class(mine) == J.float_class(float(exact)) if mp.isfinite(exact) or mp.isnan(exact) else True
+    as_float = float(exact)
+    if J.float_class(mine) != J.float_class(as_float):
+        # overflow or underflow at the edge of float64 is rounding too
+        return abs(mine - exact) <= 4 * n * J.EPS * bound + 2.0**-1060 if math.isfinite(mine) else bound > 1e300
+    return abs(mine - exact) <= J.DEFAULT_REL * abs(exact) + 4 * n * J.EPS * bound + 2.0**-1060
+
+
+# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
+
+# Ops whose zero derivative is torch's where(..., 0) rather than a product with 0
+# (derivatives.yaml: threshold_backward, clamp_backward, max/min masked_fill, pow's exponent == 0).
+_MASKING = frozenset({"relu", "clamp", "maximum", "minimum"})
+
+
+def _masks(node: Node, pos: int) -> bool:
+    return node.op in _MASKING or (node.op == "pow" and pos == 0)
