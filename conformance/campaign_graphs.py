@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Sequence
+from typing import Sequence
 
 from conformance.adapters import operand_forms
 from conformance.generate import random_graph
@@ -72,7 +72,7 @@ def edge_graphs(ops: Sequence[str], forms: dict[str, tuple[str, ...]]) -> list[G
     for name in ops:
         op = OPS[name]
         values = list(dict.fromkeys((*SWEEP_CORE, *op.special)))
-        params_list = _sweep_params(op)
+        params_list = op.sweep_params
         for form in forms.get(name, ()):
             nodes: list[Node] = []
             outs: list[int] = []
@@ -112,13 +112,3 @@ def deep_chain(depth: int, const: bool = True) -> Graph:
     for _ in range(depth - 1):
         nodes.append(Node("add", (len(nodes) - 1, step)))
     return Graph(tuple(nodes), None)
-
-
-# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
-
-def _sweep_params(op: Any) -> list[tuple[Any, ...]]:
-    if op.name == "leaky_relu":
-        return [(0.01,), (0.2,)]
-    if op.name == "clamp":
-        return [(-1.0, 1.0), (0.0, None), (None, 0.5), (1.0, -1.0)]
-    return [()]

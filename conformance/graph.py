@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,11 @@ class Graph:
                     raise ValueError(f"node {i} uses node {a}, which is not earlier")
         if not self.nodes:
             raise ValueError("empty graph")
+
+
+def operands(node: Node, values: Sequence[float]) -> list[float]:
+    """The numbers ``node``'s op is applied to: constants as they are, nodes by their ``values``."""
+    return [a.value if isinstance(a, Const) else values[a] for a in node.args]
 
 
 def _enc_float(x: float) -> Any:

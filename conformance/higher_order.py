@@ -11,7 +11,7 @@ from typing import Any
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.adapters import Adapter, NodeInfo
 from conformance.engine_run import EngineRun, build
-from conformance.graph import Const, Graph, Node
+from conformance.graph import Const, Graph, Node, operands
 from conformance.report import Finding, GraphResult, OpStats
 from conformance.torch_ref import build_tensors, load_torch
 from engine.ops import OPS
@@ -44,7 +44,7 @@ def check_higher_order(adapter: Adapter, graph: Graph, run: EngineRun, device: s
         # differ): the two derivatives are of different pieces of the function
         return undecided(0.0)
     zero_base = _masked_pow(graph, run.values)
-    masking = bool(graph.ops() & _MASKING_HIGHER)
+    masking = any(OPS[name].masks_higher for name in graph.ops())
     ill_conditioned = _huge_quotient(graph, run.values)
     for order in range(1, max_order + 1):
         (g,) = adapter.grad_of(g, [x], create_graph=True)
@@ -142,75 +142,48 @@ def _finite_difference_agrees(adapter: Adapter, graph: Graph, leaf: int, order: 
     return abs(mine - fd) <= 1e-4 * max(abs(fd), abs(mine), 1e-8)
 
 
-# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
-
-# Ops whose torch backward is a where() mask: from the second derivative on, a nan in the branch
-# the mask drops (0 * log(0), inf - inf) leaks into torch's result, where the function is smooth
-# or constant. A finite engine there is not judged against torch's nan.
-_MASKING_HIGHER = frozenset({"relu", "clamp", "maximum", "minimum", "abs", "pow"})
+# The facts below come from the op table's rows (``Op.branch``, ``kink``, ``leaks_nan``,
+# ``ill_conditioned``, ``masks_higher``); these functions only apply them to a graph.
 
 
 def _branch(node: Node, inputs: list[float]) -> tuple[Any, ...]:
     """Which piece of a piecewise op the inputs select (its kinks, ties and masks)."""
-    name = node.op
-    if name in ("maximum", "minimum"):
-        a, b = inputs
-        return (a != a, b != b, (a > b) - (a < b))
-    if name in ("relu", "abs", "leaky_relu"):
-        return ((inputs[0] > 0.0) - (inputs[0] < 0.0),)
-    if name == "clamp":
-        lo, hi = node.params
-        x = inputs[0]
-        return tuple(None if bound is None else (x > bound) - (x < bound) for bound in (lo, hi))
-    if name == "softplus":
-        return (inputs[0] > 20.0, inputs[0] < 20.0)
-    if name == "pow":
-        return (inputs[0] == 0.0, inputs[1] == 0.0, inputs[1] >= 0.0)
-    if name in ("mod", "floordiv"):
-        a, b = inputs
-        return (math.floor(a / b) if b != 0.0 and math.isfinite(a / b) else None,)
-    return ()
+    branch = OPS[node.op].branch
+    return () if branch is None else branch(*inputs, *node.params)
 
 
 def _on_a_kink(nodes: list[NodeInfo]) -> bool:
-    """Whether the engine's derivative graph sits exactly on a mask or kink (pow with exponent or
-    base 0, a max/min tie, relu/abs at 0): there a where() formula drops terms that torch, its
-    forward an ulp away, keeps; e.g. x ** y at y = 1: d/dy of (y - 1) * x ** (y - 2) is masked
-    to 0 at y - 1 == 0 exactly."""
+    """Whether the engine's derivative graph sits exactly on a mask or kink (``Op.kink``: pow
+    with exponent or base 0, a max/min tie, relu/abs at 0): there a where() formula drops terms
+    that torch, its forward an ulp away, keeps; e.g. x ** y at y = 1: d/dy of
+    (y - 1) * x ** (y - 2) is masked to 0 at y - 1 == 0 exactly."""
     for v in nodes:
-        if v.op is None or not v.inputs:
-            continue
-        x = v.inputs[0]
-        y = v.inputs[1] if len(v.inputs) > 1 else None
-        name = v.op
-        if name == "pow" and (x == 0.0 or y == 0.0):
+        op = OPS.get(v.op) if v.op is not None else None
+        if op is not None and op.kink is not None and len(v.inputs) == op.arity \
+                and op.kink(*v.inputs):
             return True
-        if name in ("maximum", "minimum") and x == y:
-            return True
-        if name in ("relu", "abs", "relu_backward") and (x == 0.0 or y == 0.0):
-            return True
+    return False
+
+
+def _any_node(graph: Graph, values: list[float], fact: str) -> bool:
+    """Whether the row fact ``fact`` (a predicate of an op's inputs) holds at some node."""
+    for node in graph.nodes:
+        if node.op != "leaf":
+            predicate = getattr(OPS[node.op], fact)
+            if predicate is not None and predicate(*operands(node, values)):
+                return True
     return False
 
 
 def _huge_quotient(graph: Graph, values: list[float]) -> bool:
-    """Whether a ``%`` or ``//`` divides into a quotient beyond 1e6: d(a % b)/db is -floor(a / b),
-    so the k-th derivative is a sum of terms of size quotient ** k that cancel (x % y / (x % y))
-    far past what float64 resolves, in torch as much as in the engine."""
-    for node in graph.nodes:
-        if node.op in ("mod", "floordiv"):
-            a, b = (x.value if isinstance(x, Const) else values[x] for x in node.args)
-            if b != 0.0 and math.isfinite(a) and abs(a / b) > 1e6:
-                return True
-    return False
+    """Whether an op's higher derivatives cancel far past float64 (``Op.ill_conditioned``: a
+    ``%`` or ``//`` quotient beyond 1e6, whose k-th derivative sums terms of size quotient ** k
+    that cancel, in torch as much as in the engine)."""
+    return _any_node(graph, values, "ill_conditioned")
 
 
 def _masked_pow(graph: Graph, values: list[float]) -> bool:
-    """Whether some ``pow`` has a base or an exponent of 0. torch's higher derivatives there come
-    from where() masks whose unselected branch holds 0 * log(0) or 0 * x ** -2 (inf): nan leaks
-    through the mask's own backward where the function's derivative is 0. Not a bug to copy."""
-    for node in graph.nodes:
-        if node.op == "pow":
-            base, exponent = (a.value if isinstance(a, Const) else values[a] for a in node.args)
-            if base == 0.0 or exponent == 0.0:
-                return True
-    return False
+    """Whether torch's higher derivatives leak nan from a where() mask somewhere (``Op.leaks_nan``:
+    pow with a base or exponent of 0, whose unselected branch holds 0 * log(0) or 0 * x ** -2;
+    atan2 at the origin). Not a bug to copy."""
+    return _any_node(graph, values, "leaks_nan")

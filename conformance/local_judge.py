@@ -56,7 +56,9 @@ def judge_local(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tupl
     (``c / x``), an engine may follow either."""
     scratch: dict[str, OpStats] = {}
     found = _judge_against(node, inputs, mine, theirs, scratch, local_derivs, i, device, strict, True)
-    if found is not None and (node.op, node.form) in _EITHER_REFERENCE:
+    # where torch's reflected operator (``c / x``: reciprocal(x) * c) and its function round and
+    # overflow differently (1e-20 / 5e-324: inf or 2e303), both sound, an engine may follow either
+    if found is not None and node.form == "cn" and OPS[node.op].either_reference:
         alternative = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params),
                                  device, operator=False)
         alt_scratch: dict[str, OpStats] = {}
@@ -138,24 +140,18 @@ def _call(node: Node, inputs: tuple[float, ...]) -> str:
     return f"{node.op}({args}{params})"
 
 
-# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
-
-# (op, form) where torch's operator (``c / x``: reciprocal(x) * c) and torch's function
-# (torch.div(c, x)) round differently, overflow differently (1e-20 / 5e-324: inf or 2e303), and
-# both are sound: the local check accepts an engine that follows either.
-_EITHER_REFERENCE = frozenset({("div", "cn")})
-
-
-# Local cases of 'pow' with a constant exponent are torch's pow(Tensor, Scalar).
+# ``x op c`` with a plain number c is another op in torch where the row says so (``scalar_form``:
+# ``x ** 2.0`` is pow(Tensor, Scalar)): the exact reference judges it as that op.
 def _ref_name(node: Node) -> str:
-    return "pow_scalar" if node.op == "pow" and node.form == "nc" else node.op
+    form = OPS[node.op].scalar_form
+    return form if form is not None and node.form == "nc" else node.op
 
 
 def _ref_inputs(node: Node, inputs: tuple[float, ...]) -> tuple[float, ...]:
-    return inputs[:1] if _ref_name(node) == "pow_scalar" else inputs
+    return inputs[:1] if _ref_name(node) != node.op else inputs
 
 
 def _ref_params(node: Node) -> tuple[Any, ...]:
-    if _ref_name(node) == "pow_scalar":
+    if _ref_name(node) != node.op:
         return (node.args[1].value,)  # type: ignore[union-attr]
     return node.params

@@ -10,6 +10,7 @@ import mpmath as mp
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Const, Graph, Node
+from engine.ops import OPS
 
 Replay = tuple[list, list, list]  # exact gradients, rounding bounds, overflowed
 
@@ -59,12 +60,7 @@ def explained(mine: float, replayed: Replay, i: int, n: int) -> bool:
     return abs(mine - exact) <= J.DEFAULT_REL * abs(exact) + 4 * n * J.EPS * bound + 2.0**-1060
 
 
-# ---- op-specific facts (issue 10: to become reads of the op table row) ----------------------
-
-# Ops whose zero derivative is torch's where(..., 0) rather than a product with 0
-# (derivatives.yaml: threshold_backward, clamp_backward, max/min masked_fill, pow's exponent == 0).
-_MASKING = frozenset({"relu", "clamp", "maximum", "minimum"})
-
-
 def _masks(node: Node, pos: int) -> bool:
-    return node.op in _MASKING or (node.op == "pow" and pos == 0)
+    """Whether input ``pos``'s zero derivative is torch's where() (the row's ``masks``: relu,
+    clamp, max/min, pow's base), through which an upstream nan or inf does not pass."""
+    return pos in OPS[node.op].masks

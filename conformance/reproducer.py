@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from conformance.graph import Const, Node, expression
 from conformance.report import Finding
-from engine.ops import OPS
+from engine.ops import INFIX, OPS
 
 
 def _torch_expr(node: Node, names: dict[int, str]) -> str:
+    """The torch expression a user would write for ``node``, as its row says torch computes it."""
     op = OPS[node.op]
     args = []
     for a in node.args:
         args.append(f"torch.tensor({a.value!r}, dtype=torch.float64)" if isinstance(a, Const) else names[a])
-    if node.op == "pow" and isinstance(node.args[1], Const):
+    if op.scalar_form is not None and isinstance(node.args[1], Const):  # x ** 2.0: pow(Tensor, Scalar)
         args[1] = repr(node.args[1].value)
-    if node.op == "div" and isinstance(node.args[0], Const):  # torch's number / tensor
-        return f"{node.args[0].value!r} / {args[1]}"
+        op = OPS[op.scalar_form]
+    if op.torch_reflected is not None and isinstance(node.args[0], Const):  # torch's 2.0 / tensor
+        return f"{node.args[0].value!r} {INFIX[op.dunder]} {args[1]}"  # type: ignore[index]
     return f"{op.torch_name}({', '.join(args + [repr(p) for p in node.params])})"
 
 
