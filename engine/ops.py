@@ -102,9 +102,10 @@ class Op:
     """One primitive op. ``params`` are constant (non-differentiable) arguments with defaults.
 
     The hottest ops also name their backward step written out by hand for floats (``fast_back``,
-    and ``const_fast_back`` for a constant operand on the left or right), which ``backward()`` and
-    ``Value``'s hand-written operators repeat inline (a call costs about a third of a node). Tests
-    hold every hand-written step and forward bit-identical to ``forward`` and ``vjp``.
+    and ``const_fast_back`` for a constant operand on the left or right); ``backward()`` repeats
+    the common ones inline, as ``Value``'s hot operators do their forward (a call costs about a
+    third of a node). Tests hold every hand-written step and forward bit-identical to ``forward``
+    and ``vjp``.
     """
 
     name: str
