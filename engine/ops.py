@@ -14,7 +14,6 @@ the order of floating-point operations, so results agree to the last bit where p
 
 from __future__ import annotations
 
-import linecache
 import math
 import operator
 from dataclasses import dataclass, field
@@ -109,16 +108,17 @@ class Op:
     (as ``forward`` does); a VJP rule takes ``F, g, *inputs, out, *params``; an exact rule takes
     ``mp`` (the mpmath module, so that this package needs no mpmath) first.
 
-    The hottest ops also give their float code as source text, which is compiled once into the
-    op and inlined into ``Value``'s operators and ``backward()`` (a call costs about a third of a
-    node): ``expr``, the forward as an expression of ``a`` (and ``b``); ``back_src``, one backward
-    step of ``node`` as statements. A test holds ``back_src`` bit-identical to the VJP rule.
+    The hottest ops also name their backward step written out by hand for floats (``fast_back``,
+    and ``const_fast_back`` for a constant operand on the left or right); ``backward()`` repeats
+    the common ones inline, as ``Value``'s hot operators do their forward (a call costs about a
+    third of a node). Tests hold every hand-written step and forward bit-identical to ``forward``
+    and ``vjp``.
     """
 
     name: str
     arity: int
     symbol: str  # micrograd's ``_op`` label of a node
-    forward: Callable[..., float] | None  # IEEE-safe float function; None when ``expr`` is given
+    forward: Callable[..., float]  # IEEE-safe float function
     vjp: Callable[..., Any] | None  # None: not differentiable (backward raises, as in torch)
     doc: str
     # -- how a user spells it (``call`` is derived from these) --
@@ -154,33 +154,28 @@ class Op:
     ill_conditioned: Callable[..., bool] | None = None  # higher derivatives cancel past float64
     ulps: int = 0  # how far from torch the engine may round (0: bit for bit; C libm ops differ)
     # -- engine internals --
-    expr: str = field(default="", repr=False)
-    back_src: str = field(default="", repr=False)
-    const_back_src: tuple[str, str] = field(default=("", ""), repr=False)  # c op x, x op c
+    # One step of backward() on floats, written out by hand (the VJP rule, bit for bit).
+    fast_back: Callable[[Any], None] | None = field(default=None, repr=False)
+    const_fast_back: tuple[Callable[[Any], None] | None, Callable[[Any], None] | None] = field(
+        default=(None, None), repr=False)  # the same with a constant operand: c op x, x op c
     # ``number op Value`` where torch's reflected operator is not the op itself: ``c / x`` is
     # ``Tensor.__rtruediv__``, reciprocal(x) * c. Its forward (of ``a`` = c, ``b`` = x) and VJP.
-    reflected_expr: str = field(default="", repr=False)
+    reflected_forward: Callable[[float, float], float] | None = field(default=None, repr=False)
     reflected_vjp: Callable[..., Any] | None = field(default=None, repr=False)
     call: Callable[..., Any] | None = field(init=False, repr=False)  # the op as a user writes it
     torch: Callable[..., Any] | None = field(init=False, repr=False)  # (torch, *tensors, *params)
-    fast_back: Callable[[Any], None] | None = field(init=False, repr=False)
     back: Callable[[Any], None] = field(init=False, repr=False)
     const_left: ConstOp | None = field(init=False, repr=False)  # c op x (binary ops only)
     const_right: ConstOp | None = field(init=False, repr=False)  # x op c
 
     def __post_init__(self) -> None:
+        if not callable(self.forward):
+            raise TypeError(f"op {self.name!r} needs a forward function, got {self.forward!r}")
         object.__setattr__(self, "call", _user_call(self))
         object.__setattr__(self, "torch", _torch_call(self.torch_name) if self.torch_name else None)
         if self.sweep_params is None:
             object.__setattr__(self, "sweep_params", (tuple(d for _, d in self.params),))
-        if self.expr:
-            params = "a, b" if self.arity == 2 else "a"
-            forward = _compile_function(f"{self.name}_forward", params, f"return {self.expr}")
-            object.__setattr__(self, "forward", forward)
-        fast = _compile_function(f"{self.name}_back", "node", self.back_src) if self.back_src \
-            else None
-        object.__setattr__(self, "fast_back", fast)
-        object.__setattr__(self, "back", fast or _float_back(self, ()))
+        object.__setattr__(self, "back", self.fast_back or _float_back(self, ()))
         binary = self.arity == 2
         object.__setattr__(self, "const_left", ConstOp(self, right=False) if binary else None)
         object.__setattr__(self, "const_right", ConstOp(self, right=True) if binary else None)
@@ -235,7 +230,7 @@ class Op:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as its name: an unpickled graph shares the table's op objects (backward
-        # dispatches on identity), and no generated function has to be pickled.
+        # dispatches on identity), and no function of the row has to be pickled.
         if OPS.get(self.name) is not self:
             raise TypeError(f"op {self.name!r} is not in vetgrad's op table, so it cannot be pickled")
         return (_table_op, (self.name,))
@@ -301,7 +296,7 @@ class ConstOp:
     Value operand in ``_a`` and the number, a float, in ``_b``: no leaf node is made for a constant
     (a third of the cost of ``x * 2.0``). ``Value._prev`` shows the constant as a fresh leaf."""
 
-    __slots__ = ("arity", "back", "name", "op", "right", "symbol", "vjp")
+    __slots__ = ("arity", "back", "fast_back", "name", "op", "right", "symbol", "vjp")
     params: tuple[Any, ...] = ()
 
     def __init__(self, op: Op, right: bool) -> None:
@@ -311,10 +306,8 @@ class ConstOp:
         self.arity = op.arity
         self.symbol = op.symbol
         self.vjp = op.vjp if right or op.reflected_vjp is None else op.reflected_vjp
-        source = op.const_back_src[right]
-        side = "right" if right else "left"
-        self.back = _compile_function(f"{op.name}_{side}_const_back", "node", source) if source \
-            else _const_back(self.vjp, op, right)
+        self.fast_back = op.const_fast_back[right]  # hand-written, or None
+        self.back = self.fast_back or _const_back(self.vjp, op, right)
 
     def operands(self, value: Any, const: float) -> tuple[Any, Any]:
         """The op's two inputs in order, given the Value side and the constant."""
@@ -410,29 +403,6 @@ def _not_differentiable(op: Op) -> Callable[[Any], None]:
     return back
 
 
-SOURCE_NAMESPACE: dict[str, Any] = {"math": math, "ieee": ieee}
-"""What op source text (``expr``, ``back_src``) may name besides its own variables."""
-
-
-def compile_source(source: str, filename: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Run generated ``source`` in ``namespace`` (returned); its lines show in tracebacks."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
-
-
-def indent(source: str, spaces: int) -> str:
-    """``source`` (statements) indented to sit inside a generated block."""
-    pad = " " * spaces
-    return "".join(pad + line + "\n" for line in source.strip().splitlines())
-
-
-def _compile_function(name: str, params: str, body: str) -> Callable[..., Any]:
-    """``def name(params): body`` compiled from op source text."""
-    source = f"def {name}({params}):\n{indent(body, 4)}"
-    return compile_source(source, f"<vetgrad op {name}>", dict(SOURCE_NAMESPACE))[name]
-
-
 def _const_back(vjp: Callable[..., Any] | None, op: Op, right: bool) -> Callable[[Any], None]:
     """One step of ``backward()`` for a node with a constant operand: the VJP rule, kept for the
     Value side only (so it is the two-Value rule bit for bit)."""
@@ -456,7 +426,7 @@ def _const_back(vjp: Callable[..., Any] | None, op: Op, right: bool) -> Callable
 
 def _float_back(op: Op, params: tuple[Any, ...]) -> Callable[[Any], None]:
     """One step of ``backward()``: apply the VJP rule to floats and accumulate into the parents.
-    (The hottest ops give it as ``back_src`` instead; a test holds the two bit-identical.)"""
+    (The hottest ops also write it out by hand, ``fast_back``; a test holds the two bit-identical.)"""
     vjp = op.vjp
     if vjp is None:
         return _not_differentiable(op)
@@ -490,54 +460,84 @@ def _float_back(op: Op, params: tuple[Any, ...]) -> Callable[[Any], None]:
 # VJP rules (derivatives.yaml in PyTorch names the formula each one follows)
 
 
+# The hottest ops: forward, VJP rule, and the rule's backward step written out for floats (one
+# call less per node; Value's operators and backward() repeat these bodies inline). A node with a
+# constant operand (ConstOp) keeps the Value in node._a and the number in node._b.
+
+
+def _add_fwd(a: float, b: float) -> float:
+    return a + b
+
+
 def _add(F, g, a, b, out):
     return g, g
 
 
-# With a constant operand (ConstOp): node._a is the Value, node._b the number; (c op x, x op c).
-_ADD_CONST_BACK = ("node._a.grad += node.grad", "node._a.grad += node.grad")
+def _add_back(node: Any) -> None:
+    g = node.grad
+    node._a.grad += g
+    node._b.grad += g
 
-_ADD_BACK = """
-g = node.grad
-node._a.grad += g
-node._b.grad += g
-"""
 
+def _add_const_back(node: Any) -> None:  # c + x and x + c
+    node._a.grad += node.grad
+
+
+def _sub_fwd(a: float, b: float) -> float:
+    return a - b
 
 
 def _sub(F, g, a, b, out):
     return g, -g
 
 
-_SUB_CONST_BACK = ("node._a.grad += -node.grad", "node._a.grad += node.grad")
+def _sub_back(node: Any) -> None:
+    g = node.grad
+    node._a.grad += g
+    node._b.grad += -g
 
-_SUB_BACK = """
-g = node.grad
-node._a.grad += g
-node._b.grad += -g
-"""
 
+def _rsub_const_back(node: Any) -> None:  # c - x
+    node._a.grad += -node.grad
+
+
+def _sub_const_back(node: Any) -> None:  # x - c
+    node._a.grad += node.grad
+
+
+def _mul_fwd(a: float, b: float) -> float:
+    return a * b
 
 
 def _mul(F, g, a, b, out):
     return g * b, g * a
 
 
-_MUL_CONST_BACK = ("node._a.grad += node.grad * node._b", "node._a.grad += node.grad * node._b")
+def _mul_back(node: Any) -> None:
+    a = node._a
+    b = node._b
+    g = node.grad
+    a.grad += g * b.data
+    b.grad += g * a.data
 
-_MUL_BACK = """
-a = node._a
-b = node._b
-g = node.grad
-a.grad += g * b.data
-b.grad += g * a.data
-"""
+
+def _mul_const_back(node: Any) -> None:  # c * x and x * c
+    node._a.grad += node.grad * node._b
 
 
 
 def _div(F, g, a, b, out):
     # div_tensor_self_backward / div_tensor_other_backward
     return F.div(g, b), -g * F.div(F.div(a, b), b)
+
+
+def _div_const_back(node: Any) -> None:  # x / c
+    node._a.grad += ieee.div(node.grad, node._b)
+
+
+def _rdiv_fwd(c: float, x: float) -> float:
+    # c / x as torch's Tensor.__rtruediv__ computes it: reciprocal(x) * c
+    return ieee.div(1.0, x) * c
 
 
 def _rdiv(F, g, c, x, out):
@@ -547,10 +547,10 @@ def _rdiv(F, g, c, x, out):
     return 0.0, -(g * c) * (r * r)
 
 
-_DIV_CONST_BACK = (
-    "a = node._a\nr = ieee.div(1.0, a.data)\na.grad += -(node.grad * node._b) * (r * r)",
-    "node._a.grad += ieee.div(node.grad, node._b)",
-)
+def _rdiv_const_back(node: Any) -> None:  # c / x
+    a = node._a
+    r = ieee.div(1.0, a.data)
+    a.grad += -(node.grad * node._b) * (r * r)
 
 
 def _pow(F, g, a, b, out):
@@ -589,14 +589,20 @@ def _remainder(F, g, a, b, out):
     return g, -g * F.call(DIV_FLOOR, a, b)
 
 
+def _neg_fwd(a: float) -> float:
+    return -a
+
+
 def _neg(F, g, a, out):
     return -g
 
 
-_NEG_BACK = """
-node._a.grad += -node.grad
-"""
+def _neg_back(node: Any) -> None:
+    node._a.grad += -node.grad
 
+
+def _abs_fwd(a: float) -> float:
+    return abs(a)
 
 
 def _abs(F, g, a, out):
@@ -607,10 +613,8 @@ def _exp(F, g, a, out):
     return g * out
 
 
-_EXP_BACK = """
-node._a.grad += node.grad * node.data
-"""
-
+def _exp_back(node: Any) -> None:
+    node._a.grad += node.grad * node.data
 
 
 def _log(F, g, a, out):
@@ -633,25 +637,25 @@ def _tanh(F, g, a, out):
     return F.call(TANH_BACKWARD, g, out)
 
 
-_TANH_BACK = """
-out = node.data
-node._a.grad += node.grad * ((1.0 - out) * (1.0 + out))
-"""
-
+def _tanh_back(node: Any) -> None:  # _tanh_backward_fwd(g, out), inline
+    out = node.data
+    node._a.grad += node.grad * ((1.0 - out) * (1.0 + out))
 
 
 def _sigmoid(F, g, a, out):
     return F.call(SIGMOID_BACKWARD, g, out)
 
 
+def _relu_fwd(a: float) -> float:
+    return 0.0 if a < 0.0 else a  # keeps -0.0 and nan, as torch.relu does
+
+
 def _relu(F, g, a, out):
     return F.call(RELU_BACKWARD, g, out)
 
 
-_RELU_BACK = """
-node._a.grad += 0.0 if node.data <= 0.0 else node.grad
-"""
-
+def _relu_back(node: Any) -> None:  # _relu_backward_fwd(g, out), inline
+    node._a.grad += 0.0 if node.data <= 0.0 else node.grad
 
 
 def _leaky_relu(F, g, a, out, slope):
@@ -872,22 +876,22 @@ def _huge_quotient(a: float, b: float) -> bool:
 
 _KINK0 = (0.0, -0.0)
 _OPS: tuple[Op, ...] = (
-    Op("add", 2, "+", None, _add, "a + b", expr="a + b", dunder="add",
-       back_src=_ADD_BACK, const_back_src=_ADD_CONST_BACK,
+    Op("add", 2, "+", _add_fwd, _add, "a + b", dunder="add",
+       fast_back=_add_back, const_fast_back=(_add_const_back, _add_const_back),
        torch_name="torch.add",
        exact=lambda mp, a, b: a + b, exact_grad=lambda mp, a, b, out: (1, 1)),
-    Op("sub", 2, "-", None, _sub, "a - b", expr="a - b", dunder="sub",
-       back_src=_SUB_BACK, const_back_src=_SUB_CONST_BACK,
+    Op("sub", 2, "-", _sub_fwd, _sub, "a - b", dunder="sub",
+       fast_back=_sub_back, const_fast_back=(_rsub_const_back, _sub_const_back),
        torch_name="torch.sub",
        exact=lambda mp, a, b: a - b, exact_grad=lambda mp, a, b, out: (1, -1)),
-    Op("mul", 2, "*", None, _mul, "a * b", expr="a * b", dunder="mul",
-       back_src=_MUL_BACK, const_back_src=_MUL_CONST_BACK,
+    Op("mul", 2, "*", _mul_fwd, _mul, "a * b", dunder="mul",
+       fast_back=_mul_back, const_fast_back=(_mul_const_back, _mul_const_back),
        torch_name="torch.mul",
        exact=lambda mp, a, b: a * b, exact_grad=lambda mp, a, b, out: (b, a)),
     Op("div", 2, "/", ieee.div, _div,
        "a / b (true division; x/0 is ±inf or nan); number / Value is torch's reciprocal(b) * a",
-       dunder="truediv", const_back_src=_DIV_CONST_BACK,
-       reflected_expr="ieee.div(1.0, b) * a", reflected_vjp=_rdiv,
+       dunder="truediv", const_fast_back=(_rdiv_const_back, _div_const_back),
+       reflected_forward=_rdiv_fwd, reflected_vjp=_rdiv,
        torch_name="torch.div",
        torch_reflected=lambda T, c, x: x.reciprocal() * c,
        domain=(ANY, (0.2, 3.0)), special=(0.0, -0.0, 1e-300),
@@ -929,15 +933,15 @@ _OPS: tuple[Op, ...] = (
        exact=lambda mp, a, b: a - b * mp.floor(a / b) if b != 0 else None,
        exact_grad=lambda mp, a, b, out: None if b == 0 else (1, -mp.floor(a / b)),
        branch=_quotient_branch, ill_conditioned=_huge_quotient),
-    Op("neg", 1, "neg", None, _neg, "-a", expr="-a", dunder="neg", back_src=_NEG_BACK,
+    Op("neg", 1, "neg", _neg_fwd, _neg, "-a", dunder="neg", fast_back=_neg_back,
        torch_name="torch.neg", domain=(ANY,),
        exact=lambda mp, a: -a, exact_grad=lambda mp, a, out: (-1,)),
-    Op("abs", 1, "abs", None, _abs, "|a|; gradient 0 at 0 (torch.sgn)", expr="abs(a)",
+    Op("abs", 1, "abs", _abs_fwd, _abs, "|a|; gradient 0 at 0 (torch.sgn)",
        dunder="abs", method="abs", torch_name="torch.abs",
        domain=(ANY,), special=_KINK0,
        exact=lambda mp, a: abs(a), exact_grad=lambda mp, a, out: (mp.sign(a),),
        masks_higher=True, branch=lambda a: (_sign(a),), kink=lambda a: a == 0.0),
-    Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp", back_src=_EXP_BACK,
+    Op("exp", 1, "exp", ieee.exp, _exp, "e ** a; exp(1000) = inf", method="exp", fast_back=_exp_back,
        torch_name="torch.exp",
        domain=((-5.0, 5.0),), special=(709.0, 710.0, -745.0),
        exact=lambda mp, a: mp.exp(a), exact_grad=lambda mp, a, out: (out,), ulps=4),
@@ -957,7 +961,7 @@ _OPS: tuple[Op, ...] = (
        torch_name="torch.cos", domain=(ANY,),
        exact=lambda mp, a: mp.cos(a), exact_grad=lambda mp, a, out: (-mp.sin(a),), ulps=4),
     Op("tanh", 1, "tanh", math.tanh, _tanh, "hyperbolic tangent; grad 1 - tanh**2", method="tanh",
-       back_src=_TANH_BACK, torch_name="torch.tanh",
+       fast_back=_tanh_back, torch_name="torch.tanh",
        domain=(ANY,), special=(20.0, -20.0),
        exact=lambda mp, a: mp.tanh(a), exact_grad=lambda mp, a, out: ((1 - out * out, 1),),
        ulps=8),
@@ -965,9 +969,8 @@ _OPS: tuple[Op, ...] = (
        method="sigmoid", torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0),
        exact=lambda mp, a: 1 / (1 + mp.exp(-a)),
        exact_grad=lambda mp, a, out: (((1 - out) * out, abs(out)),)),
-    Op("relu", 1, "ReLU", None, _relu, "max(a, 0); relu'(0) = 0", method="relu",
-       expr="0.0 if a < 0.0 else a",  # keeps -0.0 and nan, as torch.relu does
-       back_src=_RELU_BACK, torch_name="torch.relu",
+    Op("relu", 1, "ReLU", _relu_fwd, _relu, "max(a, 0); relu'(0) = 0", method="relu",
+       fast_back=_relu_back, torch_name="torch.relu",
        domain=(ANY,), special=_KINK0,
        exact=lambda mp, a: a if a > 0 else mp.mpf(0),
        exact_grad=lambda mp, a, out: (1 if out > 0 else 0,),

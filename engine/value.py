@@ -1,26 +1,58 @@
 """``Value``: a scalar node of the autograd graph, with micrograd's API and PyTorch's semantics.
 
 The graph is data, not closures: a node holds its value, its gradient, up to two parents and the op
-(from :mod:`engine.ops`) that made it. Operators and methods are installed from the op table.
+(from :mod:`engine.ops`) that made it. The hottest operators are written out below, each computing
+its forward and building its node inline (a function call costs about a third of a node); tests hold
+them bit-identical to their op's row. Every other op of the table that has a spelling (``method``,
+``dunder``) gets its method from a small factory reading the row, so a new row needs no edit here.
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, Iterable
+from types import FunctionType
+from typing import Any, Callable, Iterable, TypeVar
 
+from engine import backprop as _backprop
 from engine import ops as _ops
+from engine.backprop import UNSET as _UNSET
 from engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
-
-globals().update(_ops.SOURCE_NAMESPACE)  # names the ops' source text may use
 
 # Flipped by engine.autograd.no_grad(); read on every op (a plain global is the cheapest check).
 _grad_enabled = True
 
-# The grad of a node that no backward() has reached since it was made or zeroed: torch's None.
-# backward() tells it by identity (this very object) and assigns to it instead of adding, so a
-# first -0.0 gradient keeps its sign as in torch; any other 0.0 is an accumulated zero.
-_UNSET = 0.0
+# The specs a hot operator puts in its node: the op, and its ConstOps for a number on the left
+# (c + x: _C_ADD) or the right (x + c: _ADD_C). backward() dispatches on their identity.
+_ADD, _SUB, _MUL, _DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
+_C_ADD, _ADD_C = _ADD.const_left, _ADD.const_right
+_C_SUB, _SUB_C = _SUB.const_left, _SUB.const_right
+_C_MUL, _MUL_C = _MUL.const_left, _MUL.const_right
+_C_DIV, _DIV_C = _DIV.const_left, _DIV.const_right
+_NEG, _ABS, _RELU, _TANH, _EXP = OPS["neg"], OPS["abs"], OPS["relu"], OPS["tanh"], OPS["exp"]
+_POW_SCALAR = OPS["pow_scalar"]
+_LEAKY = OPS["leaky_relu"]
+_CLAMP = OPS["clamp"]
+# Forwards the hot operators call (the rows' own functions).
+_div, _tanh, _exp = _DIV.forward, _TANH.forward, _EXP.forward
+
+_new = object.__new__
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+_HAND_WRITTEN: dict[Callable[..., Any], str] = {}  # method -> name of the op it spells
+
+
+def _spells(op_name: str) -> Callable[[Method], Method]:
+    """Mark a method of ``Value`` as written by hand for op ``op_name``: it gets the row's doc
+    (unless it has its own), and the installer below leaves its name alone."""
+    op = OPS[op_name]
+
+    def mark(method: Method) -> Method:
+        _HAND_WRITTEN[method] = op.name
+        if method.__doc__ is None:
+            method.__doc__ = op.doc
+        return method
+
+    return mark
 
 
 def _coerce(x: Any, what: str) -> float:
@@ -136,7 +168,7 @@ class Value:
         """Accumulate d(self)/d(node) into ``.grad`` of every node reachable from ``self``.
 
         Calling it twice adds the same amount twice (torch's ``retain_graph=True``)."""
-        _autograd.backward(self, gradient)
+        _backprop.backward(self, gradient)
 
     def detach(self) -> Value:
         """A new leaf with the same value and no history."""
@@ -144,37 +176,259 @@ class Value:
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on this node and every node it was computed from."""
-        _autograd.zero_grad_graph(self)
+        _backprop.zero_grad_graph(self)
 
-    # Installed from the op table below (declared here for type checkers and editors).
-    if TYPE_CHECKING:
-        def __add__(self, other: Value | float) -> Value: ...
-        def __radd__(self, other: float) -> Value: ...
-        def __sub__(self, other: Value | float) -> Value: ...
-        def __rsub__(self, other: float) -> Value: ...
-        def __mul__(self, other: Value | float) -> Value: ...
-        def __rmul__(self, other: float) -> Value: ...
-        def __truediv__(self, other: Value | float) -> Value: ...
-        def __rtruediv__(self, other: float) -> Value: ...
-        def __floordiv__(self, other: Value | float) -> Value: ...
-        def __rfloordiv__(self, other: float) -> Value: ...
-        def __mod__(self, other: Value | float) -> Value: ...
-        def __rmod__(self, other: float) -> Value: ...
-        def __neg__(self) -> Value: ...
-        def __abs__(self) -> Value: ...
-        def abs(self) -> Value: ...
-        def exp(self) -> Value: ...
-        def log(self) -> Value: ...
-        def sqrt(self) -> Value: ...
-        def sin(self) -> Value: ...
-        def cos(self) -> Value: ...
-        def tanh(self) -> Value: ...
-        def sigmoid(self) -> Value: ...
-        def relu(self) -> Value: ...
-        def softplus(self) -> Value: ...
-        def maximum(self, other: Value | float) -> Value: ...
-        def minimum(self, other: Value | float) -> Value: ...
+    # -- the hot operators, written out (forward inline, then the node as _node builds it) -------
+    # A Value operand is a parent; a plain number stays a float in _b with the op's ConstOp (no leaf
+    # node for a constant); anything else is NotImplemented, so that Python raises its TypeError.
 
+    @_spells("add")
+    def __add__(self, other: Value | float) -> Value:
+        cls = other.__class__
+        if cls is Value or (cls is not float and isinstance(other, Value)):
+            data = self.data + other.data
+            if not _grad_enabled:
+                return _leaf(data)
+            out = _new(Value)
+            out.data = data
+            out.grad = _UNSET
+            out._a = self
+            out._b = other
+            out._spec = _ADD
+            return out
+        b = other if cls is float else _operand(other)
+        if b is NotImplemented:
+            return NotImplemented
+        data = self.data + b
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = b
+        out._spec = _ADD_C
+        return out
+
+    @_spells("add")
+    def __radd__(self, other: float) -> Value:
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
+            return NotImplemented
+        data = a + self.data
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = a
+        out._spec = _C_ADD
+        return out
+
+    @_spells("sub")
+    def __sub__(self, other: Value | float) -> Value:
+        cls = other.__class__
+        if cls is Value or (cls is not float and isinstance(other, Value)):
+            data = self.data - other.data
+            if not _grad_enabled:
+                return _leaf(data)
+            out = _new(Value)
+            out.data = data
+            out.grad = _UNSET
+            out._a = self
+            out._b = other
+            out._spec = _SUB
+            return out
+        b = other if cls is float else _operand(other)
+        if b is NotImplemented:
+            return NotImplemented
+        data = self.data - b
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = b
+        out._spec = _SUB_C
+        return out
+
+    @_spells("sub")
+    def __rsub__(self, other: float) -> Value:
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
+            return NotImplemented
+        data = a - self.data
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = a
+        out._spec = _C_SUB
+        return out
+
+    @_spells("mul")
+    def __mul__(self, other: Value | float) -> Value:
+        cls = other.__class__
+        if cls is Value or (cls is not float and isinstance(other, Value)):
+            data = self.data * other.data
+            if not _grad_enabled:
+                return _leaf(data)
+            out = _new(Value)
+            out.data = data
+            out.grad = _UNSET
+            out._a = self
+            out._b = other
+            out._spec = _MUL
+            return out
+        b = other if cls is float else _operand(other)
+        if b is NotImplemented:
+            return NotImplemented
+        data = self.data * b
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = b
+        out._spec = _MUL_C
+        return out
+
+    @_spells("mul")
+    def __rmul__(self, other: float) -> Value:
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
+            return NotImplemented
+        data = a * self.data
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = a
+        out._spec = _C_MUL
+        return out
+
+    @_spells("div")
+    def __truediv__(self, other: Value | float) -> Value:
+        cls = other.__class__
+        if cls is Value or (cls is not float and isinstance(other, Value)):
+            data = _div(self.data, other.data)
+            if not _grad_enabled:
+                return _leaf(data)
+            out = _new(Value)
+            out.data = data
+            out.grad = _UNSET
+            out._a = self
+            out._b = other
+            out._spec = _DIV
+            return out
+        b = other if cls is float else _operand(other)
+        if b is NotImplemented:
+            return NotImplemented
+        data = _div(self.data, b)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = b
+        out._spec = _DIV_C
+        return out
+
+    @_spells("div")
+    def __rtruediv__(self, other: float) -> Value:
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
+            return NotImplemented
+        data = _div(1.0, self.data) * a  # div's reflected_forward: torch's reciprocal(x) * c
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = a
+        out._spec = _C_DIV
+        return out
+
+    @_spells("neg")
+    def __neg__(self) -> Value:
+        data = -self.data
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = None
+        out._spec = _NEG
+        return out
+
+    @_spells("abs")
+    def __abs__(self) -> Value:
+        data = abs(self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = None
+        out._spec = _ABS
+        return out
+
+    abs = __abs__  # x.abs() is abs(x)
+
+    @_spells("relu")
+    def relu(self) -> Value:
+        a = self.data
+        data = 0.0 if a < 0.0 else a  # keeps -0.0 and nan, as torch.relu does
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = None
+        out._spec = _RELU
+        return out
+
+    @_spells("tanh")
+    def tanh(self) -> Value:
+        data = _tanh(self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = None
+        out._spec = _TANH
+        return out
+
+    @_spells("exp")
+    def exp(self) -> Value:
+        data = _exp(self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = None
+        out._spec = _EXP
+        return out
+
+    # -- ops with parameters, or with forms that depend on the operand ---------------------------
+
+    @_spells("pow")
     def __pow__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
             return _pow_values(self, other)
@@ -184,12 +438,14 @@ class Value:
         data = _ops.ieee.pow_scalar(self.data, exponent)
         return _node(data, self, None, _POW_SCALAR.bind(exponent)) if _grad_enabled else _leaf(data)
 
+    @_spells("pow")
     def __rpow__(self, other: float) -> Value:
         base = _operand(other)
         if base is NotImplemented:
             return NotImplemented
         return _pow_values(_leaf(base), self)
 
+    @_spells("leaky_relu")
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """``self if self > 0 else slope * self`` (torch's default slope 0.01)."""
         slope = _coerce(slope, "leaky_relu slope")
@@ -197,6 +453,7 @@ class Value:
         data = spec.op.forward(self.data, slope)
         return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
 
+    @_spells("clamp")
     def clamp(self, lo: float | None = None, hi: float | None = None) -> Value:
         """Limit to ``[lo, hi]``; either bound may be None. Bounds are inclusive for gradients."""
         if lo is None and hi is None:
@@ -208,14 +465,8 @@ class Value:
         return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
 
 
-_new = object.__new__
-_POW_SCALAR = OPS["pow_scalar"]
-_LEAKY = OPS["leaky_relu"]
-_CLAMP = OPS["clamp"]
-
-
-def _node(data: float, a: Value, b: Value | None, spec: Any) -> Value:
-    # The generated operator methods inline this body (_NODE_SOURCE): a call costs a third of an op.
+def _node(data: float, a: Value, b: Value | float | None, spec: Any) -> Value:
+    # The hot operators and the factories' methods inline this body: a call costs a third of an op.
     out = _new(Value)
     out.data = data
     out.grad = _UNSET
@@ -238,7 +489,7 @@ def _call_backward_op(op: Op, *args: Any) -> Value:
     ``F.call`` of the VJP rules when gradients are built with history (``create_graph``)."""
     inputs = [x if isinstance(x, Value) else _leaf(float(x)) for x in args[:op.arity]]
     params = args[op.arity:]
-    data = op.forward(*(x.data for x in inputs), *params)  # type: ignore[misc]
+    data = op.forward(*(x.data for x in inputs), *params)
     if not _grad_enabled:
         return _leaf(data)
     return _node(data, inputs[0], inputs[1] if op.arity == 2 else None, op.bind(*params) if params else op)
@@ -263,108 +514,183 @@ def _pow_values(a: Value, b: Value) -> Value:
     return _node(data, a, b, OPS["pow"]) if _grad_enabled else _leaf(data)
 
 
-# The operator methods are generated from the op table, so that an op with source text
-# (``op.expr``) computes its forward inline instead of calling it (a call costs about a third of
-# a node). One template per arity; ``fwd`` and the specs are the closure's cells. Every method
-# ends in the same node construction, _node's body written out (parent b and spec vary).
-_NODE_SOURCE = """
-if not _grad_enabled:
-    return _leaf(data)
-out = _new(Value)
-out.data = data
-out.grad = _UNSET
-out._a = self
-out._b = {b}
-out._spec = {spec}
-return out
-"""
-
-_BINARY_TEMPLATE = """
-def make(op, fwd, const_left, const_right):
-    def method(self, other):
-        cls = other.__class__
-        if cls is Value or (cls is not float and isinstance(other, Value)):
-            a = self.data
-            b = other.data
-            data = {{forward}}
-{both_values}\
-        b = other if cls is float else _operand(other)  # a constant stays a float in _b (ConstOp)
-        if b is NotImplemented:
-            {{refuse}}
-        a = self.data
-        data = {{forward}}
-{const_right}\
-
-    def reflected(self, other):
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        b = self.data
-        data = {{reflected}}
-{const_left}\
-
-    return method, reflected
-""".format(both_values=_ops.indent(_NODE_SOURCE.format(b="other", spec="op"), 12),
-           const_right=_ops.indent(_NODE_SOURCE.format(b="b", spec="const_right"), 8),
-           const_left=_ops.indent(_NODE_SOURCE.format(b="a", spec="const_left"), 8))
-
-_UNARY_TEMPLATE = """
-def make(op, fwd):
-    def method(self):
-        a = self.data
-        data = {{forward}}
-{node}\
-
-    return method
-""".format(node=_ops.indent(_NODE_SOURCE.format(b="None", spec="op"), 8))
-
-
 def _refuse(other: Any, method: str) -> None:
     raise TypeError(f"{method}() needs a Value or a real number (int or float), "
                     f"got {type(other).__name__}: {other!r}")
 
 
-def _generated_methods(op: Op, dunder: bool = True) -> Any:
-    """``op``'s method (and reflected method, for a binary op), compiled from the template. An
-    operator (``dunder``) answers NotImplemented to an operand it does not know, so that Python
+# -- every other op of the table: methods made from the row ---------------------------------------
+
+
+def _unary_method(op: Op) -> Callable[[Value], Value]:
+    """``x.name()`` for a unary op: the row's forward, then the node."""
+    forward = op.forward
+
+    def method(self: Value) -> Value:
+        data = forward(self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = None
+        out._spec = op
+        return out
+
+    return method
+
+
+def _unary_method_with_params(op: Op) -> Callable[..., Value]:
+    """``x.name(p1, p2=...)`` for a unary op with constant parameters (each a real number, or
+    None where the row's default is None): the row's defaults fill in what is not given."""
+    forward = op.forward
+    names = [name for name, _ in op.params]
+    defaults = dict(op.params)
+
+    def method(self: Value, *args: Any, **kwargs: Any) -> Value:
+        if len(args) > len(names):
+            raise TypeError(f"{op.method}() takes at most {len(names)} parameters "
+                            f"({', '.join(names)}), got {len(args)}")
+        unknown = set(kwargs) - set(names)
+        if unknown:
+            raise TypeError(f"{op.method}() got an unexpected parameter {sorted(unknown)[0]!r}; "
+                            f"its parameters: {', '.join(names)}")
+        given = dict(zip(names, args))
+        clash = set(given) & set(kwargs)
+        if clash:
+            raise TypeError(f"{op.method}() got parameter {sorted(clash)[0]!r} twice")
+        given.update(kwargs)
+        params = tuple(_param(op, name, given.get(name, defaults[name])) for name in names)
+        data = forward(self.data, *params)
+        return _node(data, self, None, op.bind(*params)) if _grad_enabled else _leaf(data)
+
+    return method
+
+
+def _param(op: Op, name: str, value: Any) -> float | None:
+    if value is None and dict(op.params)[name] is None:
+        return None
+    return _coerce(value, f"{op.method} {name}")
+
+
+def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value], Callable[[Value, Any], Value]]:
+    """``x op y`` and its reflected form ``c op x`` for a binary op, like the hot operators above.
+    An operator (``dunder``) answers NotImplemented to an operand it does not know, so that Python
     can try the other side; a named method (``x.maximum(y)``) raises a TypeError at once."""
-    template = _BINARY_TEMPLATE if op.arity == 2 else _UNARY_TEMPLATE
-    forward = f"({op.expr})" if op.expr else ("fwd(a, b)" if op.arity == 2 else "fwd(a)")
-    reflected = f"({op.reflected_expr})" if op.reflected_expr else forward
-    refuse = "return NotImplemented" if dunder else f"_refuse(other, {op.method!r})"
-    source = template.format(forward=forward, reflected=reflected, refuse=refuse)
-    # Compiled in this module's own namespace, so that _grad_enabled is read live.
-    namespace = _ops.compile_source(source, f"<vetgrad op {op.name}: Value method>", globals())
-    make = namespace.pop("make")
-    made = make(op, op.forward, op.const_left, op.const_right) if op.arity == 2 else make(op, op.forward)
-    for method in made if op.arity == 2 else (made,):
-        method.__doc__ = op.doc
-        method.__module__ = __name__
+    forward = op.forward
+    reflected_forward = op.reflected_forward or forward
+    const_left, const_right = op.const_left, op.const_right
+    name = op.method or op.name
+
+    def method(self: Value, other: Any) -> Value:
+        cls = other.__class__
+        if cls is Value or (cls is not float and isinstance(other, Value)):
+            data = forward(self.data, other.data)
+            if not _grad_enabled:
+                return _leaf(data)
+            out = _new(Value)
+            out.data = data
+            out.grad = _UNSET
+            out._a = self
+            out._b = other
+            out._spec = op
+            return out
+        b = other if cls is float else _operand(other)
+        if b is NotImplemented:
+            if dunder:
+                return NotImplemented
+            _refuse(other, name)
+        data = forward(self.data, b)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = b
+        out._spec = const_right
+        return out
+
+    def reflected(self: Value, other: Any) -> Value:
+        a = other if other.__class__ is float else _operand(other)
+        if a is NotImplemented:
+            return NotImplemented
+        data = reflected_forward(a, self.data)
+        if not _grad_enabled:
+            return _leaf(data)
+        out = _new(Value)
+        out.data = data
+        out.grad = _UNSET
+        out._a = self
+        out._b = a
+        out._spec = const_left
+        return out
+
+    return method, reflected
+
+
+def _names_of(op: Op) -> list[str]:
+    """The names a row asks ``Value`` for: ``__op__`` and (binary) ``__rop__`` from ``dunder``,
+    and ``method``."""
+    names = []
+    if op.dunder:
+        names.append(f"__{op.dunder}__")
+        if op.arity == 2:
+            names.append(f"__r{op.dunder}__")
+    if op.method:
+        names.append(op.method)
+    return names
+
+
+def _methods_of(op: Op) -> dict[str, Callable[..., Any]]:
+    """A row's methods by name, made by the factories (for a unary op with a dunder and a method,
+    one function: ``x.abs()`` is ``abs(x)``)."""
+    if op.params and (op.arity != 1 or op.dunder):
+        raise TypeError(f"op {op.name!r} has parameters {op.params}: only a unary method can take "
+                        "them from the row; write its Value method by hand in engine/value.py "
+                        "(marked @_spells)")
+    made: dict[str, Callable[..., Any]] = {}
+    if op.arity == 1:
+        method = _unary_method_with_params(op) if op.params else _unary_method(op)
+        for name in _names_of(op):
+            made[name] = method
+    else:
+        if op.dunder:
+            made[f"__{op.dunder}__"], made[f"__r{op.dunder}__"] = _binary_methods(op, dunder=True)
+        if op.method:
+            made[op.method] = _binary_methods(op, dunder=False)[0]
+    named = set()
+    for name, function in made.items():
+        if function not in named:  # the first name of a shared function is its own
+            named.add(function)
+            function.__doc__ = op.doc
+            function.__name__ = name
+            function.__qualname__ = f"Value.{name}"  # pickle finds a method by this name
     return made
 
 
-def _install() -> None:
-    for op in OPS.values():
-        if op.name in ("pow", "pow_scalar", "leaky_relu", "clamp"):
-            continue  # have parameters or operand-dependent forms: written out above
-        if op.dunder:
-            made = _generated_methods(op)
-            method, reflected = made if op.arity == 2 else (made, None)
-            _set_method(f"__{op.dunder}__", method)
-            if reflected is not None:
-                _set_method(f"__r{op.dunder}__", reflected)
-            if op.method and op.arity == 1:
-                setattr(Value, op.method, method)  # x.abs() is abs(x)
-        if op.method and (op.arity == 2 or not op.dunder):
-            made = _generated_methods(op, dunder=False)
-            _set_method(op.method, made[0] if op.arity == 2 else made)
+def _spelled(value: Any) -> str | None:
+    """The op a class attribute was written by hand for, if it is such a method."""
+    return _HAND_WRITTEN.get(value) if isinstance(value, FunctionType) else None
 
 
-def _set_method(name: str, function: Any) -> None:
-    function.__qualname__ = f"Value.{name}"  # pickle finds a method by this name
-    setattr(Value, name, function)
+def _install(cls: type, rows: Iterable[Op]) -> None:
+    """Give ``cls`` every method the ``rows`` ask for, except those written by hand above (marked
+    @_spells); any other name already taken is a mistake in the table."""
+    for name, value in list(cls.__dict__.items()):
+        op_name = _spelled(value)
+        if op_name is not None and name not in _names_of(OPS[op_name]):
+            raise TypeError(f"Value.{name} is marked as op {op_name!r}, whose row does not ask for it")
+    for op in rows:
+        names = [name for name in _names_of(op) if _spelled(cls.__dict__.get(name)) != op.name]
+        if not names:
+            continue
+        made = _methods_of(op)
+        for name in names:
+            if name in cls.__dict__:
+                raise TypeError(f"op {op.name!r} asks for Value.{name}, which Value already has")
+            setattr(cls, name, made[name])
 
 
-_install()
-
-from engine import autograd as _autograd  # noqa: E402 - autograd imports this module first
+_install(Value, OPS.values())

@@ -82,6 +82,20 @@ def test_op_matches_torch_on_edge_grid(name: str, params: tuple, grid: list) -> 
 
 FAST = [name for name, op in OPS.items() if op.fast_back is not None]
 GRADS = (1.0, -1.0, 0.0, -0.0, 0.5, 3e300, -1e-300, INF, -INF, NAN)
+# Ops a backward() pass can run without parameters: every inlined branch of its loop is one.
+PLAIN = [op.name for op in public_ops() if op.differentiable and not op.params]
+CONST_FAST = [pytest.param(name, right, id=f"{name}-{'right' if right else 'left'}")
+              for name, op in OPS.items() if op.arity == 2
+              for right in (False, True) if op.const_fast_back[right] is not None]
+
+
+def test_every_inlined_op_has_its_backward_step_written_out() -> None:
+    """backward() inlines ops.py's fast_back bodies: each inlined op has one (held to its rule by
+    the tests below), and each inlined op has hand-written forwards in Value."""
+    from engine.backprop import INLINED
+
+    assert {op.name for op in INLINED} <= set(FAST)
+    assert set(FAST) <= set(PLAIN)
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -106,9 +120,34 @@ def test_hand_inlined_backward_is_bit_identical_to_the_rule(name: str) -> None:
                 assert results[0] == results[1], (name, inputs, g, start)
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize(("name", "right"), CONST_FAST)
+def test_hand_written_constant_backward_is_bit_identical_to_the_rule(name: str, right: bool) -> None:
+    """``x op c`` / ``c op x`` nodes (ConstOp) have their float backward written out by hand too; it
+    must be the VJP rule (the reflected one for ``c / x``) kept for the Value side, bit for bit."""
+    from engine.ops import _const_back
+
+    op = OPS[name]
+    spec = op.const_right if right else op.const_left
+    assert spec.back is spec.fast_back is op.const_fast_back[right]
+    generic = _const_back(spec.vjp, op, right)
+    for x, c in itertools.product(EDGES, repeat=2):
+        for g in GRADS:
+            for start in (0.0, -0.0, 2.0):
+                results = []
+                for back in (spec.fast_back, generic):
+                    leaf = Value(x)
+                    node = op.call(leaf, c) if right else op.call(c, leaf)
+                    assert node._spec is spec and _bits(node._b) == _bits(c)
+                    node.grad = g
+                    leaf.grad = start
+                    back(node)
+                    results.append(_bits(leaf.grad))
+                assert results[0] == results[1], (name, right, x, c, g, start)
+
+
+@pytest.mark.parametrize("name", PLAIN)
 def test_backward_loop_inlines_the_rule_bit_identically(name: str) -> None:
-    """backward() inlines the hot ops' backward source into its loop (generated from the table);
+    """backward() writes the hot ops' backward steps out in its loop and calls the others' back;
     through it, every leaf gets exactly what the VJP rule gives (earlier grads added last)."""
     from engine.ops import _float_back
 
@@ -134,6 +173,50 @@ def test_backward_loop_inlines_the_rule_bit_identically(name: str) -> None:
                     [x.hex() if x == x else "nan" for x in want], (name, inputs, g, start)
 
 
+def _forward_cases():
+    """(op, how it is called, params): every public op through every spelling Value has for it."""
+    for op in [*public_ops(), OPS["pow_scalar"]]:
+        for params in params_of(op):
+            if op.name == "pow_scalar":
+                yield op, "x ** c", params
+            elif op.arity == 1:
+                yield op, "op(x)", params
+            else:
+                yield op, "op(x, y)", params
+                if op.name != "pow":  # Value ** number is pow_scalar (above)
+                    yield op, "op(x, c)", params
+                if op.dunder:
+                    yield op, "op(c, x)", params
+
+
+@pytest.mark.parametrize(("op", "form", "params"),
+                         [pytest.param(*case, id=f"{case[0].name}{case[2] or ''}: {case[1]}")
+                          for case in _forward_cases()])
+def test_every_forward_is_the_rows_bit_for_bit(op, form: str, params: tuple) -> None:
+    """Value's operators compute their forward inline (written by hand for the hot ops, the row's
+    function for the others): each result is the row's ``forward`` (``reflected_forward`` for
+    ``c op x`` where torch's reflected operator differs), bit for bit, with or without grad."""
+    import engine
+
+    reference = op.reflected_forward if form == "op(c, x)" and op.reflected_forward else op.forward
+    for inputs in itertools.product(EDGES, repeat=1 if form in ("op(x)", "x ** c") else 2):
+        want = _bits(reference(*inputs, *params))
+        for recording in (True, False):
+            with engine.enable_grad() if recording else engine.no_grad():
+                if form == "x ** c":
+                    out = Value(inputs[0]) ** params[0]
+                elif form == "op(x)":
+                    out = op.call(Value(inputs[0]), *params)
+                elif form == "op(x, y)":
+                    out = op.call(Value(inputs[0]), Value(inputs[1]))
+                elif form == "op(x, c)":
+                    out = op.call(Value(inputs[0]), inputs[1])
+                else:
+                    out = op.call(inputs[0], Value(inputs[1]))
+            assert _bits(out.data) == want, (op.name, form, inputs, params, recording)
+            assert (out._a is None) is not recording
+
+
 # pow is left out: Value ** number is its own op (pow_scalar), number ** Value a leaf and a pow.
 BINARY = [op.name for op in public_ops() if op.arity == 2 and op.differentiable and op.name != "pow"]
 
@@ -146,7 +229,7 @@ def test_a_constant_operand_gets_what_a_constant_leaf_would(name: str) -> None:
     for x, c in itertools.product(EDGES, repeat=2):
         for g in GRADS[:6]:
             for right in (True, False) if op.dunder else (True,):  # c.maximum(x) does not exist
-                if not right and op.reflected_expr:
+                if not right and op.reflected_forward:
                     continue  # c / x is torch's reciprocal(x) * c: see the reflected-operator test
                 got, want, k = Value(x), Value(x), Value(c)
                 out = op.call(got, c) if right else op.call(c, got)
