@@ -34,6 +34,20 @@ def _status(r: Any) -> str:
     return f"*{r.message}*" if r.status == "absent" else f"**{r.status}**: {r.message}"
 
 
+def absent_line(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """One line for the contenders that cannot run here, grouped by why ((name, reason) pairs,
+    each reason as ``absent (...)``), instead of a row per contender and size."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in rows:
+        names = by_reason.setdefault(reason.removeprefix("absent").strip(" ()") or "absent", [])
+        if name not in names:
+            names.append(name)
+    if not by_reason:
+        return []
+    parts = [f"{', '.join(names)} ({why})" for why, names in by_reason.items()]
+    return ["", "Not run here: " + "; ".join(parts) + "."]
+
+
 def _table(head: Sequence[str], align: str, rows: list[list[str]]) -> list[str]:
     marks = ["---:" if a == "r" else "---" for a in align]
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(marks) + " |"]
@@ -82,7 +96,10 @@ def graph_table(kind: str, rows: Sequence[GraphResult], reused: float | None) ->
     head = ["contender", "nodes", "forward", "backward", "free", "total", "total, GC off",
             "÷ vetgrad"]
     out: list[list[str]] = []
+    absent = [(r.contender, r.message) for r in mine if r.status == "absent"]
     for r in mine:
+        if r.status == "absent":
+            continue
         if r.status != "ok":
             blank = ["—"] * (len(head) - 3)
             out.append([r.contender, f"{r.nodes:,}", _status(r), *blank])
@@ -100,7 +117,7 @@ def graph_table(kind: str, rows: Sequence[GraphResult], reused: float | None) ->
              "collector frees, during later rounds, where their cost shows). *GC off*: the Python "
              "engines again with `gc.disable()` (micrograd's cycles are then never freed). "
              "*÷ vetgrad*: the contender's total over vetgrad's, same size, same run.")
-    return [title, "", about, "", *_table(head, align, out), "", notes]
+    return [title, "", about, "", *_table(head, align, out), *absent_line(absent), "", notes]
 
 
 def mlp_table(rows: Sequence[Any]) -> list[str]:
@@ -108,7 +125,10 @@ def mlp_table(rows: Sequence[Any]) -> list[str]:
         return []
     base = next((r.step for r in rows if r.contender == "vetgrad" and r.status == "ok"), None)
     out = []
+    absent = [(r.contender, r.message) for r in rows if r.status == "absent"]
     for r in rows:
+        if r.status == "absent":
+            continue
         if r.status != "ok":
             out.append([r.contender, r.model or "—", _status(r), "—", "—", "—"])
             continue
@@ -126,6 +146,7 @@ def mlp_table(rows: Sequence[Any]) -> list[str]:
         "*÷ vetgrad* compares medians.",
         "",
         *_table(["contender", "model", "median", "mean", "steps", "÷ vetgrad"], "llrrrr", out),
+        *absent_line(absent),
     ]
 
 
@@ -159,7 +180,10 @@ def memory_table(rows: Sequence[Memory]) -> list[str]:
     if not rows:
         return []
     out = []
+    absent = [(m.contender, m.error) for m in rows if m.error.startswith("absent")]
     for m in rows:
+        if m.error.startswith("absent"):
+            continue
         if m.error:
             shown = f"*{m.error}*" if m.error.startswith("absent") else f"**failed**: {m.error}"
             out.append([m.contender, f"{m.nodes:,}", shown, "—", "—", "—"])
@@ -188,6 +212,7 @@ def memory_table(rows: Sequence[Memory]) -> list[str]:
         "",
         *_table(["contender", "nodes", "traced graph / node", "traced peak / node",
                  "RSS peak / node", "1,000,000 nodes at peak"], "lrrrrr", out),
+        *absent_line(absent),
     ]
 
 
@@ -252,7 +277,7 @@ def targets(results: Results) -> list[str]:
     else:
         rows.append(["memory ≤ 0.15 KB per node", "not measured", "n/a"])
     return [
-        "## Targets (issue 5)",
+        "## Targets",
         "",
         "(deep) = micrograd with its recursion limit raised, where plain micrograd raises "
         "RecursionError. Ratios are the contender's median time over vetgrad's, same run.",

@@ -97,14 +97,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _progress() -> runner.Progress:
-    if sys.stderr.isatty():
-        start = time.perf_counter()
+    """A line on stderr as each suite and size starts, on a terminal or not (CI logs too), so a
+    run of minutes is never silent; the report itself goes to stdout at the end."""
+    start = time.perf_counter()
 
-        def say(text: str) -> None:
-            print(f"[{time.perf_counter() - start:6.1f} s] {text}", file=sys.stderr, flush=True)
+    def say(text: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f} s] {text}", file=sys.stderr, flush=True)
 
-        return say
-    return lambda text: None
+    return say
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     started = time.perf_counter()
+    print(f"vetgrad benchmarks ({args.mode}): suites {', '.join(suites)}; contenders "
+          f"{', '.join(names)}; the report follows on stdout when every suite is done",
+          file=sys.stderr, flush=True)
     machine.set_torch_threads(args.torch_threads)
     info = machine.info()
     results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, _progress(),

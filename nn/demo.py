@@ -78,10 +78,23 @@ def accuracy(model: MLP, xs: list[list[float]], labels: list[int]) -> float:
     return right / len(xs)
 
 
+def smoothed(values: Sequence[float], window: int) -> list[float]:
+    """Trailing moving average over ``window`` steps (shorter at the start), to show the trend
+    of a noisy minibatch loss."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
 def save_plots(model: MLP, xs: list[list[float]], labels: list[int], losses: list[float],
-               out_dir: str) -> list[str] | str:
-    """Save the loss curve and the decision boundary; return their paths, or the reason none
-    were written (matplotlib missing)."""
+               out_dir: str, loss_name: str = "loss") -> list[str] | str:
+    """Save the loss curve (each minibatch's loss and its moving average) and the decision
+    boundary (with a legend and the accuracy); return their paths, or the reason none were
+    written (matplotlib missing)."""
     try:
         import matplotlib
 
@@ -92,8 +105,13 @@ def save_plots(model: MLP, xs: list[list[float]], labels: list[int], losses: lis
     os.makedirs(out_dir, exist_ok=True)
     loss_path = os.path.join(out_dir, "loss.png")
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(range(1, len(losses) + 1), losses)
-    ax.set(xlabel="step", ylabel="loss", title="training loss")
+    steps = range(1, len(losses) + 1)
+    window = max(1, len(losses) // 20)
+    ax.plot(steps, losses, color="tab:blue", alpha=0.3, linewidth=0.8, label="each minibatch")
+    ax.plot(steps, smoothed(losses, window), color="tab:blue", linewidth=1.8,
+            label=f"moving average over {window} steps")
+    ax.set(xlabel="step", ylabel=loss_name, title=f"training loss: {loss_name} per minibatch")
+    ax.legend()
     fig.tight_layout()
     fig.savefig(loss_path, dpi=100)
     plt.close(fig)
@@ -113,9 +131,15 @@ def save_plots(model: MLP, xs: list[list[float]], labels: list[int], losses: lis
     ax.contourf(gx, gy, grid, levels=[min(lo, -1e-9) - 1, 0.0, max(hi, 1e-9) + 1],
                 cmap="coolwarm", alpha=0.4)
     ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=0.8)
-    ax.scatter([x for x, _ in xs], [y for _, y in xs], c=labels, cmap="coolwarm", s=18,
-               edgecolors="k", linewidths=0.4)
-    ax.set(title="decision boundary", xlabel="x", ylabel="y")
+    for label, color in ((0, "tab:blue"), (1, "tab:red")):
+        ax.scatter([p[0] for p, y in zip(xs, labels) if y == label],
+                   [p[1] for p, y in zip(xs, labels) if y == label], color=color, s=18,
+                   edgecolors="k", linewidths=0.4, label=f"class {label}")
+    ax.plot([], [], color="k", linewidth=0.8, label="decision boundary (score 0)")
+    acc = accuracy(model, xs, labels)
+    ax.set(title=f"decision boundary: accuracy {acc:.1%} on {len(xs)} points", xlabel="x",
+           ylabel="y")
+    ax.legend(loc="lower left", fontsize="small")
     fig.tight_layout()
     fig.savefig(boundary_path, dpi=100)
     plt.close(fig)
@@ -183,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"final accuracy: {acc:.1%} ({right}/{len(xs)} points) after {args.steps} steps "
           f"in {elapsed:.1f} s")
     if not args.no_plots:
-        saved = save_plots(model, xs, labels, losses, args.output_dir)
+        loss_name = ("hinge" if args.loss == "hinge" else "binary cross-entropy") + \
+            (f" + {args.alpha} × L2" if args.alpha else "")
+        saved = save_plots(model, xs, labels, losses, args.output_dir, loss_name)
         if isinstance(saved, str):
             print(saved)
         else:

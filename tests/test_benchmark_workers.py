@@ -99,3 +99,19 @@ def test_targets_say_when_one_run_decides_the_verdict(torch_total: float, verdic
             runner.GraphResult("dag", 1000, "torch-f64", "ok", 1000, total=torch_total)]
     line = next(x for x in markdown.targets(runner.Results(graphs=rows)) if "torch eager" in x)
     assert verdict in line and (("within" in line) == ("within" in verdict))
+
+
+def test_absent_contenders_are_one_line_not_a_row_per_size() -> None:
+    from benchmarks import markdown
+
+    cuda = "absent (no CUDA device)"
+    rows = [runner.GraphResult("dag", size, name, "absent", size, message=cuda)
+            for size in (100, 1000) for name in ("torch-cuda-f64", "torch-cuda-f32")]
+    rows.append(runner.GraphResult("dag", 100, "vetgrad", "ok", 100, total=1e-4))
+    rows.append(runner.GraphResult("dag", 100, "micrograd", "absent", 100,
+                                   message="absent (micrograd not installed)"))
+    lines = markdown.graph_table("dag", rows, None)
+    assert not any("cuda" in x for x in lines if x.startswith("| "))
+    assert [x for x in lines if x.startswith("Not run here")] == [
+        "Not run here: torch-cuda-f64, torch-cuda-f32 (no CUDA device); micrograd (micrograd not installed)."]
+    assert not any("issue" in x.lower() for x in markdown.targets(runner.Results(graphs=rows)))

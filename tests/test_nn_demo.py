@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nn import demo
 from nn.datasets import make_moons
 from nn.demo import main
 
@@ -103,3 +104,12 @@ def test_make_moons_is_seeded_and_balanced() -> None:
 def test_make_moons_bad_arguments(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_moons(*args)
+
+
+@pytest.mark.parametrize(("values", "window", "want"), [
+    ([4.0, 2.0, 0.0, 2.0], 2, [4.0, 3.0, 1.0, 1.0]),
+    ([1.0, 3.0], 5, [1.0, 2.0]),
+    ([5.0], 1, [5.0]),
+])
+def test_loss_curve_smoothing_is_a_trailing_average(values: list, window: int, want: list) -> None:
+    assert demo.smoothed(values, window) == want
