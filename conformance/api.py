@@ -1,0 +1,77 @@
+"""The harness as a library: check an engine, or one graph, from your own code and tests.
+
+>>> from conformance import check_engine
+>>> report = check_engine("engine:Value", graphs=50)
+>>> report.failed
+0
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from conformance.adapters import Adapter, load_adapter, operand_forms
+from conformance.campaign import run_campaign
+from conformance.checker import Checker
+from conformance.graph import Graph
+from conformance.report import Finding, Report
+from conformance.reproducer import reproducer
+from engine.ops import OPS
+
+
+class ConformanceError(AssertionError):
+    """An engine disagrees with torch: the message is the first finding and its reproducer."""
+
+    def __init__(self, finding: Finding, failed: int | None = None) -> None:
+        self.finding = finding
+        where = f" ({failed} failing graphs; the first finding follows)" if failed else ""
+        super().__init__(f"{finding.kind} in {finding.op} (node {finding.node}){where}: "
+                         f"{finding.message}\n\nreproducer:\n{finding.reproducer}")
+
+
+def check_engine(
+    engine: str | type | Adapter,
+    *,
+    graphs: int = 500,
+    seed: int = 0,
+    ops: Sequence[str] | None = None,
+    strict: bool = False,
+    max_nodes: int = 30,
+    device: str = "cpu",
+    higher_order: int = 0,
+    raise_on_failure: bool = False,
+) -> Report:
+    """Run a campaign of ``graphs`` random graphs (after the edge sweep) on ``engine`` (a
+    ``module:Value`` string, a micrograd-style Value class or an Adapter) and return its report;
+    with ``raise_on_failure`` a failing engine raises :class:`ConformanceError` (an
+    AssertionError, so a test fails with the first finding and its runnable reproducer)."""
+    if graphs < 1:
+        raise ValueError(f"graphs must be at least 1, got {graphs}")
+    report = run_campaign(engine, graphs=graphs, seed=seed, ops=ops, strict=strict,
+                          max_nodes=max_nodes, device=device, higher_order=higher_order)
+    if raise_on_failure and report.findings:
+        raise ConformanceError(report.findings[0], report.failed)
+    return report
+
+
+def check_graph(engine: str | type | Adapter, graph: Graph, *, strict: bool = False,
+                device: str = "cpu") -> Finding | None:
+    """Judge one graph (e.g. drawn from :func:`conformance.graphs` in your own hypothesis test):
+    its first finding, with a reproducer, or None when the engine agrees with torch. A graph
+    using an op or operand form the engine does not offer is a ValueError, not a finding."""
+    adapter = load_adapter(engine)
+    graph.validate()
+    forms = adapter.forms()
+    for node in graph.nodes:
+        if node.op == "leaf":
+            continue
+        if node.op not in OPS or node.form not in operand_forms(OPS[node.op]):
+            raise ValueError(f"node {node.op!r} with operand form {node.form!r} is not an op of the table")
+        if node.form not in forms.get(node.op, ()):
+            raise ValueError(f"the engine does not offer {node.op} in form {node.form!r} "
+                             f"(it offers {', '.join(forms.get(node.op, ())) or 'no form'})")
+    (result,) = Checker(adapter, device, strict).check([graph], [0])
+    finding = result.finding
+    if finding is not None:
+        finding.reproducer = reproducer(finding, engine if isinstance(engine, str) else adapter.name)
+    return finding

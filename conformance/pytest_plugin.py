@@ -1,0 +1,119 @@
+"""pytest plugin: the conformance check inside an engine author's own test suite.
+
+``pytest --vetgrad-engine mypkg.engine:Value`` adds one test per op of the table
+(``test_conformance[tanh]``) and per structural check (``test_conformance[graph]``: end-to-end
+accumulation; ``test_conformance[backward x2]``: a second backward()), each failing with its
+finding and a runnable reproducer, so ``--junitxml`` reports them like any test. Ops the engine
+does not offer are skipped with the reason. One campaign serves every test (it runs at the first
+of them). Without ``--vetgrad-engine`` the plugin adds nothing. Registered through the ``pytest11``
+entry point of the ``conformance`` extra.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+STRUCTURAL = ("graph", "backward x2")
+_REPORT = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vetgrad", "vetgrad conformance against PyTorch")
+    group.addoption("--vetgrad-engine", metavar="MODULE:ATTR", default=None,
+                    help="the engine to check: a micrograd-style Value class or an Adapter "
+                         "subclass (adds test_conformance[op] items)")
+    group.addoption("--vetgrad-graphs", type=int, default=500, metavar="N",
+                    help="random graphs after the edge sweep (default 500)")
+    group.addoption("--vetgrad-seed", type=int, default=0, metavar="S", help="campaign seed (default 0)")
+    group.addoption("--vetgrad-ops", default=None, metavar="a,b,c",
+                    help="only these ops (default: every op of the table)")
+    group.addoption("--vetgrad-strict", action="store_true",
+                    help="also fail ops measurably less accurate than torch")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    spec = config.getoption("--vetgrad-engine")
+    if not spec:
+        return
+    from conformance.generate import resolve_ops
+
+    ops_text = config.getoption("--vetgrad-ops")
+    try:
+        names = [op.name for op in resolve_ops(ops_text.split(",") if ops_text else None)]
+    except ValueError as exc:
+        raise pytest.UsageError(f"--vetgrad-ops: {exc}") from None
+    if config.getoption("--vetgrad-graphs") < 1:
+        raise pytest.UsageError("--vetgrad-graphs must be at least 1")
+    for name in [*names, *STRUCTURAL]:
+        items.append(ConformanceItem.from_parent(session, name=f"test_conformance[{name}]",
+                                                 check=name, spec=spec))
+
+
+def _report(config: pytest.Config, spec: str) -> Any:
+    """The campaign's report, run once for every conformance item."""
+    if _REPORT not in config.stash:
+        from conformance.adapters import EngineLoadError
+        from conformance.campaign import run_campaign
+
+        ops_text = config.getoption("--vetgrad-ops")
+        try:
+            config.stash[_REPORT] = run_campaign(
+                spec, graphs=config.getoption("--vetgrad-graphs"),
+                seed=config.getoption("--vetgrad-seed"),
+                ops=ops_text.split(",") if ops_text else None,
+                strict=config.getoption("--vetgrad-strict"))
+        except EngineLoadError as exc:
+            config.stash[_REPORT] = exc
+    return config.stash[_REPORT]
+
+
+class ConformanceItemError(Exception):
+    """A conformance item's failure: the finding and its reproducer, shown without a traceback."""
+
+
+class ConformanceItem(pytest.Item):
+    """One op's (or structural check's) verdict over the shared campaign."""
+
+    def __init__(self, *, check: str, spec: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check, self.spec = check, spec
+
+    def runtest(self) -> None:
+        report = _report(self.config, self.spec)
+        if isinstance(report, Exception):
+            raise ConformanceItemError(f"cannot load the engine: {report}")
+        if self.check in report.unsupported and not report.unsupported[self.check]:
+            pytest.skip(f"the engine does not offer {self.check}")
+        findings = [f for f in report.findings if _belongs(f, self.check)]
+        if findings:
+            f = findings[0]
+            where = "edge sweep" if f.index < 0 else f"graph {f.index}"
+            raise ConformanceItemError(
+                f"{f.kind} in {f.op} ({where}, node {f.node}): {f.message}\n\n"
+                f"reproducer (python3 reproducer.py):\n{f.reproducer}")
+        if self.check == "graph":
+            return  # end-to-end structure: judged on every graph that got that far
+        stats = report.per_op.get(self.check)
+        if stats is None or stats.cases == 0:
+            if report.failed and self.check in report.ops:
+                pytest.skip(f"{self.check}: not reached (graphs holding it failed earlier)")
+            pytest.skip(f"{self.check}: no case reached it in {report.graphs} graphs")
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
+        if isinstance(excinfo.value, ConformanceItemError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"vetgrad conformance: {self.check} of {self.spec}"
+
+
+def _belongs(finding: Any, check: str) -> bool:
+    if check == "backward x2":
+        return finding.kind == "repeat-backward"
+    if check == "graph":
+        return finding.op in ("graph", "higher-order") and finding.kind != "repeat-backward"
+    return finding.op == check
