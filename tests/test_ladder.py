@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("mpmath", reason="the harness needs mpmath")
 
-from conformance.campaign import run_campaign  # noqa: E402
-from conformance.cli import ladder_line, main  # noqa: E402
-from conformance.levels import ordinary_case  # noqa: E402
+from conformance.campaign import run_campaign
+from conformance.cli import ladder_line, main
+from conformance.levels import ordinary_case
 
 pytestmark = pytest.mark.torch
 
@@ -55,7 +55,7 @@ def test_float32_engine_passes_math_and_is_said_to_compute_in_float32(float32_en
 
 
 def test_ieee_careful_textbook_engine_reaches_torch() -> None:
-    import mutant_engines as M  # noqa: N813
+    import mutant_engines as M  # noqa: N812 - as in test_harness_power
 
     report, ladder = _ladder(M.load_textbook(), max_findings=5)
     assert ladder == {"math": True, "robust": True, "torch": True}, ladder_line(report)
@@ -75,14 +75,14 @@ def test_ordinary_excludes_kinks_underflow_and_domain_edges() -> None:
 def test_bad_level_and_higher_order_are_usage_errors(argv, capsys) -> None:
     if "micrograd.engine:Value" in argv:
         pytest.importorskip("micrograd")
-    with pytest.raises(SystemExit) if "--engine" not in argv else _nothing():
+    with pytest.raises(SystemExit) if "--engine" not in argv else _NoRaise():
         code = main([*argv, "--graphs", "5"])
         assert code == 2
     err = capsys.readouterr().err
     assert "math" in err or "choose from" in err or "grad()" in err
 
 
-class _nothing:
+class _NoRaise:
     def __enter__(self):
         return self
 
