@@ -55,7 +55,10 @@ def judge(mine: float, torch_result: float, exact: Callable[[], Any], strict: bo
         return OK, ulps
     ref = exact()
     if cm != ct:
-        if ref is not None and float_class(float(ref[0])) == cm and _within(mine, ref, strict, torch_result):
+        # a narrow engine's rounding may reach 0 where float64's does not (x - c, c narrowed)
+        narrow = eps() > EPS and {cm, ct} <= {"+0", "-0", "finite"}
+        if ref is not None and (float_class(float(ref[0])) == cm or narrow) and \
+                _within(mine, ref, strict, torch_result):
             return IMPRECISE, ulps
         return FAIL, ulps
     if abs(mine) < TINY and abs(torch_result) < TINY:
