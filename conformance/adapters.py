@@ -111,10 +111,10 @@ class ValueClassAdapter(Adapter):
         return op.method is not None and hasattr(self.cls, op.method)
 
     def value(self, node: Any) -> float:
-        return float(node.data)
+        return _real(node.data, "value")
 
     def grad(self, node: Any) -> float:
-        return float(node.grad)
+        return _real(node.grad, "grad")
 
     def backward(self, root: Any) -> None:
         root.backward()
@@ -155,6 +155,36 @@ def _walk_prev(root: Any) -> list[NodeInfo]:
 
 class WrongResultError(Exception):
     """An op of the engine returned something that is not one of its nodes."""
+
+
+def _real(x: Any, what: str) -> float:
+    """``x`` as a float; a complex number or a non-number is the engine's, said as such."""
+    if isinstance(x, complex):
+        raise WrongResultError(f"the engine returned a complex value as its {what}: {x!r}")
+    try:
+        return float(x)
+    except (TypeError, ValueError) as exc:
+        raise WrongResultError(f"the engine's {what} is not a real number: {x!r} "
+                               f"({type(x).__name__})") from exc
+
+
+PRECISIONS = (("float64", 2.0**-52), ("float32", 2.0**-23), ("float16", 2.0**-10))
+
+
+def precision(adapter: Adapter) -> tuple[str, float]:
+    """What the engine was seen to store numbers in (name, rounding unit): the type whose
+    rounding every one of a few leaves shows exactly (float64 unless proven narrower)."""
+    import struct
+
+    xs = (0.1, 1 / 3, 2.718281828459045, -7.3, 1234.5678)
+    try:
+        seen = [adapter.value(adapter.leaf(x)) for x in xs]
+    except Exception:
+        return PRECISIONS[0]
+    for (name, eps), code in zip(PRECISIONS[1:], ("<f", "<e")):
+        if all(v == struct.unpack(code, struct.pack(code, x))[0] for x, v in zip(xs, seen)):
+            return name, eps
+    return PRECISIONS[0]
 
 
 def probe(adapter: Adapter) -> dict[str, tuple[str, ...]]:

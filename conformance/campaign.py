@@ -61,6 +61,7 @@ def run_campaign(
     if not tested:
         return report
     checker = Checker(adapter, device, strict, higher_order, graph_timeout)
+    report.precision = checker.precision
     k, n = shard
     start = time.perf_counter()
     if edges and k == 1:
@@ -91,11 +92,12 @@ def run_campaign(
 
 def shrink_finding(finding: Finding, checker: Checker) -> None:
     """Shrink the finding's graph to a smaller one that fails the same way (the same kind of
-    finding in the same op, first in its graph), and take the smaller graph's message."""
+    finding in the same op at the same level, first at that level in its graph), and take the
+    smaller graph's message."""
 
     def first_finding(graph: Graph) -> Finding | None:
         (result,) = checker.check([graph], [0])
-        return result.finding if result.fails_like(finding.kind, finding.op) else None
+        return result.like(finding.kind, finding.op, finding.level)
 
     graph = shrink_graph(finding.graph, lambda g: first_finding(g) is not None,
                          values=lambda g: run_graph(g, checker.device).values)

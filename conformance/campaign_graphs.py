@@ -25,9 +25,10 @@ def graph_seed(seed: int, index: int) -> int:
 
 def campaign_graph(seed: int, index: int, max_nodes: int, ops: list[str],
                    forms: dict[str, tuple[str, ...]]) -> Graph:
-    """Graph ``index`` of the campaign of ``seed``, in the operand forms the engine has."""
+    """Graph ``index`` of the campaign of ``seed``, in the operand forms the engine has. Every
+    other graph is an ordinary one (the ``math`` level's own: see conformance.levels)."""
     rng = random.Random(graph_seed(seed, index))
-    graph = random_graph(rng, max_nodes=max_nodes, ops=ops)
+    graph = random_graph(rng, max_nodes=max_nodes, ops=ops, ordinary=index % 2 == 1)
     graph = _restrict_forms(graph, forms)
     return Graph(graph.nodes, index)
 
@@ -76,13 +77,18 @@ def edge_graphs(ops: Sequence[str], forms: dict[str, tuple[str, ...]]) -> list[G
         for form in forms.get(name, ()):
             nodes: list[Node] = []
             outs: list[int] = []
-            combos = [(x,) for x in values] if op.arity == 1 else [(x, y) for x in values for y in values]
+            combos: list[tuple[float, ...]] = (
+                [(x,) for x in values] if op.arity == 1 else [(x, y) for x in values for y in values])
+            if form == "nn":  # x op x: one node as both operands
+                combos += [(x,) for x in values]
             for combo in combos:
                 for params in params_list:
                     args: list[int | Const] = []
-                    for f, x in zip(form, combo):
+                    for f, x in zip(form, combo * 2 if len(combo) < len(form) else combo):
                         if f == "c":
                             args.append(Const(x))
+                        elif len(combo) < len(form) and args:
+                            args.append(args[0])
                         else:
                             nodes.append(Node("leaf", value=x))
                             args.append(len(nodes) - 1)

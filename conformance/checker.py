@@ -8,7 +8,8 @@ import math
 from typing import Any, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.adapters import Adapter
+from conformance import levels as L  # noqa: N812 - short name for the ladder
+from conformance.adapters import Adapter, precision
 from conformance.engine_run import (
     GRAPH_TIMEOUT,
     EngineRun,
@@ -17,10 +18,10 @@ from conformance.engine_run import (
     deadline,
     run_engine,
 )
-from conformance.graph import Graph, Node
+from conformance.graph import Const, Graph, Node
 from conformance.higher_order import check_higher_order
 from conformance.local_judge import judge_aliased, judge_local
-from conformance.oracle import explained, replay
+from conformance.oracle import Replay, explained, replay
 from conformance.report import Finding, GraphResult, OpStats
 from conformance.torch_ref import LocalCase, TorchRun, run_graph, run_graphs, run_local
 from engine.ops import OPS
@@ -40,10 +41,16 @@ class Checker:
         self.adapter, self.device, self.strict = adapter, device, strict
         self.higher_order = higher_order if adapter.supports_higher_order else 0
         self.graph_timeout = graph_timeout
+        # the engine's number type, once seen: its rounding is no failure (but in strict mode)
+        self.precision, self.eps = precision(adapter)
 
     def check(self, graphs: Sequence[Graph], indices: Sequence[int]) -> list[GraphResult]:
         """Check ``graphs`` (graph ``indices`` of a campaign; -1 for the edge sweep), the torch
         references of all of them batched: one result per graph, in order."""
+        with J.rounding(J.EPS if self.strict else self.eps):
+            return self._check(graphs, indices)
+
+    def _check(self, graphs: Sequence[Graph], indices: Sequence[int]) -> list[GraphResult]:
         prepared: list[tuple[Graph, EngineRun, list[Local]]] = []
         cases: list[LocalCase] = []
         for graph in graphs:
@@ -82,9 +89,14 @@ class Checker:
             except EngineTimeoutError as exc:
                 findings = [Finding("crash", "higher-order", graph.root, f"EngineTimeoutError: {exc}",
                                     graph, self.device)]
-        if findings:  # the first finding of a graph explains it
-            findings[0].index = index
-            result.finding = findings[0]
+            for f in findings:
+                f.cause = f.cause or "a higher derivative differs from torch's"
+        firsts: dict[str, Finding] = {}
+        for f in findings:  # the first finding of a graph at each level explains it there
+            f.index = index
+            firsts.setdefault(f.level, f)
+        result.findings = sorted(firsts.values(), key=lambda f: L.rank(f.level))
+        result.finding = result.findings[0] if result.findings else None
         return result
 
     def _judge_graph(self, graph: Graph, run: EngineRun, locals_: list[Local], torch_locals: list,
@@ -92,63 +104,133 @@ class Checker:
         findings: list[Finding] = []
         stats = result.per_op
 
-        def find(kind: str, op: str, node: int, message: str) -> None:
-            findings.append(Finding(kind, op, node, message, graph, self.device))
+        def find(kind: str, op: str, node: int, message: str, level: str, cause: str) -> None:
+            findings.append(Finding(kind, op, node, message, graph, self.device, level=level,
+                                    cause=cause))
 
         if run.crash is not None:
             node, error = run.crash
             op = graph.nodes[node].op
             stats.setdefault(op, OpStats()).add(J.FAIL, math.inf)
-            find("crash", op, node, f"engine raised {error} where torch returns {ref.values[node]!r}")
+            level, cause = self._crash_level(graph, node, error, ref.values[node], ref.values)
+            find("crash", op, node, f"engine raised {error} where torch returns {ref.values[node]!r}",
+                 level, cause)
             return findings
         # Local: each op on the engine's own inputs.
         local_derivs: dict[int, tuple[float, ...]] = {}
+        ordinary = all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf")
         for i, node, inputs, mine, k in locals_:
-            if len(inputs) < len(node.args):  # x op x, one leaf as both operands
-                message = judge_aliased(node, inputs[0], mine, torch_locals[k], stats,
-                                        self.device, self.strict)
+            aliased = len(inputs) < len(node.args)  # x op x, one leaf as both operands
+            theirs = torch_locals[k]
+            if aliased:
+                message = judge_aliased(node, inputs[0], mine, theirs, stats, self.device, self.strict)
             else:
-                message = judge_local(node, inputs, mine, torch_locals[k], stats, local_derivs, i,
+                message = judge_local(node, inputs, mine, theirs, stats, local_derivs, i,
                                       self.device, self.strict)
+                ordinary = ordinary and L.ordinary_case(node.op, inputs, node.params, *theirs)
             if message is not None:
-                find(message[0], node.op, i, message[1])
-        if findings:
-            return findings
+                xs = inputs * 2 if aliased else inputs
+                level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs)
+                find(message[0], node.op, i, message[1], level, cause)
+        if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
+                [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):
+            return findings  # a wrong op explains the rest; without its derivatives no replay
         # End to end.
         if (run.backward_error is not None) != (ref.grads is None):
             op = next((n.op for n in graph.nodes if n.op != "leaf" and not OPS[n.op].differentiable), "graph")
             if ref.grads is None:
-                find("raises", op, graph.root, f"engine backward returned; torch raised: {ref.error}")
+                find("raises", op, graph.root, f"engine backward returned; torch raised: {ref.error}",
+                     L.TORCH, f"backward through {op} returns a gradient where torch raises "
+                              f"(torch convention)")
             else:
-                find("crash", "graph", graph.root, f"engine backward raised {run.backward_error}")
+                level, cause = self._crash_level(graph, graph.root, run.backward_error or "",
+                                                 ref.grads, ref.values, ordinary)
+                find("crash", "graph", graph.root, f"engine backward raised {run.backward_error}",
+                     level, cause)
             return findings
         # Every value was judged locally from its inputs: what differs end to end is rounding
         # carried along the graph, never a bug of its own.
         imprecise = any(J.float_mismatch(v, tv) for v, tv in zip(run.values, ref.values))
+        replayed: list = []
+
+        def exact() -> Replay | None:
+            if not replayed:
+                replayed.append(replay(graph, local_derivs))
+            return replayed[0]
+
         if ref.grads is not None and run.grads is not None:
-            replayed = None
             for i, (g, tg) in enumerate(zip(run.grads, ref.grads)):
                 if not J.float_mismatch(g, tg):
                     continue
-                if replayed is None:
-                    replayed = replay(graph, local_derivs)
-                if replayed is None or not explained(g, replayed, i, len(graph.nodes)):
-                    exact = None if replayed is None else float(replayed[0][i])
+                if exact() is None or not explained(g, exact(), i, len(graph.nodes)):
+                    if g == 0.0 and tg == 0.0:
+                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {g!r}, torch {tg!r}",
+                             L.TORCH, "the sign of a zero gradient (torch convention)")
+                        break
+                    unmasked = replay(graph, local_derivs, masks=False)
+                    if unmasked is not None and explained(g, unmasked, i, len(graph.nodes)):
+                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {g!r}, torch {tg!r}: "
+                             f"a zero local derivative times an upstream nan or inf",
+                             L.TORCH, "0 × nan = nan where torch masks (torch convention)")
+                        break
+                    value = None if exact() is None else float(exact()[0][i])  # type: ignore[index]
                     find("end-to-end", "graph", i,
                          f"d(root)/d(node {i}) = {g!r}, torch {tg!r}, exact replay of the engine's own "
-                         f"local derivatives {exact!r}: the engine's backward does not sum what its own "
+                         f"local derivatives {value!r}: the engine's backward does not sum what its own "
                          f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
-                         f"changed after the pass)")
+                         f"changed after the pass)", L.MATH if ordinary else L.ROBUST,
+                         "a contribution lost, doubled or sent to the wrong node")
                     return findings
                 imprecise = True
         twice = stats.setdefault(BACKWARD_TWICE, OpStats())
-        if run.repeat_error is not None:
-            twice.add(J.FAIL, math.inf)
-            node = max(run.repeat_node, 0)
-            find("repeat-backward", "graph", node, run.repeat_error)
-            return findings
-        if run.grads is not None:
+        if run.repeat_error is not None or run.repeat_grads is not None:
+            repeat = self._repeat(graph, run, exact)
+            if repeat is not None:
+                twice.add(J.FAIL, math.inf)
+                find("repeat-backward", "graph", *repeat)
+            else:
+                twice.add(J.OK, 0.0)
+        elif run.grads is not None:
             twice.add(J.OK, 0.0)
         if imprecise:
             result.imprecise += 1
         return findings
+
+    @staticmethod
+    def _crash_level(graph: Graph, node: int, error: str, torch_result: Any, values: list[float],
+                     ordinary: bool | None = None) -> tuple[str, str]:
+        """The level and cause of an exception in the forward pass at ``node`` (or in backward)."""
+        cause = L.exception_cause(error, torch_result)
+        if error.startswith("RecursionError"):
+            return L.ROBUST, cause
+        if ordinary is None:
+            n = graph.nodes[node]
+            inputs = [a.value if isinstance(a, Const) else values[a] for a in n.args]
+            ordinary = (L.ordinary_number(n.value) if n.op == "leaf"
+                        else L.ordinary_case(n.op, inputs, n.params, values[node]))
+        return (L.MATH if ordinary else L.ROBUST), cause
+
+    def _repeat(self, graph: Graph, run: EngineRun, exact: Any) -> tuple[int, str, str, str] | None:
+        """A second backward(): every leaf must get the same gradients again (robust, up to the
+        rounding of the order it adds them in); the root's and interior nodes' retained grads
+        doubling is torch's convention."""
+        if run.repeat_grads is None or run.grads is None:
+            return max(run.repeat_node, 0), run.repeat_error or "", L.ROBUST, \
+                L.exception_cause(run.repeat_error or "", 0.0).replace("raises", "a second backward() raises")
+        n = len(graph.nodes)
+        interior = None
+        for i, (g, g2) in enumerate(zip(run.grads, run.repeat_grads)):
+            if J.identical(g + g, g2):
+                continue
+            message = (f"a second backward left d(root)/d(node {i}) at {g2!r}; torch "
+                       f"(retain_graph=True) adds the same again: {g + g!r}")
+            if graph.nodes[i].op != "leaf":
+                interior = interior or (i, message, L.TORCH, "the root's or an interior node's .grad "
+                                        "after a second backward() (torch convention)")
+                continue
+            replayed = exact()
+            bound = float(replayed[1][i]) if replayed is not None else abs(g)
+            if g == g and g2 == g2 and abs(g2 - 2 * g) <= J.DEFAULT_REL * abs(2 * g) + 8 * n * J.eps() * bound:
+                continue  # the same contributions added in another order
+            return i, message, L.ROBUST, "a second backward() does not add the same gradients to a leaf"
+        return interior

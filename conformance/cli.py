@@ -18,6 +18,7 @@ from conformance.adapters import EngineLoadError, load_adapter
 from conformance.campaign import run_campaign
 from conformance.engine_run import GRAPH_TIMEOUT
 from conformance.generate import resolve_ops
+from conformance.levels import LEVELS, at_or_below
 from conformance.report import Report, select_findings
 from engine.ops import public_ops
 
@@ -29,6 +30,12 @@ examples:
   python -m conformance --ops tanh,mul --max-nodes 8 --json report.json
   python -m conformance --shard 3/16 --graphs 100000    # slice 3 of 16 of the seed space
 
+levels: every graph is judged at once on a ladder; --level (default math) decides the verdict.
+  math    ordinary inputs and outputs, one backward(): values, derivatives, accumulation
+  robust  + special values and extremes (an IEEE result, never an exception or a complex
+          number), deep graphs, a second backward() adding the same to every leaf
+  torch   + torch's conventions: kink/tie subgradients, where() masks, signed zeros, retained
+          root and interior grads, the formula torch uses for a reflected form
 verdicts: default mode fails on what no correct implementation explains (a relative error of 1e-6
 or more in an op's value or local derivative, a different nan/inf/signed-zero class, a crash where
 torch returns a number, a structural error in accumulation); smaller differences are 'imprecise'.
@@ -77,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
                    help="only these ops (default all): " + ",".join(op.name for op in public_ops()))
     p.add_argument("--device", choices=("cpu", "cuda", "all"), default="all",
                    help="torch reference device (default all: cpu, and cuda when available)")
+    p.add_argument("--level", choices=LEVELS, default="math",
+                   help="the level of the ladder that decides the exit status and the closing "
+                        "'N passed, N failed' (default math; all levels are always judged)")
     p.add_argument("--strict", action="store_true", help="also fail ops less accurate than torch")
     p.add_argument("--json", metavar="PATH", help="write the whole report as JSON")
     p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
@@ -89,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-edge-sweep", action="store_true",
                    help="skip the exhaustive sweep of each op over its kink and edge values "
                         "(run first, by shard 1, as graph -1)")
-    p.add_argument("--higher-order", type=int, default=0, metavar="K",
+    p.add_argument("--higher-order", type=int, default=0, metavar="K", choices=(2, 3),
                    help="also check derivatives up to order K (2 or 3) against torch.autograd.grad("
                         "create_graph=True), for engines with engine.grad (ours); default off")
     p.add_argument("--graph-timeout", type=_positive(float), default=GRAPH_TIMEOUT, metavar="SECONDS",
@@ -171,8 +181,39 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
     return combined, devices
 
 
+def ladder_line(report: Report) -> str:
+    """``math ✔ · robust ✘ div, log (raises ZeroDivisionError where torch gives inf or nan) ·
+    torch ✘ 3 ops (the sign of a zero gradient (torch convention))``."""
+    parts = []
+    for level, reached, causes in report.ladder():
+        if reached and not causes:
+            parts.append(f"{level} ✔")
+            continue
+        ops = list(dict.fromkeys(op for _, by_op in causes for op in by_op))
+        named = ", ".join(ops) if len(ops) <= 4 else f"{len(ops)} ops"
+        top = f" ({causes[0][0]})" if causes else ""
+        parts.append(f"{level} {'✔' if reached else '✘'} {named}{top}")
+    return " · ".join(parts)
+
+
+def op_status(report: Report, name: str) -> str:
+    """ok, imprecise, fail or unsupported, at the report's level."""
+    if name in report.unsupported and not report.unsupported[name]:
+        return "unsupported"
+    failing = {op for (level, _), by_op in report.causes.items() if at_or_below(level, report.level)
+               for op in by_op}
+    st = report.per_op.get(name)
+    if name in failing:
+        return "fail"
+    return "imprecise" if st is not None and st.imprecise else "ok"
+
+
 def format_report(report: Report, show: int) -> str:
-    lines = []
+    lines = [f"ladder: {ladder_line(report)}   (judged at --level {report.level})"]
+    if report.precision != "float64":
+        lines.append(f"the engine computes in {report.precision}: judged with {report.precision}'s "
+                     f"rounding (values off by ~1e-8 relative are no failure; --strict holds it "
+                     f"to float64)")
     lines.append(f"{'op':<12} {'cases':>8} {'passed':>8} {'failed':>7} {'imprecise':>9} {'worst ulps':>10}  status")
     extra = [name for name in report.per_op if name not in report.ops]
     for name in [*report.ops, *extra]:
@@ -180,7 +221,8 @@ def format_report(report: Report, show: int) -> str:
         if st is None or st.cases == 0:
             lines.append(f"{name:<12} {0:>8} {0:>8} {0:>7} {0:>9} {'-':>10}  not reached")
             continue
-        status = "FAIL" if st.failed else ("imprecise" if st.imprecise else "ok")
+        status = op_status(report, name)
+        status = "FAIL" if status == "fail" else status
         forms = report.unsupported.get(name)
         if forms:
             status += f" (forms {','.join(forms)} unsupported)"
@@ -192,13 +234,22 @@ def format_report(report: Report, show: int) -> str:
     missing = [name for name, forms in report.unsupported.items() if not forms]
     if missing:
         lines.append(f"unsupported (not tested): {', '.join(missing)}")
-    if report.findings:
+    if report.causes:
         lines.append("")
-        lines.append(f"findings ({len(report.findings)} shown of {report.failed} failing graphs):")
-        for i, f in enumerate(report.findings):
+        lines.append("diagnoses, by level (graphs per op):")
+        for level, _, causes in report.ladder():
+            for cause, by_op in causes:
+                ops = ", ".join(f"{op}: {n} graph{'s' if n > 1 else ''}" for op, n in by_op.items())
+                lines.append(f"  [{level}] {cause} ({ops})")
+    shown = [f for f in report.findings if at_or_below(f.level, report.level)]
+    if shown:
+        lines.append("")
+        lines.append(f"findings at level {report.level} or below ({len(shown)} shown of "
+                     f"{report.failed} failing graphs), lowest level first:")
+        for i, f in enumerate(shown):
             where = "edge sweep" if f.index < 0 else f"graph {f.index}"
-            lines.append(f"- [{f.device}] {where}: {f.kind} in {f.op} (node {f.node}, "
-                         f"{len(f.graph.nodes)} nodes after shrinking): {f.message}")
+            lines.append(f"- [{f.level}] [{f.device}] {where}: {f.cause or f.kind} in {f.op} "
+                         f"(node {f.node}, {len(f.graph.nodes)} nodes after shrinking): {f.message}")
             if i < show and f.reproducer:
                 lines.append("  reproducer:")
                 lines.extend("    " + line for line in f.reproducer.splitlines())
@@ -214,8 +265,15 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "failed": report.failed, "imprecise_graphs": report.imprecise_graphs,
         "elapsed_seconds": report.elapsed, "max_nodes": args.max_nodes, "shard": list(args.shard),
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "per_op": {name: vars(st) | {"status": "fail" if st.failed else "ok"}
-                   for name, st in report.per_op.items()},
+        "level": report.level, "precision": report.precision,
+        "levels": {level: {"passed": reached, "failed_graphs": report.failed_at[level],
+                           "failing_ops": sorted({op for _, by_op in causes for op in by_op}),
+                           "causes": [{"cause": c, "graphs_by_op": by_op} for c, by_op in causes]}
+                   for level, reached, causes in report.ladder()},
+        "per_op": {name: vars(st) | {"status": op_status(report, name)}
+                   for name, st in report.per_op.items()}
+                  | {name: {"status": "unsupported"} for name, forms in report.unsupported.items()
+                     if not forms},
         "unsupported": report.unsupported,
         "failing_graphs_by_first_finding": report.kinds,
         "findings": [f.to_json() for f in report.findings],
@@ -226,15 +284,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     try:
-        load_adapter(args.engine)
+        adapter = load_adapter(args.engine)
+        if args.higher_order and not adapter.supports_higher_order:
+            raise EngineLoadError(f"--higher-order needs an engine with grad() (functional "
+                                  f"gradients); {adapter.name} has none")
         report, devices = run(args)
+        report.level = args.level
     except EngineLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # bad --ops and the like
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    mode = "strict" if args.strict else "default"
+    mode = ("strict" if args.strict else "default") + f", level {args.level}"
     print(f"vetgrad conformance: engine {report.engine}, seed {args.seed}, devices {','.join(devices)}, "
           f"mode {mode}, shard {args.shard[0]}/{args.shard[1]}, max nodes {args.max_nodes}")
     print(format_report(report, args.show))

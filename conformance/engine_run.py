@@ -29,6 +29,7 @@ class EngineRun:
     grads: list[float] | None = None
     repeat_error: str | None = None
     repeat_node: int = -1
+    repeat_grads: list[float] | None = None   # every node's grad after a second backward()
 
 
 # The engine's value, local derivatives (nan for a constant operand; None when backward raised)
@@ -79,6 +80,7 @@ def backward_twice(adapter: Adapter, run: EngineRun) -> None:
     except Exception as exc:
         run.repeat_error = f"a second backward raised {type(exc).__name__}: {exc}"
         return
+    run.repeat_grads = again
     for i, (g, g2) in enumerate(zip(run.grads, again)):
         if not J.identical(g + g, g2):
             run.repeat_error = (f"a second backward left d(root)/d(node {i}) at {g2!r}; torch "

@@ -13,6 +13,7 @@ import random
 from typing import Any, Callable, Protocol, Sequence
 
 from conformance.graph import Const, Graph, Node
+from conformance.levels import ordinary_case
 from engine.ops import ANY, OPS, Op, public_ops
 
 INF, NAN = math.inf, math.nan
@@ -124,9 +125,13 @@ def build_graph(
     edge_rate: float = 0.08,
     const_rate: float = 0.25,
     seed: int | None = None,
+    ordinary: bool = False,
 ) -> Graph:
     """A random DAG of at most ``max_nodes`` nodes whose last node sums every otherwise unused
-    node, so that every node influences the root's gradient."""
+    node, so that every node influences the root's gradient. ``ordinary``: a graph for the
+    ``math`` level, every op on ordinary inputs with an ordinary result (conformance.levels):
+    no edge values, parents in the op's domain, and a node whose result is not ordinary is
+    drawn again."""
     if max_nodes < 2:
         raise ValueError(f"max_nodes must be at least 2, got {max_nodes}")
     for name, rate in (("edge_rate", edge_rate), ("const_rate", const_rate)):
@@ -136,7 +141,9 @@ def build_graph(
     add = OPS["add"]
     # Backward through '//' raises (in torch too), so a graph holding one checks values only:
     # let most graphs go without it, to keep their gradients under test.
-    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and source.chance(0.85):
+    if ordinary:
+        edge_rate = 0.0
+    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and (ordinary or source.chance(0.85)):
         chosen = [op for op in chosen if op.vjp is not None]
     n_leaves = source.integer(1, max(1, min(6, max_nodes // 4)))
     nodes: list[Node] = []
@@ -144,14 +151,18 @@ def build_graph(
     for _ in range(n_leaves):
         if source.chance(edge_rate):
             x = _edge_value(source, None)
-        elif source.chance(0.15):  # any magnitude, not only (-3, 3)
+        elif source.chance(0.15) and not ordinary:  # any magnitude, not only (-3, 3)
             x = (-1.0 if source.chance(0.5) else 1.0) * 10.0 ** source.uniform(-8.0, 8.0)
         else:
             x = source.uniform(*ANY)
         nodes.append(Node("leaf", value=x))
         values.append(x)
     sinks: dict[int, None] = {}  # unused op nodes, in order: the root will sum them
+    tries = 0
     while len(nodes) == n_leaves or len(nodes) + len(sinks) - 1 < max_nodes - 1:
+        tries += 1
+        if tries > 20 * max_nodes:
+            break
         op = _pick(source, chosen)
         args: list[int | Const] = []
         const_slot = -1
@@ -173,22 +184,34 @@ def build_graph(
                 values.append(x)
                 args.append(len(nodes) - 1)
                 continue
-            for _attempt in range(4):  # prefer a parent whose value suits the op
+            for _attempt in range(12 if ordinary else 4):  # prefer a parent whose value suits the op
                 recent = source.chance(0.5)
                 lo = max(0, len(nodes) - 4) if recent else 0
                 i = source.integer(lo, len(nodes) - 1)
                 if _in_domain(op, pos, values[i]) or source.chance(edge_rate):
                     break
+            if ordinary and not _in_domain(op, pos, values[i]):
+                lo_d, hi_d = op.domain[min(pos, len(op.domain) - 1)]
+                nodes.append(Node("leaf", value=source.uniform(lo_d, hi_d)))  # a fresh leaf
+                values.append(nodes[-1].value)  # type: ignore[arg-type]
+                i = len(nodes) - 1
             args.append(i)
         if const_slot >= 0 and source.chance(0.15) and isinstance(args[1 - const_slot], int):
             args[const_slot] = Const(values[args[1 - const_slot]])  # a tie: x - c, max(x, c), c == x
         params = _params(source, op)
         inputs = [a.value if isinstance(a, Const) else values[a] for a in args]
+        out = _forward(op, inputs, params)
+        if ordinary and not ordinary_case(op.name, [float(x) for x in inputs], params, out):
+            continue  # (a fresh leaf drawn for it stays: a leaf is ordinary)
         nodes.append(Node(op.name, tuple(args), params))
-        values.append(_forward(op, inputs, params))
+        values.append(out)
         for a in args:
             if isinstance(a, int):
                 sinks.pop(a, None)
+        sinks[len(nodes) - 1] = None
+    if not sinks:  # (no op found ordinary inputs: rare) x + x
+        nodes.append(Node("add", (0, 0)))
+        values.append(add.forward(values[0], values[0]))
         sinks[len(nodes) - 1] = None
     ends = list(sinks)
     total = ends[0]
@@ -206,12 +229,13 @@ def random_graph(
     ops: Sequence[str] | None = None,
     edge_rate: float = 0.08,
     const_rate: float = 0.25,
+    ordinary: bool = False,
 ) -> Graph:
     """A seeded random graph: the same seed gives the same graph on every machine."""
     seed = rng if isinstance(rng, int) else None
     source = RandomSource(random.Random(rng) if isinstance(rng, int) else rng)
     return build_graph(source, max_nodes=max_nodes, ops=ops, edge_rate=edge_rate,
-                       const_rate=const_rate, seed=seed)
+                       const_rate=const_rate, seed=seed, ordinary=ordinary)
 
 
 def graphs(

@@ -15,10 +15,11 @@ from engine.ops import OPS
 Replay = tuple[list, list, list]  # exact gradients, rounding bounds, overflowed
 
 
-def replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> Replay | None:
+def replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]], masks: bool = True) -> Replay | None:
     """Exact reverse accumulation of the engine's own local derivatives (and of their absolute
     values, which bounds what float rounding can explain), and which gradients a non-finite local
-    derivative reached."""
+    derivative reached. ``masks=False``: plain IEEE chain rule, where a zero local derivative
+    times an upstream nan is nan (torch's where() masks it)."""
     with mp.workprec(200):
         n = len(graph.nodes)
         g = [mp.mpf(0)] * n
@@ -36,7 +37,7 @@ def replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> Replay |
                 if isinstance(a, Const):
                     continue
                 d = mp.mpf(ds[pos])
-                if d == 0 and _masks(node, pos):
+                if d == 0 and masks and _masks(node, pos):
                     continue  # where(mask, grad, 0): a nan or inf upstream does not pass
                 g[a] += g[i] * d
                 bound[a] += bound[i] * abs(d)
@@ -56,8 +57,8 @@ def explained(mine: float, replayed: Replay, i: int, n: int) -> bool:
     as_float = float(exact)
     if J.float_class(mine) != J.float_class(as_float):
         # overflow or underflow at the edge of float64 is rounding too
-        return abs(mine - exact) <= 4 * n * J.EPS * bound + 2.0**-1060 if math.isfinite(mine) else bound > 1e300
-    return abs(mine - exact) <= J.DEFAULT_REL * abs(exact) + 4 * n * J.EPS * bound + 2.0**-1060
+        return abs(mine - exact) <= 4 * n * J.eps() * bound + 2.0**-1060 if math.isfinite(mine) else bound > 1e300
+    return abs(mine - exact) <= J.DEFAULT_REL * abs(exact) + 4 * n * J.eps() * bound + 2.0**-1060
 
 
 def _masks(node: Node, pos: int) -> bool:

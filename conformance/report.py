@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Graph
+from conformance.levels import LEVELS, MATH, at_or_below, rank
 
 
 @dataclass
@@ -50,17 +51,21 @@ class Finding:
     device: str
     index: int = -1    # which graph of the campaign
     reproducer: str = ""
+    level: str = MATH  # the lowest level of the ladder at which it is a failure
+    cause: str = ""    # the cause in words, the same for every finding of that cause
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "op": self.op, "node": self.node, "message": self.message,
+                "level": self.level, "cause": self.cause,
                 "device": self.device, "graph_index": self.index, "graph": self.graph.to_json(),
                 "reproducer": self.reproducer}
 
 
 @dataclass
 class GraphResult:
-    """What checking one graph gave: its first finding (the one that explains it; None when the
-    graph conforms), the cases judged per op, and how often rounding, not a bug, explained a
+    """What checking one graph gave: its first finding at each level of the ladder, lowest level
+    first (``finding``: the lowest, the one that explains the graph; None when the graph conforms
+    at every level), the cases judged per op, and how often rounding, not a bug, explained a
     difference from torch (``imprecise``: counted once per end-to-end check and once per undecided
     higher-order comparison)."""
 
@@ -68,10 +73,15 @@ class GraphResult:
     finding: Finding | None = None
     per_op: dict[str, OpStats] = field(default_factory=dict)
     imprecise: int = 0
+    findings: list[Finding] = field(default_factory=list)
 
-    def fails_like(self, kind: str, op: str) -> bool:
-        """Whether the graph fails with a finding of this kind in this op."""
-        return self.finding is not None and self.finding.kind == kind and self.finding.op == op
+    def fails_like(self, kind: str, op: str, level: str | None = None) -> bool:
+        """Whether the graph fails with a finding of this kind in this op (at this level)."""
+        return self.like(kind, op, level) is not None
+
+    def like(self, kind: str, op: str, level: str | None = None) -> Finding | None:
+        return next((f for f in self.findings or ([self.finding] if self.finding else [])
+                     if f.kind == kind and f.op == op and (level is None or f.level == level)), None)
 
 
 @dataclass
@@ -83,14 +93,32 @@ class Report:
     ops: list[str]
     unsupported: dict[str, list[str]] = field(default_factory=dict)
     graphs: int = 0
-    passed: int = 0
-    failed: int = 0
     per_op: dict[str, OpStats] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    first_failure: int | None = None
     elapsed: float = 0.0
     imprecise_graphs: int = 0
-    kinds: dict[str, int] = field(default_factory=dict)  # failing graphs by their first finding
+    # the level that decides passed/failed and the exit status (the ladder is judged at once)
+    level: str = MATH
+    # per level: graphs failing at it or below, their first findings by kind, first failure
+    failed_at: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
+    kinds_at: dict[str, dict[str, int]] = field(default_factory=lambda: {lv: {} for lv in LEVELS})
+    first_at: dict[str, int | None] = field(default_factory=lambda: dict.fromkeys(LEVELS))
+    # (level, cause) -> op -> graphs whose first finding at that level has that cause
+    causes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    precision: str = "float64"  # what the engine was seen to compute in
+
+    @property
+    def failed(self) -> int:
+        return self.failed_at[self.level]
+
+    @property
+    def passed(self) -> int:
+        return self.graphs - self.failed
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """Failing graphs (at the chosen level) by their first finding."""
+        return self.kinds_at[self.level]
 
     def add(self, result: GraphResult) -> None:
         """Count one checked graph."""
@@ -98,40 +126,66 @@ class Report:
         for name, stats in result.per_op.items():
             self.per_op.setdefault(name, OpStats()).merge(stats)
         self.graphs += 1
-        f = result.finding
-        if f is None:
-            self.passed += 1
+        found = result.findings or ([result.finding] if result.finding else [])
+        if not found:
             return
-        self.failed += 1
         where = max(result.index, 0)  # the edge sweep (index -1) comes before graph 0
-        if self.first_failure is None or where < self.first_failure:
-            self.first_failure = where
-        self.findings.append(f)
-        key = f"{f.kind} in {f.op}"
-        self.kinds[key] = self.kinds.get(key, 0) + 1
+        lowest = min(found, key=lambda f: rank(f.level))
+        for lv in LEVELS:
+            if at_or_below(lowest.level, lv):
+                self.failed_at[lv] += 1
+                key = f"{lowest.kind} in {lowest.op}"
+                self.kinds_at[lv][key] = self.kinds_at[lv].get(key, 0) + 1
+                first = self.first_at[lv]
+                self.first_at[lv] = where if first is None else min(first, where)
+        for f in found:
+            ops = self.causes.setdefault((f.level, f.cause or f.kind), {})
+            ops[f.op] = ops.get(f.op, 0) + 1
+        self.findings.extend(found)
+
+    @property
+    def first_failure(self) -> int | None:
+        return self.first_at[self.level]
 
     def merge(self, other: Report) -> None:
         self.graphs += other.graphs
-        self.passed += other.passed
-        self.failed += other.failed
         self.imprecise_graphs += other.imprecise_graphs
         for name, stats in other.per_op.items():
             self.per_op.setdefault(name, OpStats()).merge(stats)
         self.findings.extend(other.findings)
-        for kind, count in other.kinds.items():
-            self.kinds[kind] = self.kinds.get(kind, 0) + count
-        if other.first_failure is not None:
-            self.first_failure = (other.first_failure if self.first_failure is None
-                                  else min(self.first_failure, other.first_failure))
+        for lv in LEVELS:
+            self.failed_at[lv] += other.failed_at[lv]
+            for kind, count in other.kinds_at[lv].items():
+                self.kinds_at[lv][kind] = self.kinds_at[lv].get(kind, 0) + count
+            mine, theirs = self.first_at[lv], other.first_at[lv]
+            self.first_at[lv] = theirs if mine is None else mine if theirs is None else min(mine, theirs)
+        for key, ops in other.causes.items():
+            into = self.causes.setdefault(key, {})
+            for op, count in ops.items():
+                into[op] = into.get(op, 0) + count
+        if other.precision != "float64":
+            self.precision = other.precision
+
+    def ladder(self) -> list[tuple[str, bool, list[tuple[str, dict[str, int]]]]]:
+        """Per level: (level, reached, [(cause, {op: graphs})] of the findings at that level,
+        most graphs first). A level is reached when nothing fails at it or below."""
+        out = []
+        for lv in LEVELS:
+            here = [(cause, ops) for (level, cause), ops in self.causes.items() if level == lv]
+            here.sort(key=lambda c: -sum(c[1].values()))
+            out.append((lv, self.failed_at[lv] == 0, here))
+        return out
 
 
 def select_findings(findings: Sequence[Finding], limit: int) -> list[Finding]:
-    """At most ``limit`` findings, every kind of finding (kind and op) before a second of any
-    kind, each kind's earliest graphs first: one frequent failure must not hide the others."""
-    by_kind: dict[tuple[str, str], list[Finding]] = {}
-    for f in sorted(findings, key=lambda f: f.index):
-        by_kind.setdefault((f.kind, f.op), []).append(f)
+    """At most ``limit`` findings, lowest level of the ladder first; within a level every kind of
+    finding (cause, kind and op) before a second of any kind, each kind's earliest graphs first:
+    one frequent failure must not hide the others, nor a convention a real bug."""
+    by_kind: dict[tuple[str, str, str, str], list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: (rank(f.level), f.index)):
+        by_kind.setdefault((f.level, f.cause, f.kind, f.op), []).append(f)
     chosen: list[Finding] = []
-    for rank in range(max((len(v) for v in by_kind.values()), default=0)):
-        chosen.extend(v[rank] for v in by_kind.values() if rank < len(v))
-    return sorted(chosen[:limit], key=lambda f: f.index)
+    for turn in range(max((len(v) for v in by_kind.values()), default=0)):
+        chosen.extend(v[turn] for v in by_kind.values() if turn < len(v))
+    chosen.sort(key=lambda f: rank(f.level))  # stable: each level's rotation kept
+    return sorted(chosen[:limit], key=lambda f: (rank(f.level), f.index))

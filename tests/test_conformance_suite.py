@@ -91,6 +91,8 @@ def test_micrograd_is_tested_through_the_same_path_and_fails_where_it_should() -
     pytest.importorskip("micrograd")
     report = run_campaign("micrograd.engine:Value", graphs=120, seed=0, max_nodes=10)
     assert "tanh" in report.unsupported and "pow" in report.ops
+    assert report.failed == 0, "micrograd is a correct engine at the math level"
+    report.level = "robust"
     assert report.failed > 0
     # what micrograd really fails: x / 0 and x ** -1 at 0 raise, backward twice double-counts,
     # and a 2,500-deep chain overflows its recursive topological sort
@@ -124,10 +126,13 @@ def test_command_line_json_report_and_failing_engine(tmp_path, capsys) -> None:
     pytest.importorskip("micrograd")
     path = tmp_path / "r.json"
     code = main(["--engine", "micrograd.engine:Value", "--graphs", "40", "--max-nodes", "8",
-                 "--device", "cpu", "--json", str(path)])
+                 "--device", "cpu", "--json", str(path), "--level", "robust"])
     assert code == 1
     data = json.loads(path.read_text())
     assert data["failed"] > 0 and data["findings"][0]["reproducer"].startswith("# vetgrad")
+    assert data["levels"]["math"]["passed"] and not data["levels"]["robust"]["passed"]
+    assert data["findings"][0]["level"] == "robust"  # lowest level first
+    assert data["per_op"]["tanh"]["status"] == "unsupported"
     assert set(data["unsupported"]) >= {"tanh", "exp"}
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == f"{data['passed']} passed, {data['failed']} failed"

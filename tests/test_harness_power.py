@@ -22,6 +22,7 @@ pytest.importorskip("mpmath", reason="the harness needs mpmath")
 from conformance.adapters import load_adapter
 from conformance.campaign import run_campaign
 from conformance.campaign_graphs import all_ops, edge_graphs
+from conformance.levels import LEVELS, at_or_below, rank
 from conformance.report import Report
 
 pytestmark = pytest.mark.torch
@@ -61,28 +62,41 @@ def campaign(name: str | None, strict: bool) -> Report:
                         shrink=False, ops=ops)
 
 
+def at(report: Report, level: str) -> Report:
+    """The report judged at ``level`` (the ladder is judged at once: only the verdict moves)."""
+    report.level = level
+    return report
+
+
 def _explain(report: Report) -> str:
-    if not report.findings:
-        return f"no finding in {report.graphs} graphs"
-    f = report.findings[0]
-    return f"graph {f.index}: {f.kind} at {f.op} (node {f.node}): {f.message}"
+    shown = [f for f in report.findings if at_or_below(f.level, report.level)]
+    if not shown:
+        return f"no finding at level {report.level} in {report.graphs} graphs"
+    f = shown[0]
+    return f"graph {f.index}: [{f.level}] {f.kind} at {f.op} (node {f.node}): {f.cause}: {f.message}"
 
 
 def _first_catch(name: str, report: Report) -> int | None:
-    """Index of the first graph that catches mutant ``name``: any finding, or for a precision
-    mutant a finding at the op its error was injected into."""
+    """Index of the first graph that catches mutant ``name`` at its level: any finding, or for a
+    precision mutant a finding at the op its error was injected into."""
     op = M.INJECTED_OP.get(name)
-    found = [f.index for f in report.findings if op is None or f.op == op]
+    found = [f.index for f in report.findings
+             if (op is None or f.op == op) and at_or_below(f.level, M.LEVEL[name])]
     return min(found) if found else None
 
 
 def _caught(name: str) -> int | None:
     """Graphs needed to catch mutant ``name`` (None: not caught as the spec requires)."""
+    level = M.LEVEL[name]
     if name in M.STRICT_ONLY:
-        strict, default = campaign(name, True), campaign(name, False)
+        strict, default = at(campaign(name, True), level), at(campaign(name, False), level)
         first = _first_catch(name, strict)
         return None if default.failed or first is None else first + 1
-    first = _first_catch(name, campaign(name, False))
+    report = campaign(name, False)
+    below = LEVELS[rank(level) - 1] if rank(level) else None
+    if below is not None and at(report, below).failed:
+        return None  # caught below its level: a wrong diagnosis
+    first = _first_catch(name, report)
     return None if first is None else first + 1
 
 
@@ -104,8 +118,9 @@ def test_catalog() -> None:
 
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_textbook_conforms(strict: bool) -> None:
-    """No false alarm: the correct engine passes every graph, in both modes, with every op tested."""
-    report = campaign(None, strict)
+    """No false alarm: the correct engine passes every graph at every level, in both modes, with
+    every op tested."""
+    report = at(campaign(None, strict), "torch")
     sweep = len(edge_graphs(report.ops, load_adapter(M.load_textbook()).forms()))
     assert report.graphs == BUDGET + sweep  # the random graphs after the edge sweep
     assert set(report.ops) == set(all_ops())
@@ -115,18 +130,27 @@ def test_textbook_conforms(strict: bool) -> None:
 
 @pytest.mark.parametrize("name", DEFAULT_MUTANTS)
 def test_mutant_caught(name: str) -> None:
+    """Caught at its level (LADDER.md), passed below it, the first finding naming its op."""
+    level = M.LEVEL[name]
     report = campaign(name, False)
-    assert report.failed >= 1, f"{name} ({M.DESCRIPTIONS[name]}) not caught: {_explain(report)}"
+    if rank(level):
+        below = at(report, LEVELS[rank(level) - 1])
+        assert below.failed == 0, f"{name} ({M.DESCRIPTIONS[name]}) fails below {level}: {_explain(below)}"
+    report = at(report, level)
+    assert report.failed >= 1, f"{name} ({M.DESCRIPTIONS[name]}) not caught at {level}: {_explain(report)}"
     if name in M.INJECTED_OP:
         assert _first_catch(name, report) is not None, f"{name}: no finding at the injected op: {_explain(report)}"
+    if name in M.BUGGY_OP:
+        first = next(f for f in report.findings if f.level == level)
+        assert first.op == M.BUGGY_OP[name], f"{name}: the first finding names {first.op}: {_explain(report)}"
 
 
 @pytest.mark.parametrize("name", STRICT_MUTANTS)
 def test_tiny_error_caught_only_in_strict_mode(name: str) -> None:
-    strict = campaign(name, True)
+    strict = at(campaign(name, True), "math")
     assert strict.failed >= 1, f"strict mode missed {name}: {_explain(strict)}"
     assert _first_catch(name, strict) is not None, f"no finding at the injected op: {_explain(strict)}"
-    default = campaign(name, False)
+    default = at(campaign(name, False), "torch")
     assert default.failed == 0, f"default mode flagged {name}: {_explain(default)}"
     assert default.per_op["mul"].imprecise >= 1, "default mode should list the error as imprecise"
 

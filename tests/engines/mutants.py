@@ -227,6 +227,39 @@ INJECTED_OP: dict[str, str] = {name: "mul" for name in _CATALOG if name.startswi
 """Precision mutants -> the op their error is in: a finding elsewhere is not a catch of that error
 (a 1e-6 change of one gradient can move rounding noise elsewhere in the graph)."""
 
+LEVEL: dict[str, str] = dict.fromkeys(_CATALOG, "math") | {
+    "no_reset_between_calls": "robust",
+    "maximum_ignores_nan": "robust",
+    "pow_scalar_grad_at_exponent_0": "torch",  # torch masks 0 * x**-1 at x = 0 with where()
+    "div_zero_raises": "robust",
+    "log_zero_raises": "robust",
+    "exp_overflow_raises": "robust",
+    "sigmoid_overflow_raises": "robust",
+    "sqrt_as_pow_half": "robust",
+    "mod_python_percent": "robust",
+    "sub_self_folded": "robust",
+    "relu_grad_1_at_0": "torch",
+    "abs_grad_1_at_0": "torch",
+    "maximum_tie_to_self": "torch",
+    "clamp_bounds_exclusive": "torch",
+}
+"""Mutant name -> the level of the ladder its bug belongs to (LADDER.md): the harness must catch
+it there and pass it at every level below."""
+
+BUGGY_OP: dict[str, str] = {name: name.split("_")[0] for name in _CATALOG
+                            if name.split("_")[0] in {
+                                "tanh", "sigmoid", "log", "sqrt", "sin", "cos", "exp", "mul",
+                                "sub", "div", "pow", "mod", "leaky", "relu", "abs", "maximum",
+                                "clamp", "softplus"}} | {"leaky_relu_slope_on_positive_side": "leaky_relu",
+                                                         "rsub_swapped": "sub", "rtruediv_swapped": "div",
+                                                         "rpow_swapped": "pow", "rmul_int_adds": "mul",
+                                                         "square_shortcut_sign": "mul",
+                                                         "double_shortcut_value": "add",
+                                                         "sub_self_folded": "sub",
+                                                         "pow_integer_exponent_grad": "pow",
+                                                         "abs_returns_float": "abs"}
+"""Mutant name -> the op that holds its bug, where one does: the first finding must name it."""
+
 _loaded: dict[str, type] = {}
 
 
