@@ -14,6 +14,7 @@ from conformance.adapters import Adapter, load_adapter, operand_forms
 from conformance.campaign import run_campaign
 from conformance.checker import Checker
 from conformance.graph import Graph
+from conformance.levels import LEVELS, MATH, at_or_below
 from conformance.report import Finding, Report
 from conformance.reproducer import reproducer
 from engine.ops import OPS
@@ -35,6 +36,7 @@ def check_engine(
     graphs: int = 500,
     seed: int = 0,
     ops: Sequence[str] | None = None,
+    level: str = MATH,
     strict: bool = False,
     max_nodes: int = 30,
     device: str = "cpu",
@@ -42,23 +44,33 @@ def check_engine(
     raise_on_failure: bool = False,
 ) -> Report:
     """Run a campaign of ``graphs`` random graphs (after the edge sweep) on ``engine`` (a
-    ``module:Value`` string, a micrograd-style Value class or an Adapter) and return its report;
-    with ``raise_on_failure`` a failing engine raises :class:`ConformanceError` (an
+    ``module:Value`` string, a micrograd-style Value class or an Adapter) and return its report,
+    judged at ``level`` of the ladder (``math``, ``robust``, ``torch``: ``report.failed`` counts
+    the graphs failing at that level or below; the report holds the whole ladder). With
+    ``raise_on_failure`` an engine failing at ``level`` raises :class:`ConformanceError` (an
     AssertionError, so a test fails with the first finding and its runnable reproducer)."""
     if graphs < 1:
         raise ValueError(f"graphs must be at least 1, got {graphs}")
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     report = run_campaign(engine, graphs=graphs, seed=seed, ops=ops, strict=strict,
                           max_nodes=max_nodes, device=device, higher_order=higher_order)
-    if raise_on_failure and report.findings:
-        raise ConformanceError(report.findings[0], report.failed)
+    report.level = level
+    failing = [f for f in report.findings if at_or_below(f.level, level)]
+    if raise_on_failure and failing:
+        raise ConformanceError(failing[0], report.failed)
     return report
 
 
-def check_graph(engine: str | type | Adapter, graph: Graph, *, strict: bool = False,
-                device: str = "cpu") -> Finding | None:
+def check_graph(engine: str | type | Adapter, graph: Graph, *, level: str = "torch",
+                strict: bool = False, device: str = "cpu") -> Finding | None:
     """Judge one graph (e.g. drawn from :func:`conformance.graphs` in your own hypothesis test):
-    its first finding, with a reproducer, or None when the engine agrees with torch. A graph
-    using an op or operand form the engine does not offer is a ValueError, not a finding."""
+    its first finding at ``level`` or below (default ``torch``: any disagreement; ``math`` for a
+    textbook engine on ordinary inputs), with a reproducer, or None when the engine agrees with
+    torch. A graph using an op or operand form the engine does not offer is a ValueError, not a
+    finding."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     adapter = load_adapter(engine)
     graph.validate()
     forms = adapter.forms()
@@ -71,7 +83,7 @@ def check_graph(engine: str | type | Adapter, graph: Graph, *, strict: bool = Fa
             raise ValueError(f"the engine does not offer {node.op} in form {node.form!r} "
                              f"(it offers {', '.join(forms.get(node.op, ())) or 'no form'})")
     (result,) = Checker(adapter, device, strict).check([graph], [0])
-    finding = result.finding
+    finding = next((f for f in result.findings if at_or_below(f.level, level)), None)
     if finding is not None:
         finding.reproducer = reproducer(finding, engine if isinstance(engine, str) else adapter.name)
     return finding

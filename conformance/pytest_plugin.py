@@ -1,6 +1,6 @@
 """pytest plugin: the conformance check inside an engine author's own test suite.
 
-``pytest --vetgrad-engine mypkg.engine:Value`` adds one test per op of the table
+``pytest --vetgrad-engine mypkg.engine:Value [--vetgrad-level math]`` adds one test per op of the table
 (``test_conformance[tanh]``) and per structural check (``test_conformance[graph]``: end-to-end
 accumulation; ``test_conformance[backward x2]``: a second backward()), each failing with its
 finding and a runnable reproducer, so ``--junitxml`` reports them like any test. Ops the engine
@@ -29,6 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vetgrad-seed", type=int, default=0, metavar="S", help="campaign seed (default 0)")
     group.addoption("--vetgrad-ops", default=None, metavar="a,b,c",
                     help="only these ops (default: every op of the table)")
+    group.addoption("--vetgrad-level", default="math", choices=("math", "robust", "torch"),
+                    help="the level of the conformance ladder the tests judge at (default math: "
+                         "correct on ordinary inputs; robust: + special values, deep graphs, "
+                         "repeated backward; torch: + torch's exact conventions)")
     group.addoption("--vetgrad-strict", action="store_true",
                     help="also fail ops measurably less accurate than torch")
 
@@ -87,18 +91,22 @@ class ConformanceItem(pytest.Item):
             raise ConformanceItemError(f"cannot load the engine: {report}")
         if self.check in report.unsupported and not report.unsupported[self.check]:
             pytest.skip(f"the engine does not offer {self.check}")
-        findings = [f for f in report.findings if _belongs(f, self.check)]
+        from conformance.levels import at_or_below
+
+        level = self.config.getoption("--vetgrad-level")
+        findings = [f for f in report.findings
+                    if _belongs(f, self.check) and at_or_below(f.level, level)]
         if findings:
             f = findings[0]
             where = "edge sweep" if f.index < 0 else f"graph {f.index}"
             raise ConformanceItemError(
-                f"{f.kind} in {f.op} ({where}, node {f.node}): {f.message}\n\n"
+                f"{f.kind} in {f.op} ({where}, node {f.node}, level {f.level}): {f.message}\n\n"
                 f"reproducer (python3 reproducer.py):\n{f.reproducer}")
         if self.check == "graph":
             return  # end-to-end structure: judged on every graph that got that far
         stats = report.per_op.get(self.check)
         if stats is None or stats.cases == 0:
-            if report.failed and self.check in report.ops:
+            if report.failed_at["torch"] and self.check in report.ops:
                 pytest.skip(f"{self.check}: not reached (graphs holding it failed earlier)")
             pytest.skip(f"{self.check}: no case reached it in {report.graphs} graphs")
 

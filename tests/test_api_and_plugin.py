@@ -18,6 +18,18 @@ pytestmark = pytest.mark.torch
 pytest_plugins = ["pytester"]
 
 
+def test_check_engine_judges_at_a_level() -> None:
+    spec = M.spec("relu_grad_1_at_0")  # a torch convention, not a math bug
+    assert check_level(spec, "math").failed == 0
+    assert check_level(spec, "torch").failed > 0
+    with pytest.raises(ValueError, match="level must be one of math, robust, torch"):
+        conformance.check_engine(spec, level="bogus")
+
+
+def check_level(spec: str, level: str) -> conformance.Report:
+    return conformance.check_engine(spec, graphs=30, ops=["relu", "add"], level=level)
+
+
 def test_check_engine_passes_ours_and_raises_with_a_reproducer_on_a_bug() -> None:
     assert conformance.check_engine("engine:Value", graphs=40).failed == 0
     with pytest.raises(conformance.ConformanceError, match=r"(?s)local-grad in tanh.*reproducer:.*def build_engine"):
@@ -63,6 +75,18 @@ def test_plugin_adds_a_test_per_op_that_fails_with_the_finding(pytester: pytest.
     assert {"test_conformance[tanh]", "test_conformance[add]", "test_conformance[backward x2]"} <= set(cases)
     failure = cases["test_conformance[tanh]"].find("failure")
     assert failure is not None and "def build_engine" in (failure.text or failure.get("message", ""))
+
+
+def test_plugin_judges_at_the_level_asked(pytester: pytest.Pytester,
+                                          pytestconfig: pytest.Config) -> None:
+    """A torch-convention bug (relu'(0) = 1) fails at --vetgrad-level torch only."""
+    spec = M.spec("relu_grad_1_at_0")
+    args = [*_plugin_args(pytestconfig), "--vetgrad-engine", spec, "--vetgrad-graphs", "30",
+            "--vetgrad-ops", "relu,add"]
+    pytester.runpytest(*args, "--vetgrad-level", "math").assert_outcomes(passed=4)
+    result = pytester.runpytest(*args, "--vetgrad-level", "torch")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["local-grad in relu (*level torch): *"])
 
 
 def test_plugin_adds_nothing_without_its_option(pytester: pytest.Pytester,
