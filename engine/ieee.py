@@ -83,9 +83,16 @@ def sqrt(x: float) -> float:
     return NAN
 
 
+_LOG1P_SUBNORMAL = 2.0**-1021  # below this x / 2 is subnormal
+
+
 def log1p(x: float) -> float:
-    """log(1 + x), exact near 0; -inf at -1 and nan below (math.log1p raises there)."""
+    """log(1 + x), exact near 0; -inf at -1 and nan below (math.log1p raises there). Where x / 2
+    is subnormal, torch's kernel (SLEEF's: 2 * x / (2 + x) in double-double) keeps only what
+    x * 0.5 rounds to, and a negative zero becomes +0.0: log1p(5e-324) is 0.0, as here."""
     if x > -1.0:
+        if x != 0.0 and -_LOG1P_SUBNORMAL < x < _LOG1P_SUBNORMAL:
+            return 0.0 + 2.0 * (x * 0.5)
         return math.log1p(x)
     if x == -1.0:
         return -INF

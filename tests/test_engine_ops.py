@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch", reason="these tests compare with PyTorch")
 
 INF, NAN = math.inf, math.nan
 EDGES = (0.0, -0.0, 1.0, -1.0, INF, -INF, NAN, 1e-300, -1e-300, 1e300, -1e300, 0.5, -2.5, 3.0,
-         20.0, -20.0, 710.0, 1e-8, 2.0, -3.0)
+         20.0, -20.0, 710.0, 1e-8, 2.0, -3.0, 5e-324, -5e-324, 1e-310)
 # Bit for bit (non-finite results by class), except where the row allows a few ulps (``Op.ulps``:
 # ops in C libm, whose vectorised kernels in torch round differently). Parameters: the row's
 # sweep, and nan bounds for clamp.
