@@ -256,10 +256,53 @@ def format_report(report: Report, show: int) -> str:
     return "\n".join(lines)
 
 
+SCHEMA_VERSION = 1  # conformance/report.schema.json; a new version only adds fields
+
+
+def _vetgrad_version() -> str:
+    from engine import __version__
+
+    return __version__
+
+
+def _engine_module(spec: Any) -> str | None:
+    return spec.partition(":")[0] if isinstance(spec, str) else getattr(spec, "__module__", None)
+
+
+def _engine_version(spec: Any) -> str | None:
+    """The engine module's ``__version__``, else its top package's distribution version."""
+    import importlib
+    import importlib.metadata
+
+    name = _engine_module(spec)
+    if not name:
+        return None
+    module = sys.modules.get(name)
+    version = getattr(module, "__version__", None) if module is not None else None
+    if version is None:
+        top = name.split(".")[0]
+        version = getattr(sys.modules.get(top), "__version__", None)
+        if version is None:
+            try:
+                version = importlib.metadata.version(top)
+            except importlib.metadata.PackageNotFoundError:
+                return None
+    return str(version)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option of the run as plain JSON values."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
+
+
 def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     return {
+        "schema_version": SCHEMA_VERSION, "vetgrad_version": _vetgrad_version(),
+        "engine_module": _engine_module(args.engine),
+        "engine_version": _engine_version(args.engine),
+        "command_line": list(sys.argv), "options": _options(args),
         "engine": report.engine, "seed": report.seed, "strict": report.strict,
         "devices": report.devices, "graphs": report.graphs, "passed": report.passed,
         "failed": report.failed, "imprecise_graphs": report.imprecise_graphs,

@@ -1,0 +1,51 @@
+"""The JSON report follows the JSON Schema shipped in the package (conformance/report.schema.json)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the harness compares against PyTorch")
+jsonschema = pytest.importorskip("jsonschema", reason="the schema test needs jsonschema")
+
+import mutant_engines as M  # noqa: E402, N812 - tests/engines/mutants.py, registered by conftest.py
+
+from conformance.cli import SCHEMA_VERSION, main  # noqa: E402
+
+pytestmark = pytest.mark.torch
+SCHEMA = json.loads(resources.files("conformance").joinpath("report.schema.json").read_text())
+
+
+def _report(tmp_path: Path, *args: str) -> dict:
+    path = tmp_path / "report.json"
+    main([*args, "--graphs", "20", "--device", "cpu", "--json", str(path), "--show", "0"])
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("engine", ["engine:Value", "mutant", "micrograd.engine:Value"])
+def test_report_follows_the_schema(tmp_path: Path, engine: str) -> None:
+    spec = M.spec("tanh_grad_1_minus_t") if engine == "mutant" else engine
+    data = _report(tmp_path, "--engine", spec, "--ops", "tanh,mul,add,relu")
+    jsonschema.validate(data, SCHEMA)
+    assert data["schema_version"] == SCHEMA_VERSION == SCHEMA["properties"]["schema_version"]["const"]
+    assert data["options"]["engine"] == spec and data["engine_module"] == spec.partition(":")[0]
+    if engine == "mutant":
+        assert data["findings"] and data["per_op"]["tanh"]["status"] == "fail"
+    if engine.startswith("micrograd"):
+        assert data["engine_version"] == "0.1.0" and data["per_op"]["tanh"]["status"] == "unsupported"
+
+
+def test_the_fields_scripts_read_keep_their_names(tmp_path: Path) -> None:
+    """Version 1's fields, as scripts written against earlier reports read them."""
+    data = _report(tmp_path, "--engine", M.spec("tanh_grad_1_minus_t"), "--ops", "tanh,add")
+    assert {"passed", "failed", "per_op", "findings", "engine", "seed", "graphs"} <= set(data)
+    assert {"cases", "passed", "failed", "status"} <= set(data["per_op"]["tanh"])
+    assert {"kind", "op", "message", "graph", "reproducer"} <= set(data["findings"][0])
+
+
+def test_a_report_that_breaks_the_schema_is_refused() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"schema_version": 1, "per_op": {"tanh": {"status": "great"}}}, SCHEMA)
