@@ -29,6 +29,7 @@ examples:
   python -m conformance --time 60 --workers 2 --strict  # a one-minute strict campaign
   python -m conformance --ops tanh,mul --max-nodes 8 --json report.json
   python -m conformance --shard 3/16 --graphs 100000    # slice 3 of 16 of the seed space
+  python -m conformance merge s1.json s2.json --json all.json  # shard reports into one
 
 levels: every graph is judged at once on a ladder; --level (default math) decides the verdict.
   math    ordinary inputs and outputs, one backward(): values, derivatives, accumulation
@@ -324,6 +325,11 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:  # python -m conformance merge a.json b.json --json all.json
+        from conformance.merge import main as merge_main
+
+        return merge_main(argv[1:])
     p = parser()
     args = p.parse_args(argv)
     try:

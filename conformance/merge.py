@@ -1,0 +1,173 @@
+"""``python -m conformance merge a.json b.json ... --json all.json``: shard reports into one.
+
+Shards of one campaign (``--shard K/N`` with the same engine, seed, level, mode, graph size and
+ops) check disjoint graphs, so their counts add up: the merged report is what one run over the
+same graphs reports (per-op counts, the ladder, failing graphs), with the findings chosen from
+all shards' findings the same way (lowest level first, every kind before a second of any).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Any, Sequence
+
+from conformance.graph import Graph
+from conformance.levels import LEVELS, at_or_below
+from conformance.report import Finding, select_findings
+
+# Options that must agree between shards (the rest, e.g. --shard, --workers, --json, may differ).
+SAME = ("engine", "seed", "strict", "level", "max_nodes", "ops", "higher_order", "device")
+
+
+class MergeError(Exception):
+    """The reports are not shards of one campaign (exit status 2)."""
+
+
+def _finding(d: dict[str, Any]) -> Finding:
+    return Finding(d["kind"], d["op"], d["node"], d["message"], Graph.from_json(d["graph"]),
+                   d["device"], d["graph_index"], d.get("reproducer", ""), d["level"],
+                   d.get("cause") or "")
+
+
+def _check(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+    first = reports[0]
+    for name, r in zip(names[1:], reports[1:]):
+        if r.get("schema_version") != first.get("schema_version"):
+            raise MergeError(f"{name}: schema_version {r.get('schema_version')} differs from "
+                             f"{names[0]}'s {first.get('schema_version')}")
+        for key in SAME:
+            mine, theirs = r.get("options", {}).get(key), first.get("options", {}).get(key)
+            if mine != theirs:
+                raise MergeError(f"{name} is not a shard of the same campaign as {names[0]}: "
+                                 f"--{key.replace('_', '-')} {mine!r} vs {theirs!r}")
+    shards = [tuple(r.get("shard", (1, 1))) for r in reports]
+    if len(set(shards)) != len(shards):
+        twice = next(s for s in shards if shards.count(s) > 1)
+        raise MergeError(f"shard {twice[0]}/{twice[1]} is given twice: its graphs would count twice")
+    if any(r.get("interrupted") for r in reports):
+        raise MergeError("an interrupted report covers only part of its shard; run it again")
+
+
+def merge(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None,
+          max_findings: int | None = None) -> dict[str, Any]:
+    """One report from shard reports (JSON dicts as ``--json`` writes them)."""
+    if not reports:
+        raise MergeError("no reports to merge")
+    names = list(names or [f"report {i + 1}" for i in range(len(reports))])
+    _check(reports, names)
+    out = json.loads(json.dumps(reports[0]))  # a deep copy, with every field of the first
+    for key in ("graphs", "passed", "failed", "imprecise_graphs"):
+        out[key] = sum(r.get(key, 0) for r in reports)
+    out["elapsed_seconds"] = max(r.get("elapsed_seconds", 0.0) for r in reports)
+    out["devices"] = sorted({d for r in reports for d in r.get("devices", [])})
+    out["shard"] = None
+    out["merged_from"] = [list(r.get("shard", (1, 1))) for r in reports]
+    out["failing_graphs_by_first_finding"] = _sum_counts(
+        [r.get("failing_graphs_by_first_finding", {}) for r in reports])
+    out["levels"] = _merge_levels([r["levels"] for r in reports])
+    out["per_op"] = _merge_per_op(reports, out)
+    limit = max_findings or out.get("options", {}).get("max_findings") or 20
+    findings = [_finding(f) for r in reports for f in r.get("findings", [])]
+    out["findings"] = [f.to_json() for f in select_findings(findings, limit)]
+    return out
+
+
+def _sum_counts(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for d in dicts:
+        for k, n in d.items():
+            total[k] = total.get(k, 0) + n
+    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
+def _merge_levels(levels: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for lv in LEVELS:
+        parts = [d[lv] for d in levels if lv in d]
+        causes: dict[str, dict[str, int]] = {}
+        for part in parts:
+            for c in part["causes"]:
+                by_op = causes.setdefault(c["cause"], {})
+                for op, n in c["graphs_by_op"].items():
+                    by_op[op] = by_op.get(op, 0) + n
+        failed = sum(p["failed_graphs"] for p in parts)
+        merged[lv] = {
+            "passed": failed == 0, "failed_graphs": failed,
+            "failing_ops": sorted({op for by_op in causes.values() for op in by_op}),
+            "causes": [{"cause": c, "graphs_by_op": by_op} for c, by_op in
+                       sorted(causes.items(), key=lambda kv: -sum(kv[1].values()))],
+        }
+    return merged
+
+
+def _merge_per_op(reports: Sequence[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any]:
+    level = out.get("level", "math")
+    failing = {op for lv, d in out["levels"].items() if at_or_below(lv, level)
+               for op in d["failing_ops"]}
+    per_op: dict[str, Any] = {}
+    for r in reports:
+        for name, st in r["per_op"].items():
+            mine = per_op.setdefault(name, {})
+            for key, value in st.items():
+                if key == "status":
+                    continue
+                mine[key] = max(mine.get(key, 0.0), value) if key == "worst_ulps" \
+                    else mine.get(key, 0) + value
+    for name, mine in per_op.items():
+        statuses = {r["per_op"][name]["status"] for r in reports if name in r["per_op"]}
+        if statuses == {"unsupported"}:
+            mine["status"] = "unsupported"
+        elif name in failing:
+            mine["status"] = "fail"
+        else:
+            mine["status"] = "imprecise" if mine.get("imprecise") else "ok"
+    return per_op
+
+
+def _write(data: dict[str, Any], path: str) -> None:
+    if path == "-":
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".merge-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m conformance merge",
+        description="Merge the --json reports of the shards of one campaign into one report.")
+    p.add_argument("reports", nargs="+", metavar="REPORT.json")
+    p.add_argument("--json", required=True, metavar="PATH", help="where to write the merged report ('-': stdout)")
+    p.add_argument("--max-findings", type=int, default=None, metavar="N",
+                   help="findings kept (default: the shards' --max-findings)")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        reports = []
+        for path in args.reports:
+            with open(path) as fh:
+                reports.append(json.load(fh))
+        merged = merge(reports, args.reports, args.max_findings)
+        _write(merged, args.json)
+    except (OSError, ValueError, KeyError, MergeError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}" if not isinstance(exc, MergeError)
+              else f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = merged["failed"]
+    print(f"merged {len(reports)} reports: {merged['passed']} passed, {failed} failed",
+          file=sys.stderr if args.json == "-" else sys.stdout)
+    return 1 if failed else 0
