@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from conformance.adapters import EngineLoadError, load_adapter
 from conformance.campaign import run_campaign
+from conformance.cluster import ClusterError
 from conformance.engine_run import GRAPH_TIMEOUT
 from conformance.generate import resolve_ops
 from conformance.levels import LEVELS, at_or_below
@@ -92,6 +93,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write the whole report as JSON")
     p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                    help="processes on this machine (default 1)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run the shards on a Dask cluster: local:N starts N worker processes "
+                        "here, tcp://host:8786 uses a running scheduler (pip install "
+                        "'vetgrad[cluster]'); one shard per cluster worker unless --workers")
     p.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                    help="check only slice K of N of the seed space (default 1/1)")
     p.add_argument("--max-findings", type=_positive(int), default=20, metavar="N",
@@ -148,38 +153,62 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
     names = [op.name for op in ops] if ops else None
     graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
     combined: Report | None = None
-    for device in devices:
-        jobs = []
-        k, n = args.shard
-        for w in range(args.workers):
-            share = None if graphs is None else graphs // args.workers + (w < graphs % args.workers)
-            if share == 0:
-                continue
-            jobs.append(dict(engine=args.engine, graphs=share, seconds=args.time, seed=args.seed,
-                             max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
-                             shard=(k + w * n, n * args.workers), max_findings=args.max_findings,
-                             shrink=not args.no_shrink, higher_order=args.higher_order,
-                             edges=not args.no_edge_sweep and w == 0,
-                             graph_timeout=args.graph_timeout))
-        if len(jobs) == 1:
-            jobs[0]["progress"] = _progress_printer(graphs)
-            reports = [_worker(jobs[0])]
-        else:
-            with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
-                reports = pool.map(_worker, jobs)
-        for r in reports:
-            if combined is None:
-                combined = r
-                combined.devices = []
-            else:
-                combined.merge(r)
-                combined.elapsed = max(combined.elapsed, r.elapsed)
-        combined.devices.append(device)
-        if sys.stderr.isatty():
-            sys.stderr.write("\n")
+    executor = None
+    if args.cluster:
+        from conformance.cluster import Cluster
+
+        executor = Cluster(args.cluster)
+    workers = executor.size if executor is not None and args.workers == 1 else args.workers
+    try:
+        for device in devices:
+            combined = _run_device(args, device, graphs, names, workers, executor, combined)
+    finally:
+        if executor is not None:
+            executor.close()
     assert combined is not None
     combined.findings = select_findings(combined.findings, args.max_findings)
     return combined, devices
+
+
+def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names: Any,
+                workers: int, executor: Any, combined: Report | None) -> Report:
+    """The campaign on one device, in ``workers`` shards (local processes or cluster workers),
+    merged into ``combined``."""
+    jobs = []
+    k, n = args.shard
+    for w in range(workers):
+        share = None if graphs is None else graphs // workers + (w < graphs % workers)
+        if share == 0:
+            continue
+        jobs.append(dict(engine=args.engine, graphs=share, seconds=args.time, seed=args.seed,
+                         max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
+                         shard=(k + w * n, n * workers), max_findings=args.max_findings,
+                         shrink=not args.no_shrink, higher_order=args.higher_order,
+                         edges=not args.no_edge_sweep and w == 0,
+                         graph_timeout=args.graph_timeout))
+    if executor is not None:
+        def done(i: int, total: int) -> None:
+            print(f"  cluster: shard {i}/{total} done", file=sys.stderr, flush=True)
+
+        reports = executor.run(_worker, jobs, done)
+    elif len(jobs) == 1:
+        jobs[0]["progress"] = _progress_printer(graphs)
+        reports = [_worker(jobs[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+            reports = pool.map(_worker, jobs)
+    for r in reports:
+        if combined is None:
+            combined = r
+            combined.devices = []
+        else:
+            combined.merge(r)
+            combined.elapsed = max(combined.elapsed, r.elapsed)
+    combined.devices.append(device)  # type: ignore[union-attr]
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    assert combined is not None
+    return combined
 
 
 def ladder_line(report: Report) -> str:
@@ -339,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   f"gradients); {adapter.name} has none")
         report, devices = run(args)
         report.level = args.level
-    except EngineLoadError as exc:
+    except (EngineLoadError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # bad --ops and the like
