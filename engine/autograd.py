@@ -77,8 +77,7 @@ def grad(
             else:
                 seed = seed.data if isinstance(seed, Value) else float(seed)
             acc[out] = acc[out] + seed if out in acc else seed
-    previous = _value._grad_enabled
-    _value._grad_enabled = bool(create_graph)
+    previous = _value.set_grad_mode(create_graph)  # this thread only
     try:
         for v in reversed(order):
             g = acc.get(v)
@@ -104,7 +103,7 @@ def grad(
                 if parent in needed:
                     acc[parent] = acc[parent] + pg if parent in acc else pg
     finally:
-        _value._grad_enabled = previous
+        _value.set_grad_mode(previous)
     result: list[Value | None] = []
     for x in ins:
         if x not in acc:
@@ -122,26 +121,25 @@ def grad(
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block ops record no history: results are leaves (like ``torch.no_grad``)."""
-    previous = _value._grad_enabled
-    _value._grad_enabled = False
+    """Inside this block ops record no history in this thread (like ``torch.no_grad``, per
+    thread): results are leaves, which ``backward()`` refuses as roots."""
+    previous = _value.set_grad_mode(False)
     try:
         yield
     finally:
-        _value._grad_enabled = previous
+        _value.set_grad_mode(previous)
 
 
 @contextmanager
 def enable_grad() -> Iterator[None]:
-    """Record history again inside a ``no_grad`` block."""
-    previous = _value._grad_enabled
-    _value._grad_enabled = True
+    """Record history again in this thread inside a ``no_grad`` block."""
+    previous = _value.set_grad_mode(True)
     try:
         yield
     finally:
-        _value._grad_enabled = previous
+        _value.set_grad_mode(previous)
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record history here (False inside ``no_grad``)."""
-    return _value._grad_enabled
+    """Whether ops record history in this thread (False inside ``no_grad``)."""
+    return _value.grad_mode()

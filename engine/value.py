@@ -10,16 +10,52 @@ them bit-identical to their op's row. Every other op of the table that has a spe
 from __future__ import annotations
 
 import numbers
+import threading
 from types import FunctionType
 from typing import Any, Callable, Iterable, TypeVar
 
 from engine import backprop as _backprop
 from engine import ops as _ops
 from engine.backprop import UNSET as _UNSET
+from engine.backprop import UNTRACKED as _UNTRACKED
 from engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
 
-# Flipped by engine.autograd.no_grad(); read on every op (a plain global is the cheapest check).
+# Grad mode is per thread, as torch's, but the hot operators read one module global (the cheapest
+# check there is) and look at the thread's own mode only when it is False:
+#   _grad_enabled is True  <=>  no thread has grad mode off (_threads_off == 0).
+# Only set_grad_mode() writes either, under _mode_lock, and a thread's mode is changed only by that
+# thread. So while a thread's mode is off, _threads_off >= 1 and the global is False whatever other
+# threads do: a read of True (atomic, under any interleaving) means "record" for every thread; a
+# read of False sends the op to _mode.enabled, the exact per-thread answer. Single-threaded code and
+# threads that never call no_grad pay nothing while no thread is inside no_grad.
 _grad_enabled = True
+
+
+class _GradMode(threading.local):
+    enabled = True  # a new thread records, as torch's (the mode is not inherited)
+
+
+_mode = _GradMode()
+_mode_lock = threading.Lock()
+_threads_off = 0
+
+
+def set_grad_mode(enabled: bool) -> bool:
+    """Turn recording on or off in this thread only; return the previous mode (to restore)."""
+    global _grad_enabled, _threads_off
+    enabled = bool(enabled)
+    with _mode_lock:
+        previous = _mode.enabled
+        if previous != enabled:
+            _mode.enabled = enabled
+            _threads_off += -1 if enabled else 1
+            _grad_enabled = _threads_off == 0
+    return previous
+
+
+def grad_mode() -> bool:
+    """Whether ops record history in this thread."""
+    return _mode.enabled
 
 # The specs a hot operator puts in its node: the op, and its ConstOps for a number on the left
 # (c + x: _C_ADD) or the right (x + c: _ADD_C). backward() dispatches on their identity.
@@ -187,8 +223,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = self.data + other.data
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -200,8 +236,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = self.data + b
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -216,8 +252,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = a + self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -231,8 +267,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = self.data - other.data
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -244,8 +280,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = self.data - b
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -260,8 +296,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = a - self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -275,8 +311,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = self.data * other.data
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -288,8 +324,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = self.data * b
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -304,8 +340,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = a * self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -319,8 +355,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = _div(self.data, other.data)
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -332,8 +368,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = _div(self.data, b)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -348,8 +384,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = _div(1.0, self.data) * a  # div's reflected_forward: torch's reciprocal(x) * c
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -361,8 +397,8 @@ class Value:
     @_spells("neg")
     def __neg__(self) -> Value:
         data = -self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -374,8 +410,8 @@ class Value:
     @_spells("abs")
     def __abs__(self) -> Value:
         data = abs(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -390,8 +426,8 @@ class Value:
     def relu(self) -> Value:
         a = self.data
         data = 0.0 if a < 0.0 else a  # keeps -0.0 and nan, as torch.relu does
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -403,8 +439,8 @@ class Value:
     @_spells("tanh")
     def tanh(self) -> Value:
         data = _tanh(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -416,8 +452,8 @@ class Value:
     @_spells("exp")
     def exp(self) -> Value:
         data = _exp(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -436,7 +472,9 @@ class Value:
         if exponent is NotImplemented:
             return NotImplemented
         data = _ops.ieee.pow_scalar(self.data, exponent)
-        return _node(data, self, None, _POW_SCALAR.bind(exponent)) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, _POW_SCALAR.bind(exponent))
 
     @_spells("pow")
     def __rpow__(self, other: float) -> Value:
@@ -451,7 +489,9 @@ class Value:
         slope = _coerce(slope, "leaky_relu slope")
         spec = _LEAKY.bind(slope)
         data = spec.op.forward(self.data, slope)
-        return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, spec)
 
     @_spells("clamp")
     def clamp(self, lo: float | None = None, hi: float | None = None) -> Value:
@@ -462,7 +502,9 @@ class Value:
         hi = None if hi is None else _coerce(hi, "clamp hi")
         spec = _CLAMP.bind(lo, hi)
         data = spec.op.forward(self.data, lo, hi)
-        return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, spec)
 
 
 def _node(data: float, a: Value, b: Value | float | None, spec: Any) -> Value:
@@ -484,14 +526,24 @@ def _leaf(data: float) -> Value:
     return out
 
 
+def _untracked(data: float) -> Value:
+    # A result under no_grad(): a leaf that backward() refuses as a root, as torch does.
+    out = _new(Value)
+    out.data = data
+    out.grad = _UNSET
+    out._a = out._b = None
+    out._spec = _UNTRACKED
+    return out
+
+
 def _call_backward_op(op: Op, *args: Any) -> Value:
     """A node of backward op ``op`` (inputs, then parameters; a number input becomes a leaf):
     ``F.call`` of the VJP rules when gradients are built with history (``create_graph``)."""
     inputs = [x if isinstance(x, Value) else _leaf(float(x)) for x in args[:op.arity]]
     params = args[op.arity:]
     data = op.forward(*(x.data for x in inputs), *params)
-    if not _grad_enabled:
-        return _leaf(data)
+    if not _grad_enabled and not _mode.enabled:
+        return _untracked(data)
     return _node(data, inputs[0], inputs[1] if op.arity == 2 else None, op.bind(*params) if params else op)
 
 
@@ -511,7 +563,9 @@ def _operand(x: Any) -> Any:
 
 def _pow_values(a: Value, b: Value) -> Value:
     data = _ops.ieee.pow(a.data, b.data)
-    return _node(data, a, b, OPS["pow"]) if _grad_enabled else _leaf(data)
+    if not _grad_enabled and not _mode.enabled:
+        return _untracked(data)
+    return _node(data, a, b, OPS["pow"])
 
 
 def _refuse(other: Any, method: str) -> None:
@@ -528,8 +582,8 @@ def _unary_method(op: Op) -> Callable[[Value], Value]:
 
     def method(self: Value) -> Value:
         data = forward(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -563,7 +617,9 @@ def _unary_method_with_params(op: Op) -> Callable[..., Value]:
         given.update(kwargs)
         params = tuple(_param(op, name, given.get(name, defaults[name])) for name in names)
         data = forward(self.data, *params)
-        return _node(data, self, None, op.bind(*params)) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, op.bind(*params))
 
     return method
 
@@ -587,8 +643,8 @@ def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value]
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = forward(self.data, other.data)
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -602,8 +658,8 @@ def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value]
                 return NotImplemented
             _refuse(other, name)
         data = forward(self.data, b)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -617,8 +673,8 @@ def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value]
         if a is NotImplemented:
             return NotImplemented
         data = reflected_forward(a, self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
