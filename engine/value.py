@@ -104,7 +104,7 @@ class Value:
     """A scalar that records the operations applied to it, so that ``backward()`` can compute
     gradients. ``Value(data, _children=(), _op='', label='')`` as in micrograd."""
 
-    __slots__ = ("_a", "_b", "_label", "_spec", "data", "grad")
+    __slots__ = ("__weakref__", "_a", "_b", "_label", "_spec", "data", "grad")
 
     data: float
     grad: float
