@@ -12,9 +12,10 @@ from __future__ import annotations
 import numbers
 import threading
 from types import FunctionType
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, SupportsIndex, TypeVar
 
 from engine import backprop as _backprop
+from engine import copying as _copying
 from engine import ops as _ops
 from engine.backprop import UNSET as _UNSET
 from engine.backprop import UNTRACKED as _UNTRACKED
@@ -205,6 +206,18 @@ class Value:
 
         Calling it twice adds the same amount twice (torch's ``retain_graph=True``)."""
         _backprop.backward(self, gradient)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        """Pickle support at any graph depth (ancestors first, no recursion; engine.copying)."""
+        return _copying.reduce_node(self)
+
+    def __copy__(self) -> Value:
+        """A new node with the same value, gradient, op and parents."""
+        return _copying.copy_node(self)  # type: ignore[no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        """A copy of the whole graph behind this node, iteratively (any depth)."""
+        return _copying.deepcopy_graph(self, memo)  # type: ignore[no-any-return]
 
     def detach(self) -> Value:
         """A new leaf with the same value and no history."""
