@@ -201,11 +201,16 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
-    def backward(self, gradient: float = 1.0) -> None:
-        """Accumulate d(self)/d(node) into ``.grad`` of every node reachable from ``self``.
+    def backward(self, gradient: float | Value | None = 1.0) -> None:
+        """Accumulate d(self)/d(node) * gradient into ``.grad`` of every node reachable from
+        ``self`` (``gradient``: a real number, a Value's value, or None for 1.0).
 
-        Calling it twice adds the same amount twice (torch's ``retain_graph=True``)."""
-        _backprop.backward(self, gradient)
+        Calling it twice adds the same amount twice (torch's ``retain_graph=True``). Raises, as
+        torch does, from a result of ``no_grad()`` or ``detach()``: it has no history."""
+        if self._spec is _UNTRACKED:
+            raise RuntimeError(no_history(0))
+        seed = gradient_seed(gradient, "backward() gradient")
+        _backprop.backward(self, seed if seed.__class__ is float else seed.data)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
         """Pickle support at any graph depth (ancestors first, no recursion; engine.copying)."""
@@ -220,8 +225,9 @@ class Value:
         return _copying.deepcopy_graph(self, memo)  # type: ignore[no-any-return]
 
     def detach(self) -> Value:
-        """A new leaf with the same value and no history."""
-        return Value(self.data)
+        """A new leaf with the same value and no history; as torch's, it does not require grad
+        (``backward()`` from it raises)."""
+        return _untracked(self.data)
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on this node and every node it was computed from."""
@@ -537,6 +543,25 @@ def _leaf(data: float) -> Value:
     out.grad = _UNSET
     out._a = out._b = out._spec = None
     return out
+
+
+def no_history(index: int) -> str:
+    """torch's message for a root without history, and where such a root comes from."""
+    return (f"element {index} of outputs does not require grad and does not have a grad_fn: it was "
+            "computed under no_grad() or by detach(), so there is nothing to back-propagate")
+
+
+def gradient_seed(g: Any, what: str) -> float | Value:
+    """A gradient given to backward() or grad(): None is 1.0, a real number a float, a Value
+    stays; anything else (a str, a bool, a list) is a TypeError naming it, as in torch."""
+    if g is None:
+        return 1.0
+    if isinstance(g, Value):
+        return g
+    if isinstance(g, numbers.Real) and not isinstance(g, bool):
+        return float(g)
+    raise TypeError(f"{what} must be a real number, a Value or None, but got "
+                    f"{type(g).__name__}: {g!r}")
 
 
 def _untracked(data: float) -> Value:
