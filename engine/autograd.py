@@ -7,11 +7,10 @@ The backward pass itself (and topological order, zeroing) is :mod:`engine.backpr
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from engine import backprop as _backprop
 from engine import value as _value
-from engine.backprop import grad_is_set, topological_order, zero_grad, zero_grad_graph
+from engine.backprop import UNTRACKED, grad_is_set, topological_order, zero_grad, zero_grad_graph
 from engine.ops import FLOAT, VALUE, BoundOp, ConstOp
 from engine.value import Value
 
@@ -19,32 +18,69 @@ __all__ = ["backward", "enable_grad", "grad", "grad_is_set", "is_grad_enabled", 
            "topological_order", "zero_grad", "zero_grad_graph"]
 
 
-def backward(root: Value, gradient: float = 1.0) -> None:
-    """``root.backward()``: add d(root)/d(node) * gradient to ``.grad`` of every reachable node.
-
-    Each call propagates fresh gradients and then adds what earlier calls left (torch's
-    ``retain_graph=True``), so nothing is counted twice. A pass starts every node at -0.0, the
-    additive identity that keeps the sign of a zero gradient (torch assigns its first contribution).
-    """
+def backward(root: Value, gradient: float | Value | None = 1.0) -> None:
+    """``root.backward(gradient)``: add d(root)/d(node) * gradient to ``.grad`` of every reachable
+    node (see :meth:`Value.backward`)."""
     if not isinstance(root, Value):
-        raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
-    _backprop.backward(root, gradient)
+        raise TypeError(f"backward() needs a Value, got {type(root).__name__}: {root!r}")
+    root.backward(gradient)
 
 
-def _as_tuple(x: Value | Sequence[Value], what: str) -> tuple[Value, ...]:
-    items = (x,) if isinstance(x, Value) else tuple(x)
-    for item in items:
-        if not isinstance(item, Value):
-            raise TypeError(f"grad() {what} must be Values, got {type(item).__name__}")
-    if not items:
-        raise ValueError(f"grad() needs at least one of {what}")
-    return items
+def _as_tuple(x: Any, what: str) -> tuple[Any, ...]:
+    if isinstance(x, Value):
+        return (x,)
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        raise TypeError(f"grad() {what} must be a Value or a sequence of Values, got "
+                        f"{type(x).__name__}: {x!r}")
+    return tuple(x)
+
+
+def _check_outputs(outs: tuple[Any, ...]) -> None:
+    for i, out in enumerate(outs):
+        if not isinstance(out, Value):
+            raise TypeError(f"grad() outputs must be Values, got {type(out).__name__} at index {i}: "
+                            f"{out!r}")
+        if out._spec is UNTRACKED:
+            raise RuntimeError(_value.no_history(i))
+
+
+def _check_inputs(ins: tuple[Any, ...]) -> None:
+    if not ins:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    for x in ins:
+        if not isinstance(x, Value):
+            raise RuntimeError(f"all inputs have to be Values, but got {type(x).__name__}: {x!r}")
+        if x._spec is UNTRACKED:
+            raise RuntimeError("One of the differentiated Values does not require grad: it was "
+                               "computed under no_grad() or by detach()")
+
+
+def _seeds(grad_outputs: Any, count: int) -> list[float | Value]:
+    if grad_outputs is None:
+        return [1.0] * count
+    if isinstance(grad_outputs, Value):
+        given: tuple[Any, ...] = (grad_outputs,)
+    elif isinstance(grad_outputs, (str, bytes)) or not isinstance(grad_outputs, Iterable):
+        raise TypeError("grad() grad_outputs must be a sequence with one entry per output (real "
+                        f"numbers, Values or None), got {type(grad_outputs).__name__}: "
+                        f"{grad_outputs!r}")
+    else:
+        given = tuple(grad_outputs)
+    if len(given) != count:
+        raise RuntimeError(f"got {count} outputs and {len(given)} grad_outputs: grad() needs one "
+                           "per output")
+    return [_value.gradient_seed(g, "grad_outputs entries") for g in given]
+
+
+def _unused(index: int) -> RuntimeError:
+    return RuntimeError(f"The differentiated Value at index {index} appears to not have been used "
+                        "in the graph. Set allow_unused=True if this is the desired behavior.")
 
 
 def grad(
     outputs: Value | Sequence[Value],
     inputs: Value | Sequence[Value],
-    grad_outputs: Sequence[float | Value] | None = None,
+    grad_outputs: Sequence[float | Value | None] | Value | None = None,
     create_graph: bool = False,
     allow_unused: bool = False,
 ) -> tuple[Value | None, ...]:
@@ -53,15 +89,14 @@ def grad(
     Does not touch ``.grad``. With ``create_graph=True`` the gradients are Values with history, so
     they can be differentiated again (higher-order derivatives); otherwise they are new leaves.
     An input the outputs do not depend on raises, or gives None with ``allow_unused=True``.
+    Misuse raises what torch raises (a RuntimeError, or a TypeError for an argument of the wrong
+    type), with a message that names the problem.
     """
     outs = _as_tuple(outputs, "outputs")
     ins = _as_tuple(inputs, "inputs")
-    if grad_outputs is None:
-        seeds: list[float | Value] = [1.0] * len(outs)
-    else:
-        seeds = list(grad_outputs)
-        if len(seeds) != len(outs):
-            raise ValueError(f"grad_outputs has {len(seeds)} entries for {len(outs)} outputs")
+    _check_outputs(outs)
+    _check_inputs(ins)
+    seeds = _seeds(grad_outputs, len(outs))
     order = topological_order(outs)
     wanted = set(ins)
     needed: set[Value] = set()
@@ -77,8 +112,7 @@ def grad(
             else:
                 seed = seed.data if isinstance(seed, Value) else float(seed)
             acc[out] = acc[out] + seed if out in acc else seed
-    previous = _value._grad_enabled
-    _value._grad_enabled = bool(create_graph)
+    previous = _value.set_grad_mode(create_graph)  # this thread only
     try:
         for v in reversed(order):
             g = acc.get(v)
@@ -104,15 +138,12 @@ def grad(
                 if parent in needed:
                     acc[parent] = acc[parent] + pg if parent in acc else pg
     finally:
-        _value._grad_enabled = previous
+        _value.set_grad_mode(previous)
     result: list[Value | None] = []
-    for x in ins:
+    for i, x in enumerate(ins):
         if x not in acc:
             if not allow_unused:
-                raise ValueError(
-                    "one of the inputs was not used to compute the outputs "
-                    "(pass allow_unused=True to get None for it)"
-                )
+                raise _unused(i)
             result.append(None)
             continue
         g = acc[x]
@@ -122,26 +153,25 @@ def grad(
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block ops record no history: results are leaves (like ``torch.no_grad``)."""
-    previous = _value._grad_enabled
-    _value._grad_enabled = False
+    """Inside this block ops record no history in this thread (like ``torch.no_grad``, per
+    thread): results are leaves, which ``backward()`` refuses as roots."""
+    previous = _value.set_grad_mode(False)
     try:
         yield
     finally:
-        _value._grad_enabled = previous
+        _value.set_grad_mode(previous)
 
 
 @contextmanager
 def enable_grad() -> Iterator[None]:
-    """Record history again inside a ``no_grad`` block."""
-    previous = _value._grad_enabled
-    _value._grad_enabled = True
+    """Record history again in this thread inside a ``no_grad`` block."""
+    previous = _value.set_grad_mode(True)
     try:
         yield
     finally:
-        _value._grad_enabled = previous
+        _value.set_grad_mode(previous)
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record history here (False inside ``no_grad``)."""
-    return _value._grad_enabled
+    """Whether ops record history in this thread (False inside ``no_grad``)."""
+    return _value.grad_mode()

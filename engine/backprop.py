@@ -30,6 +30,30 @@ class UnsetGrad(float):
 # computed 0.0 can ever be it.
 UNSET: float = UnsetGrad(0.0)
 
+class Untracked:
+    """The spec of a result computed under ``no_grad()``: a leaf that, as torch's tensor with
+    ``requires_grad=False``, cannot be the root of ``backward()`` (which raises instead of leaving
+    every gradient 0.0). As a parent of later nodes it is an ordinary leaf."""
+
+    __slots__ = ()
+    name = "untracked"
+    symbol = ""
+    vjp = None
+    params: tuple[Any, ...] = ()
+
+    def back(self, node: Any) -> None:
+        """Nothing to propagate: the node has no parents."""
+
+    def __reduce__(self) -> str:
+        return "UNTRACKED"  # pickle and copy give back this very object
+
+    def __repr__(self) -> str:
+        return "UNTRACKED"
+
+
+UNTRACKED = Untracked()
+
+
 # While backward() walks the graph, .grad holds its state (every grad is reset for the pass
 # anyway): _ENTERED while a node's parents are being ordered, then _FRESH, the -0.0 a pass starts
 # from. No visited set, and the stack is one entry deep per level of the graph. _FRESH is a plain

@@ -10,16 +10,53 @@ them bit-identical to their op's row. Every other op of the table that has a spe
 from __future__ import annotations
 
 import numbers
+import threading
 from types import FunctionType
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, SupportsIndex, TypeVar
 
 from engine import backprop as _backprop
+from engine import copying as _copying
 from engine import ops as _ops
 from engine.backprop import UNSET as _UNSET
+from engine.backprop import UNTRACKED as _UNTRACKED
 from engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
 
-# Flipped by engine.autograd.no_grad(); read on every op (a plain global is the cheapest check).
+# Grad mode is per thread, as torch's, but the hot operators read one module global (the cheapest
+# check there is) and look at the thread's own mode only when it is False:
+#   _grad_enabled is True  <=>  no thread has grad mode off (_threads_off == 0).
+# Only set_grad_mode() writes either, under _mode_lock, and a thread's mode is changed only by that
+# thread. So while a thread's mode is off, _threads_off >= 1 and the global is False whatever other
+# threads do: a read of True (atomic, under any interleaving) means "record" for every thread; a
+# read of False sends the op to _mode.enabled, the exact per-thread answer. Single-threaded code and
+# threads that never call no_grad pay nothing while no thread is inside no_grad.
 _grad_enabled = True
+
+
+class _GradMode(threading.local):
+    enabled = True  # a new thread records, as torch's (the mode is not inherited)
+
+
+_mode = _GradMode()
+_mode_lock = threading.Lock()
+_threads_off = 0
+
+
+def set_grad_mode(enabled: bool) -> bool:
+    """Turn recording on or off in this thread only; return the previous mode (to restore)."""
+    global _grad_enabled, _threads_off
+    enabled = bool(enabled)
+    with _mode_lock:
+        previous = _mode.enabled
+        if previous != enabled:
+            _mode.enabled = enabled
+            _threads_off += -1 if enabled else 1
+            _grad_enabled = _threads_off == 0
+    return previous
+
+
+def grad_mode() -> bool:
+    """Whether ops record history in this thread."""
+    return _mode.enabled
 
 # The specs a hot operator puts in its node: the op, and its ConstOps for a number on the left
 # (c + x: _C_ADD) or the right (x + c: _ADD_C). backward() dispatches on their identity.
@@ -68,7 +105,7 @@ class Value:
     """A scalar that records the operations applied to it, so that ``backward()`` can compute
     gradients. ``Value(data, _children=(), _op='', label='')`` as in micrograd."""
 
-    __slots__ = ("_a", "_b", "_label", "_spec", "data", "grad")
+    __slots__ = ("__weakref__", "_a", "_b", "_label", "_spec", "data", "grad")
 
     data: float
     grad: float
@@ -164,15 +201,33 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
-    def backward(self, gradient: float = 1.0) -> None:
-        """Accumulate d(self)/d(node) into ``.grad`` of every node reachable from ``self``.
+    def backward(self, gradient: float | Value | None = 1.0) -> None:
+        """Accumulate d(self)/d(node) * gradient into ``.grad`` of every node reachable from
+        ``self`` (``gradient``: a real number, a Value's value, or None for 1.0).
 
-        Calling it twice adds the same amount twice (torch's ``retain_graph=True``)."""
-        _backprop.backward(self, gradient)
+        Calling it twice adds the same amount twice (torch's ``retain_graph=True``). Raises, as
+        torch does, from a result of ``no_grad()`` or ``detach()``: it has no history."""
+        if self._spec is _UNTRACKED:
+            raise RuntimeError(no_history(0))
+        seed = gradient_seed(gradient, "backward() gradient")
+        _backprop.backward(self, seed if seed.__class__ is float else seed.data)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        """Pickle support at any graph depth (ancestors first, no recursion; engine.copying)."""
+        return _copying.reduce_node(self)
+
+    def __copy__(self) -> Value:
+        """A new node with the same value, gradient, op and parents."""
+        return _copying.copy_node(self)  # type: ignore[no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        """A copy of the whole graph behind this node, iteratively (any depth)."""
+        return _copying.deepcopy_graph(self, memo)  # type: ignore[no-any-return]
 
     def detach(self) -> Value:
-        """A new leaf with the same value and no history."""
-        return Value(self.data)
+        """A new leaf with the same value and no history; as torch's, it does not require grad
+        (``backward()`` from it raises)."""
+        return _untracked(self.data)
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on this node and every node it was computed from."""
@@ -187,8 +242,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = self.data + other.data
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -200,8 +255,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = self.data + b
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -216,8 +271,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = a + self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -231,8 +286,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = self.data - other.data
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -244,8 +299,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = self.data - b
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -260,8 +315,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = a - self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -275,8 +330,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = self.data * other.data
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -288,8 +343,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = self.data * b
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -304,8 +359,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = a * self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -319,8 +374,8 @@ class Value:
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = _div(self.data, other.data)
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -332,8 +387,8 @@ class Value:
         if b is NotImplemented:
             return NotImplemented
         data = _div(self.data, b)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -348,8 +403,8 @@ class Value:
         if a is NotImplemented:
             return NotImplemented
         data = _div(1.0, self.data) * a  # div's reflected_forward: torch's reciprocal(x) * c
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -361,8 +416,8 @@ class Value:
     @_spells("neg")
     def __neg__(self) -> Value:
         data = -self.data
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -374,8 +429,8 @@ class Value:
     @_spells("abs")
     def __abs__(self) -> Value:
         data = abs(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -390,8 +445,8 @@ class Value:
     def relu(self) -> Value:
         a = self.data
         data = 0.0 if a < 0.0 else a  # keeps -0.0 and nan, as torch.relu does
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -403,8 +458,8 @@ class Value:
     @_spells("tanh")
     def tanh(self) -> Value:
         data = _tanh(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -416,8 +471,8 @@ class Value:
     @_spells("exp")
     def exp(self) -> Value:
         data = _exp(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -436,7 +491,9 @@ class Value:
         if exponent is NotImplemented:
             return NotImplemented
         data = _ops.ieee.pow_scalar(self.data, exponent)
-        return _node(data, self, None, _POW_SCALAR.bind(exponent)) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, _POW_SCALAR.bind(exponent))
 
     @_spells("pow")
     def __rpow__(self, other: float) -> Value:
@@ -451,7 +508,9 @@ class Value:
         slope = _coerce(slope, "leaky_relu slope")
         spec = _LEAKY.bind(slope)
         data = spec.op.forward(self.data, slope)
-        return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, spec)
 
     @_spells("clamp")
     def clamp(self, lo: float | None = None, hi: float | None = None) -> Value:
@@ -462,7 +521,9 @@ class Value:
         hi = None if hi is None else _coerce(hi, "clamp hi")
         spec = _CLAMP.bind(lo, hi)
         data = spec.op.forward(self.data, lo, hi)
-        return _node(data, self, None, spec) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, spec)
 
 
 def _node(data: float, a: Value, b: Value | float | None, spec: Any) -> Value:
@@ -484,14 +545,43 @@ def _leaf(data: float) -> Value:
     return out
 
 
+def no_history(index: int) -> str:
+    """torch's message for a root without history, and where such a root comes from."""
+    return (f"element {index} of outputs does not require grad and does not have a grad_fn: it was "
+            "computed under no_grad() or by detach(), so there is nothing to back-propagate")
+
+
+def gradient_seed(g: Any, what: str) -> float | Value:
+    """A gradient given to backward() or grad(): None is 1.0, a real number a float, a Value
+    stays; anything else (a str, a bool, a list) is a TypeError naming it, as in torch."""
+    if g is None:
+        return 1.0
+    if isinstance(g, Value):
+        return g
+    if isinstance(g, numbers.Real) and not isinstance(g, bool):
+        return float(g)
+    raise TypeError(f"{what} must be a real number, a Value or None, but got "
+                    f"{type(g).__name__}: {g!r}")
+
+
+def _untracked(data: float) -> Value:
+    # A result under no_grad(): a leaf that backward() refuses as a root, as torch does.
+    out = _new(Value)
+    out.data = data
+    out.grad = _UNSET
+    out._a = out._b = None
+    out._spec = _UNTRACKED
+    return out
+
+
 def _call_backward_op(op: Op, *args: Any) -> Value:
     """A node of backward op ``op`` (inputs, then parameters; a number input becomes a leaf):
     ``F.call`` of the VJP rules when gradients are built with history (``create_graph``)."""
     inputs = [x if isinstance(x, Value) else _leaf(float(x)) for x in args[:op.arity]]
     params = args[op.arity:]
     data = op.forward(*(x.data for x in inputs), *params)
-    if not _grad_enabled:
-        return _leaf(data)
+    if not _grad_enabled and not _mode.enabled:
+        return _untracked(data)
     return _node(data, inputs[0], inputs[1] if op.arity == 2 else None, op.bind(*params) if params else op)
 
 
@@ -511,7 +601,9 @@ def _operand(x: Any) -> Any:
 
 def _pow_values(a: Value, b: Value) -> Value:
     data = _ops.ieee.pow(a.data, b.data)
-    return _node(data, a, b, OPS["pow"]) if _grad_enabled else _leaf(data)
+    if not _grad_enabled and not _mode.enabled:
+        return _untracked(data)
+    return _node(data, a, b, OPS["pow"])
 
 
 def _refuse(other: Any, method: str) -> None:
@@ -528,8 +620,8 @@ def _unary_method(op: Op) -> Callable[[Value], Value]:
 
     def method(self: Value) -> Value:
         data = forward(self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -563,7 +655,9 @@ def _unary_method_with_params(op: Op) -> Callable[..., Value]:
         given.update(kwargs)
         params = tuple(_param(op, name, given.get(name, defaults[name])) for name in names)
         data = forward(self.data, *params)
-        return _node(data, self, None, op.bind(*params)) if _grad_enabled else _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
+        return _node(data, self, None, op.bind(*params))
 
     return method
 
@@ -587,8 +681,8 @@ def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value]
         cls = other.__class__
         if cls is Value or (cls is not float and isinstance(other, Value)):
             data = forward(self.data, other.data)
-            if not _grad_enabled:
-                return _leaf(data)
+            if not _grad_enabled and not _mode.enabled:
+                return _untracked(data)
             out = _new(Value)
             out.data = data
             out.grad = _UNSET
@@ -602,8 +696,8 @@ def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value]
                 return NotImplemented
             _refuse(other, name)
         data = forward(self.data, b)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
@@ -617,8 +711,8 @@ def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value]
         if a is NotImplemented:
             return NotImplemented
         data = reflected_forward(a, self.data)
-        if not _grad_enabled:
-            return _leaf(data)
+        if not _grad_enabled and not _mode.enabled:
+            return _untracked(data)
         out = _new(Value)
         out.data = data
         out.grad = _UNSET
