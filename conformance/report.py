@@ -91,6 +91,7 @@ class Report:
     elapsed: float = 0.0
     imprecise_graphs: int = 0
     kinds: dict[str, int] = field(default_factory=dict)  # failing graphs by their first finding
+    interrupted: bool = False  # stopped by a signal: what was checked until then
 
     def add(self, result: GraphResult) -> None:
         """Count one checked graph."""
@@ -111,6 +112,7 @@ class Report:
         self.kinds[key] = self.kinds.get(key, 0) + 1
 
     def merge(self, other: Report) -> None:
+        self.interrupted = self.interrupted or other.interrupted
         self.graphs += other.graphs
         self.passed += other.passed
         self.failed += other.failed
