@@ -20,6 +20,9 @@ def _worker(kwargs: dict[str, Any], results: Any) -> None:
     """One worker process: its share of the campaign, the report (partial on a signal) sent back."""
     interrupt.install()
     try:
+        import torch
+
+        torch.set_num_threads(1)  # the workers are the parallelism: no oversubscribed cores
         results.put(("ok", run_campaign(**kwargs)))
     except BaseException as exc:
         results.put(("error", f"{type(exc).__name__}: {exc}"))
