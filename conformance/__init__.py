@@ -1,12 +1,25 @@
 """vetgrad's differential conformance harness: random expression graphs run in an engine and in
-PyTorch, values and gradients judged op by op and end to end. ``python -m conformance --help``."""
+PyTorch, values and gradients judged op by op and end to end. ``python -m conformance --help``.
 
-from conformance.adapters import Adapter, ValueClassAdapter, load_adapter
-from conformance.api import ConformanceError, check_engine, check_graph
-from conformance.campaign import run_campaign
-from conformance.generate import graphs, random_graph
-from conformance.graph import Const, Graph, Node
-from conformance.report import Report
+The names below are imported on first use, so that the engine's own process
+(:mod:`conformance.child`) can import the few modules it needs without the judge or torch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_WHERE = {"Adapter": "adapters", "ValueClassAdapter": "adapters", "load_adapter": "adapters",
+          "ConformanceError": "api", "check_engine": "api", "check_graph": "api",
+          "run_campaign": "campaign", "graphs": "generate", "random_graph": "generate",
+          "Const": "graph", "Graph": "graph", "Node": "graph", "Report": "report"}
 
 __all__ = ["Adapter", "ConformanceError", "Const", "Graph", "Node", "Report", "ValueClassAdapter",
            "check_engine", "check_graph", "graphs", "load_adapter", "random_graph", "run_campaign"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"conformance.{_WHERE[name]}"), name)

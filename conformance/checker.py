@@ -9,15 +9,8 @@ from typing import Any, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance import levels as L  # noqa: N812 - short name for the ladder
-from conformance.adapters import Adapter, precision
-from conformance.engine_run import (
-    GRAPH_TIMEOUT,
-    EngineRun,
-    EngineTimeoutError,
-    OpAlone,
-    deadline,
-    run_engine,
-)
+from conformance.adapters import Adapter
+from conformance.engine_run import GRAPH_TIMEOUT, LOST, EngineFailureError, EngineRun, LocalEngine
 from conformance.graph import Const, Graph, Node
 from conformance.higher_order import check_higher_order
 from conformance.local_judge import judge_aliased, judge_local
@@ -36,13 +29,16 @@ Local = tuple[int, Node, tuple[float, ...], Any, int]
 class Checker:
     """Judges graphs for one engine on one device."""
 
-    def __init__(self, adapter: Adapter, device: str, strict: bool, higher_order: int = 0,
+    def __init__(self, adapter: Adapter | Any, device: str, strict: bool, higher_order: int = 0,
                  graph_timeout: float | None = GRAPH_TIMEOUT) -> None:
-        self.adapter, self.device, self.strict = adapter, device, strict
-        self.higher_order = higher_order if adapter.supports_higher_order else 0
+        """``adapter``: an Adapter (run in this process) or an engine session (its own process:
+        conformance.isolation.ChildEngine)."""
+        self.engine = LocalEngine(adapter, graph_timeout) if isinstance(adapter, Adapter) else adapter
+        self.device, self.strict = device, strict
+        self.higher_order = higher_order if self.engine.supports_higher_order else 0
         self.graph_timeout = graph_timeout
         # the engine's number type, once seen: its rounding is no failure (but in strict mode)
-        self.precision, self.eps = precision(adapter)
+        self.precision, self.eps = self.engine.precision()
 
     def check(self, graphs: Sequence[Graph], indices: Sequence[int]) -> list[GraphResult]:
         """Check ``graphs`` (graph ``indices`` of a campaign; -1 for the edge sweep), the torch
@@ -53,14 +49,8 @@ class Checker:
     def _check(self, graphs: Sequence[Graph], indices: Sequence[int]) -> list[GraphResult]:
         prepared: list[tuple[Graph, EngineRun, list[Local]]] = []
         cases: list[LocalCase] = []
-        for graph in graphs:
-            alone: list[OpAlone] = []
-            try:
-                with deadline(self.graph_timeout):
-                    run = run_engine(self.adapter, graph, alone)
-                timed_out = False
-            except EngineTimeoutError as exc:
-                run, timed_out = EngineRun([], [], (graph.root, f"EngineTimeoutError: {exc}")), True
+        runs = self.engine.run(graphs)
+        for graph, (run, alone, timed_out, _) in zip(graphs, runs):
             locals_: list[Local] = []
             for a in alone:
                 if not timed_out:
@@ -69,11 +59,15 @@ class Checker:
             prepared.append((graph, run, locals_))
         torch_locals = run_local(cases, self.device) if cases else []
         refs = run_graphs([g for g, run, _ in prepared], self.device)
-        return [self._check_one(graph, index, run, locals_, torch_locals, ref)
-                for (graph, run, locals_), index, ref in zip(prepared, indices, refs)]
+        results = [self._check_one(graph, index, run, locals_, torch_locals, ref, k)
+                   for k, ((graph, run, locals_), index, ref) in enumerate(zip(prepared, indices, refs))]
+        for result, graph_run in zip(results, runs):
+            if result.finding is not None and graph_run.output:
+                result.finding.message += f" (the engine printed {graph_run.output!r})"
+        return results
 
     def _check_one(self, graph: Graph, index: int, run: EngineRun, locals_: list[Local],
-                   torch_locals: list, ref: TorchRun) -> GraphResult:
+                   torch_locals: list, ref: TorchRun, k: int = 0) -> GraphResult:
         result = GraphResult(index)
         findings = self._judge_graph(graph, run, locals_, torch_locals, ref, result)
         if findings and ref.batched:
@@ -83,12 +77,11 @@ class Checker:
                                          run_graph(graph, self.device), result)
         if not findings and self.higher_order:
             try:
-                with deadline(self.graph_timeout):
-                    findings = check_higher_order(self.adapter, graph, run, self.device,
-                                                  self.higher_order, result)
-            except EngineTimeoutError as exc:
-                findings = [Finding("crash", "higher-order", graph.root, f"EngineTimeoutError: {exc}",
-                                    graph, self.device)]
+                findings = check_higher_order(self.engine, k, graph, run, self.device,
+                                              self.higher_order, result)
+            except EngineFailureError as exc:
+                text = str(exc) if type(exc) is EngineFailureError else f"{type(exc).__name__}: {exc}"
+                findings = [Finding("crash", "higher-order", graph.root, text, graph, self.device)]
             for f in findings:
                 f.cause = f.cause or "a higher derivative differs from torch's"
         firsts: dict[str, Finding] = {}
@@ -110,11 +103,11 @@ class Checker:
 
         if run.crash is not None:
             node, error = run.crash
-            op = graph.nodes[node].op
+            op = run.crash_op or graph.nodes[node].op
             stats.setdefault(op, OpStats()).add(J.FAIL, math.inf)
             level, cause = self._crash_level(graph, node, error, ref.values[node], ref.values)
-            find("crash", op, node, f"engine raised {error} where torch returns {ref.values[node]!r}",
-                 level, cause)
+            find("crash", op, node, error[len(LOST):] if error.startswith(LOST) else
+                 f"engine raised {error} where torch returns {ref.values[node]!r}", level, cause)
             return findings
         # Local: each op on the engine's own inputs.
         local_derivs: dict[int, tuple[float, ...]] = {}

@@ -1,26 +1,31 @@
 """``python -m conformance``: check an engine against PyTorch on random graphs.
 
-Exit status: 0 everything tested conforms, 1 a mismatch or crash was found, 2 usage error.
+Exit status: 0 everything tested conforms, 1 a mismatch or crash was found, 2 usage error,
+130 / 143 stopped by SIGINT / SIGTERM (a partial report, marked interrupted).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
+import signal
 import sys
 import time
 from typing import Any, Sequence
 
-from conformance.adapters import EngineLoadError, load_adapter
-from conformance.campaign import run_campaign
+from conformance import interrupt
+from conformance.adapters import EngineLoadError
+from conformance.campaign import open_engine, run_campaign
 from conformance.cluster import ClusterError
 from conformance.engine_run import GRAPH_TIMEOUT
 from conformance.generate import resolve_ops
+from conformance.isolation import ProbeError
 from conformance.levels import LEVELS, at_or_below
+from conformance.output import check_output_path, write_atomically
 from conformance.report import Report, select_findings
+from conformance.workers import run_workers
 from engine.ops import public_ops
 
 EPILOG = """\
@@ -42,7 +47,12 @@ verdicts: default mode fails on what no correct implementation explains (a relat
 or more in an op's value or local derivative, a different nan/inf/signed-zero class, a crash where
 torch returns a number, a structural error in accumulation); smaller differences are 'imprecise'.
 --strict also fails an op measurably less accurate than torch against an exact (mpmath) reference.
-exit status: 0 all tested conforms, 1 mismatches found, 2 usage error.
+isolation: the engine runs in its own process (forked per campaign, and again after it exits,
+crashes or hangs); what it does there is a verdict on the graph it was running, never a wrong one.
+exit status: 0 all tested conforms, 1 mismatches found, 2 usage error (also: the engine cannot
+be loaded, or --json cannot be written), 130 stopped by SIGINT (Ctrl-C), 143 by SIGTERM: the
+report of what was checked until then is printed and written, marked interrupted.
+--json - writes the JSON report to stdout; the human report then goes to stderr.
 """
 
 
@@ -90,7 +100,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the level of the ladder that decides the exit status and the closing "
                         "'N passed, N failed' (default math; all levels are always judged)")
     p.add_argument("--strict", action="store_true", help="also fail ops less accurate than torch")
-    p.add_argument("--json", metavar="PATH", help="write the whole report as JSON")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the whole report as JSON (atomically; '-': to stdout)")
     p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                    help="processes on this machine (default 1)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
@@ -110,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
                         "create_graph=True), for engines with engine.grad (ours); default off")
     p.add_argument("--graph-timeout", type=_positive(float), default=GRAPH_TIMEOUT, metavar="SECONDS",
                    help=f"seconds the engine may spend on one graph before it is reported as "
-                        f"hanging (default {GRAPH_TIMEOUT:g}; needs SIGALRM, so not on Windows)")
+                        f"hanging (default {GRAPH_TIMEOUT:g}; also the probe's deadline)")
     p.add_argument("--show", type=int, default=3, metavar="N",
                    help="reproducer scripts printed in full (default 3; all are in --json)")
     return p
@@ -127,10 +138,6 @@ def _devices(choice: str) -> list[str]:
     if choice not in have:
         raise EngineLoadError(f"device {choice!r} is not available here (have: {', '.join(have)})")
     return [choice]
-
-
-def _worker(kwargs: dict[str, Any]) -> Report:
-    return run_campaign(**kwargs)
 
 
 def _progress_printer(total: int | None) -> Any:
@@ -152,51 +159,64 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
     ops = resolve_ops(args.ops.split(",")) if args.ops else None
     names = [op.name for op in ops] if ops else None
     graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
+    forms = _probe(args.engine, args.graph_timeout) if args.workers > 1 else None
+    workers = args.workers if forms is not None else 1
     combined: Report | None = None
     executor = None
     if args.cluster:
         from conformance.cluster import Cluster
 
         executor = Cluster(args.cluster)
-    workers = executor.size if executor is not None and args.workers == 1 else args.workers
+        if args.workers == 1:  # one share per cluster worker
+            workers = executor.size
+            forms = _probe(args.engine, args.graph_timeout) if workers > 1 else None
     try:
         for device in devices:
-            combined = _run_device(args, device, graphs, names, workers, executor, combined)
+            if interrupt.requested():
+                break
+            combined = _run_device(args, device, graphs, names, forms, workers, executor, combined)
     finally:
         if executor is not None:
             executor.close()
-    assert combined is not None
+    if combined is None:
+        raise interrupt.Interrupted()
     combined.findings = select_findings(combined.findings, args.max_findings)
     return combined, devices
 
 
 def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names: Any,
-                workers: int, executor: Any, combined: Report | None) -> Report:
-    """The campaign on one device, in ``workers`` shards (local processes or cluster workers),
+                forms: Any, workers: int, executor: Any, combined: Report | None) -> Report | None:
+    """The campaign on one device in ``workers`` shares (local processes or cluster workers),
     merged into ``combined``."""
     jobs = []
-    k, n = args.shard
     for w in range(workers):
-        share = None if graphs is None else graphs // workers + (w < graphs % workers)
-        if share == 0:
-            continue
-        jobs.append(dict(engine=args.engine, graphs=share, seconds=args.time, seed=args.seed,
+        # worker w checks batches w, w + workers, ...: each batch is the one a single process
+        # checks, so no count depends on --workers
+        jobs.append(dict(engine=args.engine, graphs=graphs, seconds=args.time, seed=args.seed,
                          max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
-                         shard=(k + w * n, n * workers), max_findings=args.max_findings,
+                         shard=args.shard, blocks=(w, workers), max_findings=args.max_findings,
                          shrink=not args.no_shrink, higher_order=args.higher_order,
                          edges=not args.no_edge_sweep and w == 0,
-                         graph_timeout=args.graph_timeout))
+                         graph_timeout=args.graph_timeout, forms=forms))
+    if graphs is not None:
+        jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
     if executor is not None:
-        def done(i: int, total: int) -> None:
-            print(f"  cluster: shard {i}/{total} done", file=sys.stderr, flush=True)
+        from conformance.cluster import run_job
+        from conformance.engine_spec import engine_spec
 
-        reports = executor.run(_worker, jobs, done)
+        spec = engine_spec(args.engine)  # what a worker elsewhere needs (a test mutant's source)
+        for job in jobs:
+            job["engine"] = spec or args.engine
+
+        def done(i: int, total: int) -> None:
+            print(f"  cluster: share {i}/{total} done", file=sys.stderr, flush=True)
+
+        reports = executor.run(run_job, jobs, done)
     elif len(jobs) == 1:
         jobs[0]["progress"] = _progress_printer(graphs)
-        reports = [_worker(jobs[0])]
+        reports = [run_campaign(**jobs[0])]
     else:
-        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
-            reports = pool.map(_worker, jobs)
+        reports = run_workers(jobs)
     for r in reports:
         if combined is None:
             combined = r
@@ -204,11 +224,22 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
         else:
             combined.merge(r)
             combined.elapsed = max(combined.elapsed, r.elapsed)
-    combined.devices.append(device)  # type: ignore[union-attr]
+    if combined is not None:
+        combined.devices.append(device)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    assert combined is not None
     return combined
+
+
+def _probe(engine: str, timeout: float) -> dict[str, tuple[str, ...]] | None:
+    """The probe, once for all workers (None: it failed; one process then reports how)."""
+    session = open_engine(engine, timeout)
+    try:
+        return session.forms()
+    except ProbeError:
+        return None
+    finally:
+        session.close()
 
 
 def ladder_line(report: Report) -> str:
@@ -350,6 +381,7 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "unsupported": report.unsupported,
         "failing_graphs_by_first_finding": report.kinds,
         "findings": [f.to_json() for f in report.findings],
+        **({"interrupted": True} if report.interrupted else {}),
     }
 
 
@@ -361,11 +393,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return merge_main(argv[1:])
     p = parser()
     args = p.parse_args(argv)
+    if args.json:
+        why = check_output_path(args.json)
+        if why:
+            print(f"error: {why}", file=sys.stderr)
+            return 2
+    out = sys.stderr if args.json == "-" else sys.stdout
+    interrupt.reset()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    interrupt.install()
     try:
-        adapter = load_adapter(args.engine)
-        if args.higher_order and not adapter.supports_higher_order:
-            raise EngineLoadError(f"--higher-order needs an engine with grad() (functional "
-                                  f"gradients); {adapter.name} has none")
+        return _main(args, out)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _main(args: argparse.Namespace, out: Any) -> int:
+    if ":" not in args.engine.strip(":") or args.engine.startswith(":") or args.engine.endswith(":"):
+        print(f"error: --engine must look like module:attr (e.g. engine:Value), got {args.engine!r}",
+              file=sys.stderr)
+        return 2
+    try:
+        if args.higher_order:  # asked of the engine in its own process, as everything else
+            session = open_engine(args.engine, args.graph_timeout)
+            try:
+                if not session.supports_higher_order:
+                    raise EngineLoadError(f"--higher-order needs an engine with grad() (functional "
+                                          f"gradients); {session.name} has none")
+            finally:
+                session.close()
         report, devices = run(args)
         report.level = args.level
     except (EngineLoadError, ClusterError) as exc:
@@ -374,20 +431,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # bad --ops and the like
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except interrupt.Interrupted:
+        print("interrupted before any graph was checked", file=sys.stderr)
+        return interrupt.exit_status()
     mode = ("strict" if args.strict else "default") + f", level {args.level}"
     print(f"vetgrad conformance: engine {report.engine}, seed {args.seed}, devices {','.join(devices)}, "
-          f"mode {mode}, shard {args.shard[0]}/{args.shard[1]}, max nodes {args.max_nodes}")
-    print(format_report(report, args.show))
+          f"mode {mode}, shard {args.shard[0]}/{args.shard[1]}, max nodes {args.max_nodes}", file=out)
+    print(format_report(report, args.show), file=out)
     rate = report.graphs / report.elapsed if report.elapsed else 0.0
     print(f"{report.graphs} graphs in {report.elapsed:.1f} s ({rate:.0f}/s with {args.workers} "
           f"process{'es' if args.workers > 1 else ''}), "
           f"{report.imprecise_graphs} with end-to-end differences beyond 5e-7 from torch's batched "
-          f"kernels that rounding explains (exact replay)")
+          f"kernels that rounding explains (exact replay)", file=out)
+    if report.interrupted:
+        sig = interrupt.signal_number()
+        name = signal.Signals(sig).name if sig else "a signal"
+        print(f"interrupted by {name}: a partial report of the {report.graphs} graphs checked",
+              file=out)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(report_json(report, args), fh, indent=1)
-        print(f"report written to {args.json}")
-    print(f"{report.passed} passed, {report.failed} failed")
+        text = json.dumps(report_json(report, args), indent=1)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        else:
+            write_atomically(args.json, text)
+            print(f"report written to {args.json}", file=out)
+    print(f"{report.passed} passed, {report.failed} failed", file=out)
+    if report.interrupted or interrupt.requested():
+        return interrupt.exit_status()
     return 1 if report.failed else 0
 
 

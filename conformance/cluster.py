@@ -69,3 +69,10 @@ class Cluster:
         self.client.close()
         if self._local is not None:
             self._local.close()
+
+
+def run_job(job: dict[str, Any]) -> Any:
+    """One share of a campaign on a cluster worker: ``run_campaign(**job)``'s report."""
+    from conformance.campaign import run_campaign
+
+    return run_campaign(**job)

@@ -1,6 +1,9 @@
 """Running the engine under test on a graph: build it, call backward twice, and run each op alone
-on the inputs the engine gave it; a deadline for an engine that never returns. No judging here:
-what the engine did, as plain data."""
+on the inputs the engine gave it; its derivatives of higher order. No judging here: what the engine
+did, as plain data. This module runs in the engine's own process (:mod:`conformance.child`), so it
+imports neither torch nor the judge. :class:`LocalEngine` runs an engine in the harness's own
+process instead (an adapter object that cannot be sent to another process), with a SIGALRM
+deadline."""
 
 from __future__ import annotations
 
@@ -9,15 +12,19 @@ import signal
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.adapters import Adapter
-from conformance.graph import Const, Graph, Node
-from conformance.torch_ref import ALIASED
+from conformance.adapters import Adapter, NodeInfo
+from conformance.graph import ALIASED, Const, Graph, Node
 from engine.ops import OPS
 
 GRAPH_TIMEOUT = 60.0  # seconds the engine may spend on one graph (forward, backward, its ops)
+
+# What the engine is doing, for a verdict on a process that died or hung (see conformance.child).
+FORWARD, BACKWARD, ALONE, HIGHER, PROBE = range(5)
+PHASES = ("forward", "backward()", "run alone", "higher-order", "probe")
+Mark = Callable[[int, int], None]  # mark(node, phase)
+LOST = "lost: "  # a crash text that is the whole verdict (the engine's process was lost)
 
 
 @dataclass
@@ -30,6 +37,7 @@ class EngineRun:
     repeat_error: str | None = None
     repeat_node: int = -1
     repeat_grads: list[float] | None = None   # every node's grad after a second backward()
+    crash_op: str | None = None  # the op to blame for ``crash`` when not the node's ('graph')
 
 
 # The engine's value, local derivatives (nan for a constant operand; None when backward raised)
@@ -47,10 +55,12 @@ class OpAlone(NamedTuple):
     result: OpResult
 
 
-def build(adapter: Adapter, graph: Graph) -> EngineRun:
+def build(adapter: Adapter, graph: Graph, mark: Mark | None = None) -> EngineRun:
     handles: list[Any] = []
     values: list[float] = []
     for i, node in enumerate(graph.nodes):
+        if mark is not None:
+            mark(i, FORWARD)
         try:
             if node.op == "leaf":
                 h = adapter.leaf(node.value)
@@ -82,11 +92,18 @@ def backward_twice(adapter: Adapter, run: EngineRun) -> None:
         return
     run.repeat_grads = again
     for i, (g, g2) in enumerate(zip(run.grads, again)):
-        if not J.identical(g + g, g2):
+        if not _identical(g + g, g2):
             run.repeat_error = (f"a second backward left d(root)/d(node {i}) at {g2!r}; torch "
                                 f"(retain_graph=True) adds the same again: {g + g!r}")
             run.repeat_node = i
             return
+
+
+def _identical(a: float, b: float) -> bool:
+    """Bit-for-bit the same number (as conformance.judge.identical, which this process lacks)."""
+    if a == b:
+        return a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a != a and b != b
 
 
 def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
@@ -123,17 +140,23 @@ def is_aliased(node: Node) -> bool:
     return len(node.args) == 2 and not isinstance(node.args[0], Const) and node.args[0] == node.args[1]
 
 
-def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone]) -> EngineRun:
+def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
+               mark: Mark | None = None) -> EngineRun:
     """The graph in the engine (forward, backward twice), and each op alone on its inputs (an
     ``x op x`` node also as one leaf in both operands, form ``ALIASED``), appended to ``alone`` as
-    each returns: what ran before a timeout is kept (torch's batched reference still runs it)."""
-    run = build(adapter, graph)
+    each returns: what ran before a timeout is kept (torch's batched reference still runs it).
+    ``mark(node, phase)`` is told what runs next."""
+    run = build(adapter, graph, mark)
     if run.crash is None:
+        if mark is not None:
+            mark(graph.root, BACKWARD)
         backward_twice(adapter, run)
     if run.crash is None:
         for i, node in enumerate(graph.nodes):
             if node.op == "leaf":
                 continue
+            if mark is not None:
+                mark(i, ALONE)
             inputs = tuple(a.value if isinstance(a, Const) else run.values[a] for a in node.args)
             checks = [(node.form, inputs)] + ([(ALIASED, inputs[:1])] if is_aliased(node) else [])
             for form, xs in checks:
@@ -145,8 +168,123 @@ def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone]) -> EngineRu
     return run
 
 
-class EngineTimeoutError(Exception):
+# One derivative of the engine's: its value, None (the engine says the root does not depend on
+# the leaf), or the error text of a grad_of() that raised.
+Derivative = "float | None | str"
+
+
+def derivatives(adapter: Adapter, run: EngineRun, leaf: int, max_order: int,
+                mark: Mark | None = None) -> tuple[list[Any], list[Any]]:
+    """d^k(root)/d(leaf)^k for k = 1..max_order by the engine's ``grad_of(create_graph=True)``,
+    stopping at the first None or error; and the derivatives' handles (for derivative_graph)."""
+    g, x = run.handles[-1], run.handles[leaf]
+    out: list[Any] = []
+    handles: list[Any] = []
+    for order in range(1, max_order + 1):
+        if mark is not None:
+            mark(order, HIGHER)
+        try:
+            (g,) = adapter.grad_of(g, [x], create_graph=True)
+            if g is None:
+                out.append(None)
+                break
+            out.append(adapter.value(g))
+        except Exception as exc:
+            out.append(f"{type(exc).__name__}: {exc}")
+            break
+        handles.append(g)
+    return out, handles
+
+
+def derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: int) -> float:
+    """The engine's ``order``-th derivative of the root by the leaf, with the leaf moved to ``x``
+    (nan when the engine raises: a finite difference of it then decides nothing)."""
+    nodes = list(graph.nodes)
+    nodes[leaf] = Node("leaf", value=x)
+    try:
+        run = build(adapter, Graph(tuple(nodes)))
+        if run.crash is not None:
+            return math.nan
+        g, at = run.handles[-1], run.handles[leaf]
+        for _ in range(order):
+            (g,) = adapter.grad_of(g, [at], create_graph=True)
+            if g is None:
+                return 0.0
+        return adapter.value(g)
+    except Exception:
+        return math.nan
+
+
+class GraphRun(NamedTuple):
+    """What the engine did on one graph: the run, its ops alone, whether it ran out of time (what
+    ran alone before is kept, unjudged), and an excerpt of what it printed meanwhile."""
+
+    run: EngineRun
+    alone: list[OpAlone]
+    timed_out: bool = False
+    output: str = ""
+
+
+class EngineFailureError(Exception):
+    """The engine did not answer: it hung, or its process died or broke the protocol."""
+
+
+class EngineTimeoutError(EngineFailureError):
     """The engine spent longer than the graph timeout on one graph."""
+
+
+class LocalEngine:
+    """The engine in this very process (no isolation): for adapter objects that cannot be sent to
+    a child process, and for unit tests. The deadline is SIGALRM's (main thread, POSIX only)."""
+
+    def __init__(self, adapter: Adapter, timeout: float | None = GRAPH_TIMEOUT) -> None:
+        self.adapter, self.timeout = adapter, timeout
+        self.name, self.supports_higher_order = adapter.name, adapter.supports_higher_order
+        self._runs: list[EngineRun] = []
+        self._derivs: dict[int, list[Any]] = {}
+
+    def forms(self) -> dict[str, tuple[str, ...]]:
+        return self.adapter.forms()
+
+    def precision(self) -> tuple[str, float]:
+        """What the engine stores numbers in (adapters.precision)."""
+        from conformance.adapters import precision
+
+        return precision(self.adapter)
+
+    def run(self, graphs: Sequence[Graph]) -> list[GraphRun]:
+        out = []
+        for graph in graphs:
+            alone: list[OpAlone] = []
+            try:
+                with deadline(self.timeout):
+                    run = run_engine(self.adapter, graph, alone)
+                out.append(GraphRun(run, alone))
+            except EngineTimeoutError as exc:
+                out.append(GraphRun(EngineRun([], [], (graph.root, f"EngineTimeoutError: {exc}")),
+                                    alone, True))
+        self._runs, self._derivs = [g.run for g in out], {}
+        return out
+
+    def derivatives(self, k: int, leaf: int, max_order: int) -> list[Any]:
+        """Graph ``k`` of the last batch: see :func:`derivatives`."""
+        with deadline(self.timeout):
+            values, self._derivs[k] = derivatives(self.adapter, self._runs[k], leaf, max_order)
+        return values
+
+    def derivative_graph(self, k: int, order: int) -> list[NodeInfo]:
+        return self.adapter.derivative_graph(self._derivs[k][order - 1])
+
+    def derivative_at(self, graph: Graph, leaf: int, x: float, order: int) -> float:
+        with deadline(self.timeout):
+            return derivative_at(self.adapter, graph, leaf, x, order)
+
+    def fresh(self) -> LocalEngine:
+        """The same engine for a new start (here: the same process)."""
+        return self
+
+    def close(self) -> None:
+        self._runs, self._derivs = [], {}
 
 
 @contextmanager

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence, Union
 
+ALIASED = "s"  # the form of an ``x op x`` case run alone: one input, used as both operands
+
 
 @dataclass(frozen=True)
 class Const:

@@ -9,20 +9,22 @@ import math
 from typing import Any
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.adapters import Adapter, NodeInfo
-from conformance.engine_run import EngineRun, build
+from conformance.adapters import NodeInfo
+from conformance.engine_run import EngineFailureError, EngineRun
 from conformance.graph import Const, Graph, Node, operands
 from conformance.report import Finding, GraphResult, OpStats
 from conformance.torch_ref import build_tensors, load_torch
 from engine.ops import OPS
 
 
-def check_higher_order(adapter: Adapter, graph: Graph, run: EngineRun, device: str,
+def check_higher_order(engine: Any, k: int, graph: Graph, run: EngineRun, device: str,
                        max_order: int, result: GraphResult) -> list[Finding]:
     """d^k(root)/d(leaf 0)^k for k = 2..max_order against torch.autograd.grad(create_graph=
     True). A disagreement beyond 1e-6 is decided by central differences of the engine's own
     derivative of one order less (the independent oracle), never by a looser tolerance. Cases
-    (and undecided ones) are counted in ``result``."""
+    (and undecided ones) are counted in ``result``. ``engine`` is the session that ran the batch
+    (LocalEngine or ChildEngine) and ``k`` the graph's place in it: the engine's side of the work
+    (its derivatives, their graphs, finite differences) runs where the engine does."""
     if graph.ops() & {op.name for op in OPS.values() if not op.differentiable}:
         return []
     if run.grads is None or not all(math.isfinite(v) for v in run.values):
@@ -30,8 +32,7 @@ def check_higher_order(adapter: Adapter, graph: Graph, run: EngineRun, device: s
     tensors = build_tensors(graph, device)
     torch = load_torch()
     leaf = graph.leaves[0]
-    x, tx = run.handles[leaf], tensors[leaf]
-    g, tg = run.handles[-1], tensors[-1]
+    tx, tg = tensors[leaf], tensors[-1]
     stats = result.per_op.setdefault("higher-order", OpStats())
 
     def undecided(ulps: float) -> list[Finding]:
@@ -46,8 +47,11 @@ def check_higher_order(adapter: Adapter, graph: Graph, run: EngineRun, device: s
     zero_base = _masked_pow(graph, run.values)
     masking = any(OPS[name].masks_higher for name in graph.ops())
     ill_conditioned = _huge_quotient(graph, run.values)
+    engine_derivatives = engine.derivatives(k, leaf, max_order)
     for order in range(1, max_order + 1):
-        (g,) = adapter.grad_of(g, [x], create_graph=True)
+        g = engine_derivatives[order - 1] if order <= len(engine_derivatives) else None
+        if isinstance(g, str):
+            raise EngineFailureError(f"the engine's grad_of raised {g} (order {order})")
         (tg,) = torch.autograd.grad(tg, [tx], create_graph=True, allow_unused=True)
         if tg is None or g is None:
             if (tg is None) != (g is None) and tg is not None and tg.item() != 0.0:
@@ -55,13 +59,13 @@ def check_higher_order(adapter: Adapter, graph: Graph, run: EngineRun, device: s
                     return undecided(0.0)  # torch's artifact: see _masked_pow
                 return [Finding("higher-order", "graph", leaf, f"order {order}: engine says the root does not depend on leaf {leaf}; torch {tg.item()!r}", graph, device)]
             return []
-        mine, theirs = adapter.value(g), tg.item()
+        mine, theirs = g, tg.item()
         if order >= 2:
             if not J.float_mismatch(mine, theirs):
                 stats.add(J.OK, J.ulp_distance(mine, theirs))
-            elif (_rounding_or_float_edge(adapter.derivative_graph(g), mine, theirs)
+            elif (_rounding_or_float_edge(engine.derivative_graph(k, order), mine, theirs)
                   or (math.isnan(theirs) and (zero_base or masking)) or ill_conditioned
-                  or _finite_difference_agrees(adapter, graph, leaf, order, mine)):
+                  or _finite_difference_agrees(engine, graph, leaf, order, mine)):
                 undecided(J.ulp_distance(mine, theirs))
             else:
                 stats.add(J.FAIL, math.inf)
@@ -115,26 +119,14 @@ def _within_rounding(nodes: list[NodeInfo], mine: float, theirs: float) -> bool:
     return abs(mine - theirs) <= 64 * len(numbers) * J.EPS * scale
 
 
-def _derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: int) -> float:
-    nodes = list(graph.nodes)
-    nodes[leaf] = Node("leaf", value=x)
-    run = build(adapter, Graph(tuple(nodes)))
-    g, at = run.handles[-1], run.handles[leaf]
-    for _ in range(order):
-        (g,) = adapter.grad_of(g, [at], create_graph=True)
-        if g is None:
-            return 0.0
-    return adapter.value(g)
-
-
-def _finite_difference_agrees(adapter: Adapter, graph: Graph, leaf: int, order: int, mine: float) -> bool:
+def _finite_difference_agrees(engine: Any, graph: Graph, leaf: int, order: int, mine: float) -> bool:
     """Richardson-extrapolated central difference of the (order-1)-th derivative."""
     x = graph.nodes[leaf].value
     estimates = []
     for h in (1e-3, 5e-4):
         step = h * max(1.0, abs(x))
-        up = _derivative_at(adapter, graph, leaf, x + step, order - 1)
-        down = _derivative_at(adapter, graph, leaf, x - step, order - 1)
+        up = engine.derivative_at(graph, leaf, x + step, order - 1)
+        down = engine.derivative_at(graph, leaf, x - step, order - 1)
         estimates.append((up - down) / (2 * step))
     fd = (4 * estimates[1] - estimates[0]) / 3
     if not (math.isfinite(fd) and math.isfinite(mine)):

@@ -106,6 +106,7 @@ class Report:
     # (level, cause) -> op -> graphs whose first finding at that level has that cause
     causes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     precision: str = "float64"  # what the engine was seen to compute in
+    interrupted: bool = False  # stopped by a signal: what was checked until then
 
     @property
     def failed(self) -> int:
@@ -148,6 +149,7 @@ class Report:
         return self.first_at[self.level]
 
     def merge(self, other: Report) -> None:
+        self.interrupted = self.interrupted or other.interrupted
         self.graphs += other.graphs
         self.imprecise_graphs += other.imprecise_graphs
         for name, stats in other.per_op.items():

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from conformance.graph import Const, Graph
+from conformance.graph import ALIASED, Const, Graph
 from engine.ops import OPS, Op
 
 
@@ -31,7 +31,6 @@ class TorchRun:
     batched: bool = False
 
 
-ALIASED = "s"  # the form of a LocalCase ``x op x``: one input, used as both operands
 
 
 def apply_op(torch: Any, name: str, args: Sequence[Any], params: tuple[Any, ...],

@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("distributed", reason="--cluster needs the cluster extra (dask.distributed)")
 
+import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
+
 from conformance.cli import main
 
 pytestmark = pytest.mark.torch
@@ -25,7 +27,7 @@ def _run(tmp_path: Path, name: str, *args: str) -> tuple[int, dict]:
 
 @pytest.mark.slow
 def test_a_local_cluster_gives_the_single_process_report(tmp_path: Path) -> None:
-    engine = "micrograd.engine:Value"  # importable in the cluster's worker processes; it fails
+    engine = M.spec("tanh_grad_1_minus_t")  # travels to the workers as source; deterministic
     single_status, single = _run(tmp_path, "single", "--engine", engine, "--level", "torch")
     status, cluster = _run(tmp_path, "cluster", "--engine", engine, "--level", "torch",
                            "--cluster", "local:2")

@@ -1,0 +1,325 @@
+"""The engine's own processes. ``python -m conformance.child SOCK`` is a zygote: it imports the
+engine-side modules once and forks a fresh engine process per request of the harness (see
+:func:`zygote`), cheaply. An engine process loads the engine and answers the harness's requests,
+one message at a time, over two pipes. Neither imports torch or the judge (only the engine and
+:mod:`conformance.engine_run`).
+
+Each message is an 8-byte length and a pickle. Requests (tuples, from the trusted harness):
+``("load", spec)``, ``("probe",)``, ``("run", graphs)``, ``("derivatives", k, leaf, max_order)``,
+``("derivative_graph", k, order)``, ``("derivative_at", graph, leaf, x, order)``, ``("modules",)``,
+``("precision",)``.
+Answers hold builtins only (the harness unpickles them with no globals allowed): ``("ok", x)``,
+``("error", text)``, per graph of a run ``("graph", values, crash, backward_error, grads,
+repeat_error, repeat_node, alone, output, repeat_grads)``; a BaseException other than SystemExit out of the
+engine gives ``("fatal", text)`` and the process exits. What the engine is doing is written to the
+file MARK as three int32 (graph, node, phase) before each step, so that the harness can say where
+a process that died or hung was. The engine's prints go to a per-graph buffer (an excerpt comes
+back with each graph) and, its head only, to file descriptor 1 (a file the harness reads after a
+crash).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import mmap
+import os
+import pickle
+import signal
+import struct
+import sys
+import types
+from typing import Any
+
+HEADER = struct.Struct("<Q")
+MARK = struct.Struct("<iii")
+EXCERPT = 240  # characters of an engine's output kept per graph
+
+
+class Capture(io.TextIOBase):
+    """sys.stdout and sys.stderr of the engine: counts what it prints per graph, keeps the head."""
+
+    def __init__(self) -> None:
+        self.head: list[str] = []
+        self.kept = self.count = 0
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self.count += len(text)
+        if self.kept < EXCERPT:
+            piece = text[: EXCERPT - self.kept]
+            self.head.append(piece)
+            self.kept += len(piece)
+            with contextlib.suppress(OSError):
+                os.write(1, piece.encode("utf-8", "replace"))
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> str:
+        """What was printed since the last call: '' or the head and the total length."""
+        if not self.count:
+            return ""
+        text = "".join(self.head)
+        out = text if self.count == len(text) else f"{text}... ({self.count:,} characters)"
+        self.head, self.kept, self.count = [], 0, 0
+        return out
+
+
+def _read(fd: int, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def send(fd: int, message: Any) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = memoryview(HEADER.pack(len(body)) + body)
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def receive(fd: int) -> Any:
+    (n,) = HEADER.unpack(_read(fd, HEADER.size))
+    return pickle.loads(_read(fd, n))
+
+
+def load(spec: dict) -> Any:
+    """The adapter the spec names (the fields of conformance.isolation.EngineSpec, as a dict):
+    its search path first, modules given as source text executed under their names, then
+    load_adapter or unpickling."""
+    for entry in reversed(spec["path"]):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    for name, source, filename in spec["sources"]:
+        module = types.ModuleType(name)
+        module.__file__ = filename
+        sys.modules[name] = module
+        exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    from conformance.adapters import load_adapter
+
+    if spec["pickled"] is not None:
+        return load_adapter(pickle.loads(spec["pickled"]))
+    return load_adapter(spec["target"])
+
+
+class Server:
+    """The request loop, with the engine's adapter and the runs of the last batch."""
+
+    def __init__(self, fd_in: int, fd_out: int, mark_path: str) -> None:
+        self.fd_in, self.fd_out = fd_in, fd_out
+        with open(mark_path, "r+b") as fh:
+            self.marks = mmap.mmap(fh.fileno(), MARK.size)
+        self.graph = 0
+        self.adapter: Any = None
+        self.runs: list[Any] = []
+        self.derivs: dict[int, list[Any]] = {}
+        self.capture = Capture()
+
+    def mark(self, node: int, phase: int) -> None:
+        MARK.pack_into(self.marks, 0, self.graph, node, phase)
+
+    def serve(self) -> None:
+        from conformance import engine_run as R  # noqa: N812
+
+        while True:
+            try:
+                request = receive(self.fd_in)
+            except EOFError:
+                return
+            kind = request[0]
+            try:
+                if kind == "run":
+                    self.run(request[1], R)
+                    continue
+                answer = self.answer(kind, request, R)
+            except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                if isinstance(exc, SystemExit):
+                    raise
+                send(self.fd_out, ("fatal", f"the engine raised {type(exc).__name__}"
+                                            f"{': ' + str(exc) if str(exc) else ''}"))
+                os._exit(3)
+            except Exception as exc:
+                answer = ("error", f"{type(exc).__name__}: {exc}")
+            send(self.fd_out, answer)
+
+    def answer(self, kind: str, request: tuple, R: Any) -> tuple:
+        if kind == "load":
+            before = set(sys.modules)
+            self.adapter = load(request[1])
+            return ("ok", (str(self.adapter.name), bool(self.adapter.supports_higher_order),
+                           _installed(set(sys.modules) - before)))
+        if kind == "probe":
+            self.graph = -1
+            apply = self.adapter.apply
+
+            def marking(op: Any, args: Any, params: Any) -> Any:
+                self.mark(list(R.OPS).index(op.name), R.PROBE)
+                return apply(op, args, params)
+
+            self.adapter.apply = marking
+            try:
+                forms = self.adapter.forms()
+            finally:
+                del self.adapter.apply
+            return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
+        if kind == "derivatives":
+            _, k, leaf, max_order = request
+            self.graph = k
+            values, self.derivs[k] = R.derivatives(self.adapter, self.runs[k], leaf, max_order,
+                                                   self.mark)
+            return ("ok", [v if v is None or isinstance(v, str) else float(v) for v in values])
+        if kind == "derivative_graph":
+            _, k, order = request
+            nodes = self.adapter.derivative_graph(self.derivs[k][order - 1])
+            return ("ok", [(n.op, tuple(map(float, n.inputs)), float(n.value), tuple(map(bool, n.constant)))
+                           for n in nodes])
+        if kind == "derivative_at":
+            _, graph, leaf, x, order = request
+            self.mark(order, R.HIGHER)
+            return ("ok", float(R.derivative_at(self.adapter, graph, leaf, x, order)))
+        if kind == "modules":
+            return ("ok", sorted(sys.modules))
+        if kind == "precision":
+            from conformance.adapters import precision
+
+            name, eps = precision(self.adapter)
+            return ("ok", (str(name), float(eps)))
+        return ("error", f"unknown request {kind!r}")
+
+    def run(self, graphs: list, R: Any) -> None:
+        """Each graph in turn, one answer per graph as it is done."""
+        self.runs, self.derivs = [], {}
+        for k, graph in enumerate(graphs):
+            self.graph = k
+            alone: list[Any] = []
+            run = R.run_engine(self.adapter, graph, alone, self.mark)
+            self.runs.append(run)
+            grads = None if run.grads is None else [float(g) for g in run.grads]
+            send(self.fd_out, ("graph", [float(v) for v in run.values], run.crash,
+                               run.backward_error, grads, run.repeat_error, run.repeat_node,
+                               [(a.index, a.form, a.inputs, _plain(a.result)) for a in alone],
+                               self.capture.take(),
+                               None if run.repeat_grads is None else [float(g) for g in run.repeat_grads]))
+
+
+def _installed(names: set[str]) -> list[str]:
+    """The installed packages (site-packages) among newly imported modules: what the zygote may
+    import before it forks the next engine process (e.g. torch, which takes seconds)."""
+    out = []
+    for name in sorted(n for n in names if "." not in n):
+        path = str(getattr(sys.modules.get(name), "__file__", None) or "")
+        if "site-packages" in path or "dist-packages" in path:
+            out.append(name)
+    return out
+
+
+def _plain(result: Any) -> tuple:
+    """An op's result with builtin floats only (an adapter may hand back numpy scalars)."""
+    value, grads, error = result
+    return (float(value), None if grads is None else tuple(float(g) for g in grads),
+            None if error is None else str(error))
+
+
+def _die_with_parent() -> None:
+    """On Linux, SIGKILL this process when the harness dies (a hung engine never reads EOF)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+
+
+def _engine_process(fds: list[int], mark_path: str) -> None:
+    """The body of one engine process (forked by the zygote); never returns."""
+    fd_in, fd_out, out = fds
+    status = 0
+    try:
+        os.setsid()
+        _die_with_parent()
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        server = Server(fd_in, fd_out, mark_path)
+        sys.stdout = sys.stderr = server.capture
+        importlib.invalidate_caches()
+        server.serve()
+    except SystemExit as exc:  # what the interpreter would do with it
+        code = exc.code
+        status = code if isinstance(code, int) else (0 if code is None else 1)
+    except BaseException:
+        status = 70
+    os._exit(status & 0xFF)
+
+
+def zygote(sock_fd: int) -> None:
+    """Fork a fresh engine process per request, from an interpreter that has imported the
+    harness's engine-side modules and nothing of any engine run. Requests on the Unix socket:
+    ``("fork", mark_path)`` with three file descriptors (requests in, answers out, output file)
+    -> ``("pid", pid)``; ``("wait", pid, seconds)`` -> ``("status", returncode or None)``, in
+    subprocess's convention (-N: killed by signal N); ``("preload", names)`` imports installed
+    packages the engine imported (torch, for an engine that uses it) -> ``("done", None)``."""
+    import socket
+
+    from conformance import engine_run  # noqa: F401 - preloaded for every fork
+
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+        except OSError:
+            return
+        if not data:
+            return
+        request = pickle.loads(data)
+        if request[0] == "fork":
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _engine_process(fds, request[1])
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(pickle.dumps(("pid", pid)))
+        elif request[0] == "wait":
+            sock.sendall(pickle.dumps(("status", _wait(request[1], request[2]))))
+        elif request[0] == "preload":  # installed packages only, never the engine's own code
+            for name in request[1]:
+                with contextlib.suppress(BaseException):
+                    importlib.import_module(name)
+            sock.sendall(pickle.dumps(("done", None)))
+
+
+def _wait(pid: int, seconds: float) -> int | None:
+    import time
+
+    until = time.monotonic() + seconds
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        if time.monotonic() > until:
+            return None
+        time.sleep(0.005)
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness stops the campaign, not the engine
+    _die_with_parent()
+    zygote(int(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

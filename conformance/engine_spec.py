@@ -1,0 +1,81 @@
+"""How a fresh interpreter gets the engine under test: a plain description (module:attr, search
+path, modules given as source text, or a pickled adapter) that the engine's process loads."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+import sys
+from dataclasses import dataclass
+
+from conformance.adapters import Adapter
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How a fresh interpreter gets the engine: ``target`` for load_adapter (``module:attr``),
+    after ``path`` is put on sys.path and each ``(module, source, filename)`` of ``sources`` is
+    executed as a module of that name; or an adapter object ``pickled``."""
+
+    target: str
+    path: tuple[str, ...] = ()
+    sources: tuple[tuple[str, str, str], ...] = ()
+    pickled: bytes | None = None
+
+
+def engine_spec(engine: str | type | Adapter | EngineSpec) -> EngineSpec | None:
+    """The spec of an engine given as ``module:attr``, a class (importable by its module's name,
+    or made from source text that its module keeps in ``__vetgrad_source__``, as the test
+    engines' mutants do), or a picklable adapter; None when another process cannot get it."""
+    if isinstance(engine, EngineSpec):
+        return engine
+    path = tuple(p for p in sys.path if p)
+    if isinstance(engine, str):
+        # a module made from source in this process (e.g. a test mutant) travels as its source
+        module = sys.modules.get(engine.partition(":")[0])
+        source = getattr(module, "__vetgrad_source__", None)
+        if isinstance(source, str):
+            return EngineSpec(engine, path, ((module.__name__, source,  # type: ignore[union-attr]
+                                              str(getattr(module, "__file__", "")) or ""),))
+        return EngineSpec(engine, path)
+    if isinstance(engine, type):
+        module = sys.modules.get(engine.__module__)
+        target = f"{engine.__module__}:{engine.__qualname__}"
+        source = getattr(module, "__vetgrad_source__", None)
+        if isinstance(source, str):
+            return EngineSpec(target, path, ((engine.__module__, source,
+                                              str(getattr(module, "__file__", "")) or ""),))
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.origin and "<" not in engine.__qualname__:
+            if _importable(engine.__module__):
+                return EngineSpec(target, path)
+            if spec.origin.endswith(".py") and os.path.isfile(spec.origin):
+                # loaded from a file under a name no import finds (spec_from_file_location)
+                with open(spec.origin, encoding="utf-8") as fh:
+                    return EngineSpec(target, path, ((engine.__module__, fh.read(), spec.origin),))
+        return None
+    try:
+        return EngineSpec("", path, pickled=pickle.dumps(engine))
+    except Exception:
+        return None
+
+
+def _importable(name: str) -> bool:
+    """Whether a fresh interpreter (same sys.path) finds module ``name`` by importing it: looked
+    up on the path itself, not in this process's sys.modules (a module made with
+    spec_from_file_location under a made-up name is there, and nowhere else)."""
+    from importlib.machinery import PathFinder
+
+    parent, _, last = name.rpartition(".")
+    try:
+        if parent:
+            package = sys.modules.get(parent) or importlib.import_module(parent)
+            found = PathFinder.find_spec(last, list(getattr(package, "__path__", None) or []))
+        else:
+            found = PathFinder.find_spec(name, sys.path)
+    except (ImportError, ValueError):
+        return False
+    module = sys.modules.get(name)
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    return found is not None and (module is None or origin == found.origin)

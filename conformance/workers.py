@@ -1,0 +1,65 @@
+"""Worker processes of a campaign (``--workers N``): each checks its share of the batches and sends
+its report back; a SIGINT or SIGTERM of the harness is passed on, and each worker ends with the
+partial report of what it checked."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import time
+from typing import Any
+
+from conformance import interrupt
+from conformance.campaign import run_campaign
+from conformance.report import Report
+
+
+def _worker(kwargs: dict[str, Any], results: Any) -> None:
+    """One worker process: its share of the campaign, the report (partial on a signal) sent back."""
+    interrupt.install()
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # the workers are the parallelism: no oversubscribed cores
+        results.put(("ok", run_campaign(**kwargs)))
+    except BaseException as exc:
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def run_workers(jobs: list[dict[str, Any]]) -> list[Report]:
+    """The jobs in worker processes; a signal here is passed on to them, and a second one (or a
+    worker that does not answer within 30 s of it) ends them at once."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    procs = [context.Process(target=_worker, args=(job, results), daemon=True) for job in jobs]
+    for proc in procs:
+        proc.start()
+    reports: list[Report] = []
+    told = 0.0
+    try:
+        while len(reports) < len(procs):
+            if interrupt.requested() and not told:
+                told = time.monotonic()
+                for proc in procs:
+                    if proc.is_alive():
+                        os.kill(proc.pid, signal.SIGTERM)
+            if told and (interrupt.count() > 1 or time.monotonic() - told > 30):
+                break
+            try:
+                status, value = results.get(timeout=0.25)
+            except queue.Empty:
+                if all(not p.is_alive() for p in procs) and results.empty():
+                    raise RuntimeError("a worker process died without a report") from None
+                continue
+            if status != "ok":
+                raise RuntimeError(f"a worker failed: {value}")
+            reports.append(value)
+    finally:
+        for proc in procs:
+            proc.join(timeout=5.0 if not told else 1.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    return reports

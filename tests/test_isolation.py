@@ -1,0 +1,180 @@
+"""The engine under test in its own process (issue 12): hostile engines (tests/engines/hostile/)
+get the verdict they deserve, with 1 and 2 workers; signals end a campaign with a partial report
+and no process left; output files are checked first and written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the harness compares with PyTorch")
+
+from conformance.cli import main  # noqa: E402
+from conformance.engine_spec import engine_spec  # noqa: E402
+from conformance.isolation import ChildEngine  # noqa: E402
+from conformance.output import write_atomically  # noqa: E402
+
+pytestmark = pytest.mark.torch
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = "1"
+
+# engine -> (exit status, text in the first finding's message or kind)
+HOSTILE = {
+    "exits": (1, "the engine exited with status 0 in tanh (node 1, forward)"),
+    "os_exit": (1, "the engine exited with status 0 in tanh (node 1, forward)"),
+    "segfault": (1, "the engine was killed by SIGSEGV in tanh (node 1, forward)"),
+    "hang_python": (1, f"no answer within {TIMEOUT} s in tanh (node 1, forward)"),
+    "hang_c": (1, f"no answer within {TIMEOUT} s in tanh (node 1, forward)"),
+    "hang_probe": (1, f"no answer within {TIMEOUT} s in the probe of tanh"),
+    "keyboard_interrupt": (1, "the engine raised KeyboardInterrupt in tanh (node 1, forward)"),
+    "patch_torch": (1, "tanh(1.0) = 0.7692100975153225, torch 0.7615941559557649"),
+    "torch_state": (1, "subnormal"),
+    "prints": (0, None),
+    "stateful": (1, "stateful"),
+    "nondeterministic": (1, "nondeterministic"),
+}
+
+
+def campaign(name: str, workers: int, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+             *extra: str) -> tuple[int, dict, str]:
+    path = tmp_path / f"{name}-{workers}.json"
+    code = main(["--engine", f"tests.engines.hostile.{name}:Value", "--ops", "tanh,add",
+                 "--graphs", "300", "--max-nodes", "6", "--graph-timeout", TIMEOUT,
+                 "--device", "cpu", "--workers", str(workers), "--json", str(path),
+                 "--level", "torch", *extra])  # any finding fails: the verdict is the process's
+    out = capsys.readouterr().out
+    return code, json.loads(path.read_text()), out
+
+
+# With 2 workers each campaign starts two worker processes that import torch (seconds each):
+# the engines whose verdict comes from the engine's process dying, hanging or tampering.
+TWO_WORKERS = {"exits", "segfault", "hang_c", "hang_probe", "keyboard_interrupt", "torch_state",
+               "prints"}
+
+
+@pytest.mark.parametrize(("name", "workers"), [(n, w) for n in HOSTILE for w in (1, 2)
+                                               if w == 1 or n in TWO_WORKERS])
+def test_a_hostile_engine_gets_its_verdict(name: str, workers: int, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    status, says = HOSTILE[name]
+    start = time.perf_counter()
+    code, data, out = campaign(name, workers, tmp_path, capsys)
+    assert code == status, out
+    assert out.strip().splitlines()[-1] == f"{data['passed']} passed, {data['failed']} failed"
+    assert "chatter" not in out  # the engine's prints are its own, never the report's
+    assert time.perf_counter() - start < 30  # a hang costs a few timeouts, not one per try
+    if says is None:
+        assert data["failed"] == 0
+        return
+    first = data["findings"][0]
+    if says == "subnormal":  # its own float arithmetic flushes subnormals: only those fail
+        assert all("e-3" in f["message"] for f in data["findings"]), data["findings"]
+        assert (torch.tensor(5e-324, dtype=torch.float64) * 1).item() == 5e-324
+    elif says in ("stateful", "nondeterministic"):
+        assert {f["kind"] for f in data["findings"]} == {says}
+        assert not any(f["reproducer"] for f in data["findings"])
+    else:
+        assert says in first["message"], first["message"]
+    if name not in ("stateful", "nondeterministic"):  # counts of a process's history
+        assert data["graphs"] == (1 if name == "hang_probe" else 305)
+
+
+def test_counts_do_not_depend_on_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for workers in (1, 2):
+        code, data, _ = campaign("segfault", workers, tmp_path, capsys, "--no-shrink")
+        for key in ("elapsed_seconds", "options", "command_line"):  # --workers itself differs
+            data.pop(key)
+        runs.append((code, data))
+    assert runs[0] == runs[1]
+
+
+def test_the_engine_process_imports_neither_torch_nor_the_judge() -> None:
+    engine = ChildEngine(engine_spec("engine:Value"), 5.0)
+    try:
+        engine.start()
+        modules = engine.modules()
+    finally:
+        engine.close()
+    assert "engine" in modules and "conformance.engine_run" in modules
+    assert not [m for m in modules if m.split(".")[0] in ("torch", "numpy", "mpmath")]
+    assert not {"conformance.judge", "conformance.checker", "conformance.torch_ref"} & set(modules)
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+@pytest.mark.parametrize(("workers", "sig", "status"), [(1, signal.SIGTERM, 143), (2, signal.SIGTERM, 143),
+                                                        (1, signal.SIGINT, 130)])
+def test_a_signal_gives_a_partial_report_and_leaves_no_process(workers: int, sig: int, status: int,
+                                                               tmp_path: Path) -> None:
+    marker = f"VETGRAD_TEST_{uuid.uuid4().hex}"
+    path = tmp_path / "r.json"
+    path.write_text('{"previous": true}')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **{marker: "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "--graphs", "1000000", "--device", "cpu",
+         "--workers", str(workers), "--json", str(path)], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(5 + 9 * (workers - 1))  # past start-up (each worker imports torch)
+    assert proc.poll() is None
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    data = json.loads(path.read_text())
+    assert data["interrupted"] is True and data["graphs"] > 0
+    assert data["graphs"] == data["passed"] + data["failed"]
+    assert f"interrupted by {signal.Signals(sig).name}" in out
+    time.sleep(0.5)
+    assert _processes_with(marker) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+def test_an_output_file_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "r.json"
+    path.write_text("old")
+
+    def broken_fsync(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(str(path), "new" * 1000)
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    monkeypatch.undo()
+    write_atomically(str(path), "new")
+    assert path.read_text() == "new"
+
+
+@pytest.mark.parametrize("where", ["/nonexistent-dir/r.json", "/"])
+def test_an_unwritable_json_path_is_a_usage_error_before_the_run(where: str, capsys) -> None:
+    start = time.perf_counter()
+    assert main(["--json", where, "--graphs", "100000", "--device", "cpu"]) == 2
+    assert time.perf_counter() - start < 2
+    assert "--json" in capsys.readouterr().err
+
+
+def test_json_to_stdout_and_the_report_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json", "-", "--graphs", "20", "--max-nodes", "6", "--device", "cpu",
+                 "--no-edge-sweep"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["passed"] == 20
+    assert captured.err.strip().splitlines()[-1] == "20 passed, 0 failed"
