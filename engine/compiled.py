@@ -5,7 +5,7 @@
 ... def f(x, y):
 ...     return (x * y + 1.0).tanh()
 >>> f(0.5, 2.0)
-(0.9640275800758169, (0.14130164970632894, 0.035325412426582235))
+(0.9640275800758169, (0.14130164970632886, 0.035325412426582214))
 
 The first call runs ``f`` on fresh leaf Values and records the graph it builds (a trace); every
 call then runs Python source generated from that trace (``f.source``), with no Value made: the
