@@ -1,6 +1,7 @@
 """Who is timed: vetgrad, micrograd 0.1.0 and PyTorch eager, by name.
 
-A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
+A compiled one (``vetgrad-compiled``, ``float``) replays
+a graph compiled once, outside the clock (:mod:`benchmarks.compiled`). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
 methods); a batched one (``torch-vec-*``) only takes part in the MLP suite. ``missing()`` says why
 a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
 instead of crashing. Optional packages are imported lazily.
@@ -37,6 +38,11 @@ class Contender:
     @property
     def scalar(self) -> bool:
         return self.family != "torch-vec"
+
+    @property
+    def compiled(self) -> bool:
+        """Replays a graph compiled once (no graph is built in a round): benchmarks.compiled."""
+        return self.family in ("vetgrad-compiled", "float")
 
     def missing(self) -> str | None:
         """Why this contender cannot run here, or None when it can."""
@@ -106,6 +112,10 @@ def _recursion_limit(limit: int) -> Iterator[None]:
 _GRAPHS = ("dag", "chain")
 CONTENDERS: tuple[Contender, ...] = (
     Contender("vetgrad", "vetgrad engine.Value", "vetgrad", SUITES),
+    Contender("vetgrad-compiled", "vetgrad engine.compile, replayed (traced once, untimed)",
+              "vetgrad-compiled", ("dag",)),
+    Contender("float", "straight-line float code (baseline: forward + reverse sweep)", "float",
+              ("dag",)),
     Contender("micrograd", "micrograd 0.1.0 (+ lecture tanh)", "micrograd",
               ("dag", "chain", "mlp", "harness")),
     Contender("micrograd-deep", "micrograd 0.1.0, recursion limit raised to fit", "micrograd",

@@ -180,9 +180,9 @@ def memory_table(rows: Sequence[Memory]) -> list[str]:
     if not rows:
         return []
     out = []
-    absent = [(m.contender, m.error) for m in rows if m.error.startswith("absent")]
+    absent = [(m.contender, m.error) for m in rows if (m.error or "").startswith("absent")]
     for m in rows:
-        if m.error.startswith("absent"):
+        if (m.error or "").startswith("absent"):
             continue
         if m.error:
             shown = f"*{m.error}*" if m.error.startswith("absent") else f"**failed**: {m.error}"
@@ -262,6 +262,7 @@ def targets(results: Results) -> list[str]:
             verdict += f" (within {CLOSE_CALL:.0%} of the target at {', '.join(close)}: one run decides it)"
         rows.append([f"DAG 1,000–100,000 nodes, fwd + bwd + free: {label}", shown + note,
                      verdict])
+    rows += _compiled_targets(results)
     step = {r.contender: r.step for r in results.mlp if r.status == "ok"}
     if "vetgrad" in step and "micrograd" in step:
         x = step["micrograd"] / step["vetgrad"]
@@ -284,6 +285,38 @@ def targets(results: Results) -> list[str]:
         "",
         *_table(["target", "measured", "verdict"], "lll", rows),
     ]
+
+
+def _dag_total(rows: Sequence[GraphResult], name: str, size: int) -> float | None:
+    return next((r.total for r in rows if r.kind == "dag" and r.size == size
+                 and r.contender == name and r.status == "ok"), None)
+
+
+def _compiled_targets(results: Results) -> list[list[str]]:
+    """engine.compile's targets: ratios of medians of the same run, GC on."""
+    g = results.graphs
+    sizes = sorted({r.size for r in g if r.kind == "dag" and r.size >= 1_000})
+    out = []
+    for want, over, under, label in (
+        (1.5, "vetgrad-compiled", "float", "within 1.5× of straight-line float code"),
+        (4.0, "vetgrad", "vetgrad-compiled", "≥ 4× faster than eager vetgrad"),
+    ):
+        found = []
+        for size in sizes:
+            a, b = _dag_total(g, over, size), _dag_total(g, under, size)
+            if a and b:
+                found.append((size, a / b))
+        ok = None if not found else all(
+            (x <= want) if over == "vetgrad-compiled" else (x >= want) for _, x in found)
+        shown = ", ".join(f"{size:,}: {_ratio(x)}" for size, x in found) or "not measured"
+        out.append([f"DAG, GC on: compiled replay {label}", shown, _verdict(ok)])
+    mem = results.compiled_memory
+    if mem:
+        out.append(["memory of a compiled graph, per node (quoted; no target)",
+                    f"{mem['held_per_node']:,.0f} B held (code and constants; trace dropped), "
+                    f"{mem['peak_per_node']:,.0f} B peak while tracing and compiling, "
+                    f"{mem['nodes']:,.0f}-node DAG", "—"])
+    return out
 
 
 def render(results: Results, head: list[str], footer: list[str]) -> str:

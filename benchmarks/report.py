@@ -198,6 +198,8 @@ def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | Non
         elif suite == "memory":
             wanted = set(names) | ({"micrograd-deep"} if "micrograd" in names else set())
             results.memory = runner.memory_suite([m for m in mode.memory if m[0] in wanted], say)
+            if "vetgrad-compiled" in names:
+                results.compiled_memory = runner.compiled_memory(10_000, say)
         results.seconds[suite] = time.perf_counter() - began
     return results, notes
 

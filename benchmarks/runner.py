@@ -84,6 +84,7 @@ class Results:
     mlp: list[MlpResult] = field(default_factory=list)
     harness: list[HarnessResult] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
+    compiled_memory: dict[str, float] | None = None  # benchmarks.compiled.memory_per_node
     reused: float | None = None  # share of DAG nodes used more than once (largest DAG run)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each suite
 
@@ -286,3 +287,20 @@ def memory_suite(plan: Sequence[tuple[str, int]], progress: Progress) -> list[Me
         progress(f"memory: {name}, {nodes:,} nodes")
         out.append(measure_isolated(name, nodes))
     return out
+
+
+def compiled_memory(nodes: int, progress: Progress) -> dict[str, float] | None:
+    """Bytes per node a compiled DAG holds (and its tracing peak), in a fresh interpreter; None
+    if that fails."""
+    import json
+    import subprocess
+    import sys
+
+    progress(f"memory: vetgrad-compiled, {nodes:,}-node DAG")
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.compiled", str(nodes)], cwd=root,
+                          capture_output=True, text=True, timeout=600, check=False)
+    try:
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+    except ValueError:
+        return None

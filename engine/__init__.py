@@ -19,6 +19,7 @@ from engine.autograd import (
     zero_grad,
     zero_grad_graph,
 )
+from engine.compiled import Compiled, compile
 from engine.dot import draw_dot, to_dot
 from engine.gradcheck import GradcheckError, gradcheck
 from engine.ops import OPS, Op, public_ops
@@ -26,10 +27,12 @@ from engine.value import Value
 
 __all__ = [
     "OPS",
+    "Compiled",
     "GradcheckError",
     "Op",
     "Value",
     "backward",
+    "compile",
     "draw_dot",
     "enable_grad",
     "grad",

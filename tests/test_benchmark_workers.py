@@ -115,3 +115,17 @@ def test_absent_contenders_are_one_line_not_a_row_per_size() -> None:
     assert [x for x in lines if x.startswith("Not run here")] == [
         "Not run here: torch-cuda-f64, torch-cuda-f32 (no CUDA device); micrograd (micrograd not installed)."]
     assert not any("issue" in x.lower() for x in markdown.targets(runner.Results(graphs=rows)))
+
+
+def test_compiled_contenders_replay_the_dag_in_workers() -> None:
+    chosen = [contenders.get(n) for n in ("vetgrad-compiled", "float")]
+    rows = runner.graph_suite("dag", [100], chosen, QUICK, lambda s: None)
+    assert [(r.contender, r.status) for r in rows] == [("vetgrad-compiled", "ok"), ("float", "ok")]
+    assert all(r.total > 0.0 and r.backward == 0.0 for r in rows)
+
+
+def test_compiled_memory_per_node_is_measured() -> None:
+    from benchmarks.compiled import memory_per_node
+
+    mem = memory_per_node(1_000)
+    assert 0 < mem["held_per_node"] < mem["peak_per_node"]

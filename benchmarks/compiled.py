@@ -1,0 +1,145 @@
+"""The compiled contenders of the DAG suite: ``vetgrad-compiled`` (``engine.compile``, traced once
+outside the clock, then replayed) and ``float``, the same graph's forward and reverse sweep
+written as straight-line float code by hand's rules (``v7 = v3 * v5`` ... ``g3 += g7 * v5``, every
+gradient started at 0.0): the limit of pure Python on this graph.
+
+Both take the leaves' numbers as arguments and return the root's value and the first leaf's
+gradient; a round times one call (forward and backward in one: the *backward* and *free* columns
+are 0). ``python -m benchmarks.compiled NODES`` prints the compiled graph's memory per node.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import sys
+import time
+import tracemalloc
+from typing import Any, Callable
+
+from benchmarks import workloads
+
+FAMILIES = ("vetgrad-compiled", "float")
+
+
+def _trace(work: workloads.Workload) -> tuple[list[float], int, Callable[..., Any]]:
+    """The leaves' numbers in the order ``forward`` makes them, the index of the first leaf,
+    and ``f(*leaves) -> root`` (what engine.compile takes)."""
+    from engine import Value
+
+    numbers: list[float] = []
+    made: list[Any] = []
+
+    def record(x: float) -> Any:
+        numbers.append(x)
+        made.append(Value(x))
+        return made[-1]
+
+    first, _ = work.forward(record)
+    index = next(i for i, v in enumerate(made) if v is first)
+
+    def f(*xs: Any) -> Any:
+        it = iter(xs)
+        return work.forward(lambda x: next(it))[1]
+
+    return numbers, index, f
+
+
+def float_source(work: workloads.Workload, name: str = "straight") -> tuple[str, list[float], int]:
+    """Straight-line float code for ``work`` (ops add mul tanh relu, constants on either side),
+    written as a person would: forward, every gradient = 0.0, then ``+=`` in reverse order."""
+    from engine import Value, topological_order
+    from engine.ops import ConstOp
+
+    numbers, index, f = _trace(work)
+    leaves = [Value(x) for x in numbers]
+    order = topological_order([f(*leaves)])
+    pos = {id(v): k for k, v in enumerate(order)}
+    args = [f"v{pos[id(x)]}" if id(x) in pos else f"unused{j}" for j, x in enumerate(leaves)]
+    fwd, back = [], []
+    for k, v in enumerate(order):
+        if v._a is None:
+            continue
+        spec, a = v._spec, f"v{pos[id(v._a)]}"
+        ga = f"g{pos[id(v._a)]}"
+        if isinstance(spec, ConstOp):
+            c, name_ = repr(v._b), spec.name
+            expr = f"{a} + {c}" if name_ == "add" else f"{a} * {c}"
+            fwd.append(f"    v{k} = {expr}")
+            back.append(f"    {ga} += g{k}" if name_ == "add" else f"    {ga} += g{k} * {c}")
+            continue
+        if spec.name in ("add", "mul"):
+            b, gb = f"v{pos[id(v._b)]}", f"g{pos[id(v._b)]}"
+            fwd.append(f"    v{k} = {a} {'+' if spec.name == 'add' else '*'} {b}")
+            if spec.name == "add":
+                back += [f"    {ga} += g{k}", f"    {gb} += g{k}"]
+            else:
+                back += [f"    {ga} += g{k} * {b}", f"    {gb} += g{k} * {a}"]
+        elif spec.name == "tanh":
+            fwd.append(f"    v{k} = tanh({a})")
+            back.append(f"    {ga} += g{k} * (1.0 - v{k} * v{k})")
+        elif spec.name == "relu":
+            fwd.append(f"    v{k} = {a} if {a} > 0.0 else 0.0")
+            back.append(f"    if v{k} > 0.0: {ga} += g{k}")
+        else:
+            raise ValueError(f"the float baseline knows add mul tanh relu, not {spec.name}")
+    first = f"g{pos[id(leaves[index])]}" if id(leaves[index]) in pos else "0.0"
+    zeros = [f"    g{k} = 0.0" for k in range(len(order) - 1)]
+    lines = [f"def {name}({', '.join(args)}):", *fwd, *zeros, f"    g{len(order) - 1} = 1.0",
+             *reversed(back), f"    return v{len(order) - 1}, {first}"]
+    return "\n".join(lines) + "\n", numbers, index
+
+
+class Replayer:
+    """One compiled contender on one workload: ``run()`` is a timed round."""
+
+    def __init__(self, family: str, work: workloads.Workload) -> None:
+        if family == "vetgrad-compiled":
+            from engine import compile as compile_
+
+            self.numbers, self.index, f = _trace(work)
+            g = compile_(f)
+            g(*self.numbers)  # the trace, outside the clock
+            index = self.index
+
+            def call(*xs: float) -> tuple[float, float]:
+                value, grads = g(*xs)
+                return value, grads[index]
+
+            self.call: Callable[..., tuple[float, float]] = call
+            self.compiled = g
+        elif family == "float":
+            source, self.numbers, self.index = float_source(work)
+            env: dict[str, Any] = {"tanh": math.tanh}
+            exec(compile(source, f"<float {work.title}>", "exec"), env)
+            self.call = env["straight"]
+        else:
+            raise ValueError(f"not a compiled family: {family!r}")
+
+    def run(self) -> workloads.Sample:
+        start = time.perf_counter()
+        value, grad = self.call(*self.numbers)
+        return workloads.Sample(time.perf_counter() - start, 0.0, 0.0, value, grad)
+
+
+def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:
+    """Bytes a compiled DAG of ``nodes`` holds (its code and constants; the trace is dropped),
+    per node, by tracemalloc: what stays allocated after compiling, and the peak while tracing."""
+    work = workloads.dag(nodes, seed)
+    from engine import compile as compile_
+
+    numbers, _, f = _trace(work)
+    gc.collect()
+    tracemalloc.start()
+    g = compile_(f)
+    g(*numbers)
+    gc.collect()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"nodes": work.nodes, "held_per_node": held / work.nodes,
+            "peak_per_node": peak / work.nodes}
+
+
+if __name__ == "__main__":
+    print(json.dumps(memory_per_node(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)))

@@ -1,0 +1,40 @@
+"""The compiled path as an engine to the harness: conformance.adapters_compiled.CompiledAdapter
+passes at --level torch --strict, and a wrong template is found (so the adapter really judges the
+generated code)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch", reason="the conformance harness needs torch")
+
+from conformance.adapters_compiled import CompiledAdapter
+from conformance.api import check_engine
+from engine import templates
+
+
+def test_compiled_adapter_conforms_at_torch_level_strict() -> None:
+    report = check_engine(CompiledAdapter(), graphs=150, seed=15, level="torch", strict=True)
+    assert report.failed == 0, report.findings[:1]
+    assert report.graphs >= 150
+
+
+def test_a_wrong_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    # relu's gradient at 0 taken as 1 (x >= 0), the textbook's slip: torch says 0
+    monkeypatch.setitem(templates.BACKWARD, ("relu", "n"), ("0.0 if {out} < 0.0 else {g}",))
+    report = check_engine(CompiledAdapter(), graphs=60, seed=1, ops=["relu", "mul", "add"],
+                          level="torch", strict=True)
+    assert report.failed > 0
+
+
+def test_values_come_from_the_replay() -> None:
+    adapter = CompiledAdapter()
+    x, y = adapter.leaf(-0.0), adapter.leaf(0.0)
+    from engine.ops import OPS
+
+    z = adapter.apply(OPS["mul"], [x, y], ())
+    r = adapter.apply(OPS["relu"], [z], ())
+    assert repr(adapter.value(r)) == "-0.0"
+    adapter.backward(r)
+    adapter.backward(r)  # a second backward adds the same again, the root's grad included
+    assert adapter.grad(r) == 2.0 and repr(adapter.grad(x)) == "0.0"
