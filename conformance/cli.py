@@ -17,7 +17,6 @@ from typing import Any, Sequence
 
 from conformance import interrupt
 from conformance.adapters import EngineLoadError
-from conformance.campaign import open_engine, run_campaign
 from conformance.cluster import ClusterError
 from conformance.engine_run import GRAPH_TIMEOUT
 from conformance.generate import resolve_ops
@@ -25,7 +24,6 @@ from conformance.isolation import ProbeError
 from conformance.levels import LEVELS, at_or_below
 from conformance.output import check_output_path, write_atomically
 from conformance.report import Report, select_findings
-from conformance.workers import run_workers
 from engine.ops import public_ops
 
 EPILOG = """\
@@ -214,8 +212,12 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
         reports = executor.run(run_job, jobs, done)
     elif len(jobs) == 1:
         jobs[0]["progress"] = _progress_printer(graphs)
+        from conformance.campaign import run_campaign
+
         reports = [run_campaign(**jobs[0])]
     else:
+        from conformance.workers import run_workers
+
         reports = run_workers(jobs)
     for r in reports:
         if combined is None:
@@ -233,6 +235,8 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
 
 def _probe(engine: str, timeout: float) -> dict[str, tuple[str, ...]] | None:
     """The probe, once for all workers (None: it failed; one process then reports how)."""
+    from conformance.campaign import open_engine
+
     session = open_engine(engine, timeout)
     try:
         return session.forms()
@@ -409,13 +413,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
+def _missing_extra() -> str | None:
+    """What the harness needs that is not installed (the conformance extra), in one line."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "numpy", "mpmath") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (f"the conformance harness needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: pip install 'vetgrad[conformance]'")
+
+
 def _main(args: argparse.Namespace, out: Any) -> int:
+    missing = _missing_extra()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    # a console script, unlike `python -m`, does not look in the current folder for --engine
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     if ":" not in args.engine.strip(":") or args.engine.startswith(":") or args.engine.endswith(":"):
         print(f"error: --engine must look like module:attr (e.g. engine:Value), got {args.engine!r}",
               file=sys.stderr)
         return 2
     try:
         if args.higher_order:  # asked of the engine in its own process, as everything else
+            from conformance.campaign import open_engine
+
             session = open_engine(args.engine, args.graph_timeout)
             try:
                 if not session.supports_higher_order:

@@ -31,7 +31,10 @@ def engine_spec(engine: str | type | Adapter | EngineSpec) -> EngineSpec | None:
     if isinstance(engine, EngineSpec):
         return engine
     path = tuple(p for p in sys.path if p)
+    if isinstance(engine, str) and _is_file_spec(engine):
+        return _file_spec(engine, path)
     if isinstance(engine, str):
+        refuse_shadowed(engine.partition(":")[0])
         # a module made from source in this process (e.g. a test mutant) travels as its source
         module = sys.modules.get(engine.partition(":")[0])
         source = getattr(module, "__vetgrad_source__", None)
@@ -79,3 +82,46 @@ def _importable(name: str) -> bool:
     module = sys.modules.get(name)
     origin = getattr(getattr(module, "__spec__", None), "origin", None)
     return found is not None and (module is None or origin == found.origin)
+
+
+OURS = ("engine", "nn", "conformance", "benchmarks")  # vetgrad's own top-level packages
+
+
+def _is_file_spec(engine: str) -> bool:
+    module = engine.rpartition(":")[0]
+    return module.endswith(".py") or os.sep in module
+
+
+def _file_spec(engine: str, path: tuple[str, ...]) -> EngineSpec:
+    """``path/to/engine.py:Value``: the file's source travels under a name of its own, so that a
+    learner's ``engine.py`` is never confused with vetgrad's ``engine`` package."""
+    from conformance.adapters import EngineLoadError
+
+    file, _, attr = engine.rpartition(":")
+    if not attr or not os.path.isfile(file):
+        raise EngineLoadError(f"--engine {engine!r}: no such file {file!r} (give path/to/file.py:Value)")
+    with open(file, encoding="utf-8") as fh:
+        source = fh.read()
+    stem = os.path.splitext(os.path.basename(file))[0]
+    name = "_vetgrad_user_" + "".join(c if c.isalnum() else "_" for c in stem)
+    folder = os.path.dirname(os.path.abspath(file))
+    return EngineSpec(f"{name}:{attr}", (folder, *path), ((name, source, os.path.abspath(file)),))
+
+
+def refuse_shadowed(module: str, folder: str | None = None) -> None:
+    """Refuse ``module`` when it names one of vetgrad's packages while a same-named file or
+    folder sits in the current folder: the import would test vetgrad's (a false pass), not yours."""
+    from conformance.adapters import EngineLoadError
+
+    top = module.split(".")[0]
+    if top not in OURS:
+        return
+    folder = folder or os.getcwd()
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(folder, top + ".py"), os.path.join(folder, top, "__init__.py")):
+        if os.path.isfile(candidate) and os.path.dirname(os.path.abspath(candidate)) != \
+                os.path.join(ours, top) and os.path.abspath(folder) != ours:
+            raise EngineLoadError(
+                f"{candidate} has the name of vetgrad's own {top!r} package, so --engine "
+                f"{module}:... would test vetgrad's, not yours: rename your file (e.g. my{top}.py) "
+                f"or name it by path (--engine ./{top}.py:Value)")

@@ -62,6 +62,13 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+# `python -m` would put the current folder first on sys.path, where a learner's engine.py would
+# stand in for vetgrad's own engine package: the starter drops it (the engine's spec brings the
+# folders its own imports need) and runs conformance.child from the installed package.
+_ZYGOTE = ("import sys; sys.path[:1] = []; import runpy; "
+           "runpy.run_module('conformance.child', run_name='__main__')")
+
+
 class ChildEngine:
     """One engine process at a time, started on demand and replaced when it is lost."""
 
@@ -89,7 +96,7 @@ class ChildEngine:
         self._preloaded = False
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")]))
         self._zproc = subprocess.Popen(
-            [sys.executable, "-m", "conformance.child", str(theirs.fileno())],
+            [sys.executable, "-c", _ZYGOTE, str(theirs.fileno())],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(theirs.fileno(),), start_new_session=True, env=env, cwd=os.getcwd())
         theirs.close()
