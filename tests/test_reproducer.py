@@ -121,3 +121,57 @@ def test_an_engine_that_raises_exits_1(tmp_path: Path, kind: str) -> None:
     done = run_script(reproducer(finding, EngineRef(kind, target)), tmp_path)
     assert done.returncode == 1 and "engine raised while building" in done.stdout
 
+
+def _numbers(graph: Graph) -> list[float]:
+    return [n.value for n in graph.nodes if n.op == "leaf"] + [
+        a.value for n in graph.nodes for a in n.args if isinstance(a, Const)]
+
+
+def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
+    from conformance.shrink_numbers import simpler
+
+    assert simpler(-1.1511812544651348)[:4] == [0.0, -1.0, 1.0, -2.0]
+    assert simpler(-1.1511812544651348)[-2:] == [-1.2, -1.15]
+    assert simpler(3) == [0, 1, 2]
+    assert simpler(0.0) == [] and simpler(float("inf")) == [] and simpler(float("nan")) == []
+    assert simpler(1.0) == [0.0]
+
+
+def test_shrink_numbers_keeps_only_changes_that_still_fail() -> None:
+    from conformance.shrink_numbers import shrink_numbers
+
+    graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.123456789),
+                   Node("add", (0, Const(2.7182818))), Node("mul", (2, 1))))
+    # fails while leaf 0 is negative and leaf 1 is between 0.1 and 0.5
+    out = shrink_numbers(graph, lambda g: g.nodes[0].value < 0 and 0.1 < g.nodes[1].value < 0.5)
+    assert _numbers(out) == [-1.0, 0.12, 0.0]
+    calls = []
+    shrink_numbers(graph, lambda g: calls.append(g) or False, max_checks=5)
+    assert len(calls) == 5
+
+
+def test_a_finding_full_of_long_numbers_shrinks_to_short_ones() -> None:
+    from conformance.adapters import load_adapter
+    from conformance.checker import Checker
+    from conformance.confirm import shrink_finding
+
+    graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.7365243519341519),
+                   Node("add", (0, 1)), Node("tanh", (2,)), Node("mul", (3, Const(2.718281828459045))),
+                   Node("add", (4, 1))))
+    checker = Checker(load_adapter(M.spec("tanh_grad_1_minus_t")), "cpu", strict=False)
+    (result,) = checker.check([graph], [0])
+    finding = result.like("local-grad", "tanh", result.finding.level)
+    assert finding is not None
+    shrink_finding(finding, checker)
+    numbers = _numbers(finding.graph)
+    assert numbers and all(len(repr(x)) <= 5 for x in numbers), finding.graph
+    assert "tanh" in finding.graph.ops() and finding.kind == "local-grad"
+    assert checker.check([finding.graph], [0])[0].like("local-grad", "tanh", finding.level) is not None
+
+
+def test_a_campaigns_finding_has_short_numbers() -> None:
+    report = conformance.run_campaign(M.spec("tanh_grad_1_minus_t"), graphs=40, seed=0, ops=["tanh", "add"])
+    finding = next(f for f in report.findings if f.op == "tanh")
+    numbers = _numbers(finding.graph)
+    assert numbers and all(len(repr(x)) <= 5 for x in numbers), finding.graph
+    assert "x0 = V(" in finding.reproducer
