@@ -59,6 +59,9 @@ def _engine_header(ref: EngineRef) -> list[str]:
         get = [f"# the engine's module {module!r} was made from source text in the harness (no import",
                f"# finds it): save that source as {module}.py beside this script and import {attr} from it",
                f"{name} = None"]
+    elif module == "__main__" or "<" in attr:
+        get = [f"# the engine's {attr} was defined where no import finds it ({module}): define or",
+               f"# import it here{' and make one' if ref.kind == 'adapter' else ''}", f"{name} = None"]
     elif ref.kind == "adapter":
         get = [f"from {module} import {attr.split('.')[0]}", f"A = {attr}()"]
     else:

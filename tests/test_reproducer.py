@@ -175,3 +175,11 @@ def test_a_campaigns_finding_has_short_numbers() -> None:
     numbers = _numbers(finding.graph)
     assert numbers and all(len(repr(x)) <= 5 for x in numbers), finding.graph
     assert "x0 = V(" in finding.reproducer
+
+
+def test_an_engine_no_import_finds_is_said_in_a_comment() -> None:
+    finding = conformance.check_graph(M.spec("tanh_grad_1_minus_t"), GRAPH)
+    assert finding is not None
+    for target in ("__main__:Value", "tests.x:f.<locals>.MyAdapter"):
+        text = reproducer(finding, EngineRef("adapter", target))
+        assert "no import finds it" in text and "import MyAdapter" not in text and "from __main__" not in text
