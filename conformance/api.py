@@ -13,6 +13,7 @@ from typing import Sequence
 from conformance.adapters import Adapter, load_adapter, operand_forms
 from conformance.campaign import run_campaign
 from conformance.checker import Checker
+from conformance.engine_ref import local_ref
 from conformance.graph import Graph
 from conformance.levels import LEVELS, MATH, at_or_below
 from conformance.report import Finding, Report
@@ -85,5 +86,5 @@ def check_graph(engine: str | type | Adapter, graph: Graph, *, level: str = "tor
     (result,) = Checker(adapter, device, strict).check([graph], [0])
     finding = next((f for f in result.findings if at_or_below(f.level, level)), None)
     if finding is not None:
-        finding.reproducer = reproducer(finding, engine if isinstance(engine, str) else adapter.name)
+        finding.reproducer = reproducer(finding, local_ref(adapter))
     return finding

@@ -147,7 +147,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     report.elapsed = time.perf_counter() - start
     report.findings = select_findings(report.findings, max_findings)
     budget = HangBudget(session.timeout)
-    name = engine if isinstance(engine, str) else session.name
+    ref = getattr(session, "ref", None) or (engine if isinstance(engine, str) else session.name)
     for f in report.findings:
         if interrupt.requested():
             break
@@ -158,7 +158,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
         except interrupt.Interrupted:
             break
         if f.kind not in ("nondeterministic", "stateful"):
-            f.reproducer = reproducer(f, name)
+            f.reproducer = reproducer(f, ref)
     report.interrupted = interrupt.requested()
     return report
 

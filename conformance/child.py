@@ -154,8 +154,10 @@ class Server:
         if kind == "load":
             before = set(sys.modules)
             self.adapter = load(request[1])
+            from conformance.engine_ref import adapter_ref
+
             return ("ok", (str(self.adapter.name), bool(self.adapter.supports_higher_order),
-                           _installed(set(sys.modules) - before)))
+                           _installed(set(sys.modules) - before), adapter_ref(self.adapter)))
         if kind == "probe":
             self.graph = -1
             apply = self.adapter.apply

@@ -10,6 +10,7 @@ from conformance import interrupt
 from conformance.graph import Graph
 from conformance.report import Finding
 from conformance.shrink import shrink as shrink_graph
+from conformance.shrink_numbers import shrink_numbers
 from conformance.torch_ref import run_graph
 
 HANG_TRIES = 3  # timeouts a campaign may spend after its last graph (confirming and shrinking)
@@ -70,8 +71,8 @@ def confirm(finding: Finding, checker: Any, budget: HangBudget) -> bool:
 
 def shrink_finding(finding: Finding, checker: Any, budget: HangBudget | None = None) -> None:
     """Shrink the finding's graph to a smaller one that fails the same way (the same kind of
-    finding in the same op at the same level, first at that level in its graph), and take the
-    smaller graph's message."""
+    finding in the same op at the same level, first at that level in its graph): fewer nodes
+    first, then simpler numbers; and take the smaller graph's message."""
     budget = budget or HangBudget(None)
 
     def first_finding(graph: Graph) -> Finding | None:
@@ -83,8 +84,11 @@ def shrink_finding(finding: Finding, checker: Any, budget: HangBudget | None = N
         budget.spend(result.finding)
         return result.like(finding.kind, finding.op, finding.level)
 
-    graph = shrink_graph(finding.graph, lambda g: first_finding(g) is not None,
-                         values=lambda g: run_graph(g, checker.device).values)
+    fails = lambda g: first_finding(g) is not None
+    graph = shrink_graph(finding.graph, fails, values=lambda g: run_graph(g, checker.device).values)
+    graph = shrink_numbers(graph, fails)  # then 0, ±1, 2, small integers, short decimals
+    if graph == finding.graph:
+        graph = finding.graph
     if graph is not finding.graph:
         same = first_finding(graph)
         if same is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from conformance.adapters import Adapter, NodeInfo
+from conformance.engine_ref import local_ref
 from conformance.graph import ALIASED, Const, Graph, Node
 from engine.ops import OPS
 
@@ -240,6 +241,7 @@ class LocalEngine:
     def __init__(self, adapter: Adapter, timeout: float | None = GRAPH_TIMEOUT) -> None:
         self.adapter, self.timeout = adapter, timeout
         self.name, self.supports_higher_order = adapter.name, adapter.supports_higher_order
+        self.ref = local_ref(adapter)  # what a reproducer imports
         self._runs: list[EngineRun] = []
         self._derivs: dict[int, list[Any]] = {}
 

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from conformance import interrupt
 from conformance.adapters import EngineLoadError, NodeInfo
+from conformance.engine_ref import EngineRef
 from conformance.engine_run import (
     GRAPH_TIMEOUT,
     LOST,
@@ -75,6 +76,7 @@ class ChildEngine:
     def __init__(self, spec: EngineSpec, timeout: float | None = GRAPH_TIMEOUT) -> None:
         self.spec, self.timeout = spec, timeout
         self.name, self.supports_higher_order = spec.target, False
+        self.ref = EngineRef("value", spec.target)  # what a reproducer imports (set by start)
         self.proc: bool | None = None  # an engine process is running (forked by the zygote)
         self.pid = 0
         self._status: int | None = None
@@ -133,8 +135,10 @@ class ChildEngine:
         try:
             timeout, self.timeout = self.timeout, max(self.timeout or 0.0, LOAD_TIMEOUT)
             try:
-                self.name, self.supports_higher_order, installed = self._ask(
+                self.name, self.supports_higher_order, installed, (kind, target) = self._ask(
                     ("load", vars(self.spec)), "loading the engine")
+                made = {name for name, _, _ in self.spec.sources}
+                self.ref = EngineRef(str(kind), str(target), target.partition(":")[0] in made)
             finally:
                 self.timeout = timeout
             if installed and not self._preloaded:

@@ -1,9 +1,11 @@
-"""A finding as a standalone script: it builds the graph in the engine and in torch and prints
-both (an engine that raises is shown raising, and torch still runs)."""
+"""A finding as a standalone script: it builds the graph in the engine and in torch, prints both
+(an engine that raises is shown raising, and torch still runs), marks the numbers that differ and
+exits 1 while any does."""
 
 from __future__ import annotations
 
-from conformance.graph import Const, Node, expression
+from conformance.engine_ref import EngineRef, as_ref
+from conformance.graph import Const, Graph, Node, expression
 from conformance.report import Finding
 from engine.ops import INFIX, OPS
 
@@ -22,12 +24,75 @@ def _torch_expr(node: Node, names: dict[int, str]) -> str:
     return f"{op.torch_name}({', '.join(args + [repr(p) for p in node.params])})"
 
 
-def reproducer(finding: Finding, engine: str) -> str:
-    """A standalone script: builds the graph in the engine and in torch, prints both (an engine
-    that raises is shown raising, and torch still runs)."""
+_COMPARE = '''
+def same(a, b):
+    """Equal as the harness judges: the same class (nan, inf of a sign) and within 4 ulps or
+    1e-12 relative."""
+    a, b = float(a), float(b)
+    if a == b or (a != a and b != b):
+        return True
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
+    return abs(a - b) <= max(4 * math.ulp(max(abs(a), abs(b))), 1e-12 * max(abs(a), abs(b)))
+
+
+def mark(what, engine, reference):
+    """Print each number of ``engine`` that differs from torch's; True when any does."""
+    differs = False
+    for i, (e, t) in enumerate(zip(engine, reference)):
+        try:
+            ok = same(e, 0.0 if t is None else t)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            differs = True
+            print(f"  {what} of x{i}: engine {e!r}, torch {t!r}  <-- differs")
+    return differs
+'''
+
+
+def _engine_header(ref: EngineRef) -> list[str]:
+    """How the script gets the engine, and how it reads values and grads and runs backward."""
+    module, _, attr = ref.target.partition(":")
+    name = "A" if ref.kind == "adapter" else "V"
+    if ref.source:
+        get = [f"# the engine's module {module!r} was made from source text in the harness (no import",
+               f"# finds it): save that source as {module}.py beside this script and import {attr} from it",
+               f"{name} = None"]
+    elif module == "__main__" or "<" in attr:
+        get = [f"# the engine's {attr} was defined where no import finds it ({module}): define or",
+               f"# import it here{' and make one' if ref.kind == 'adapter' else ''}", f"{name} = None"]
+    elif ref.kind == "adapter":
+        get = [f"from {module} import {attr.split('.')[0]}", f"A = {attr}()"]
+    else:
+        get = [f"from {module} import {attr.split('.')[0]} as V" if attr.count(".") == 0 else
+               f"from {module} import {attr.split('.')[0]}\nV = {attr}"]
+    if ref.kind == "adapter":
+        reads = ["from engine.ops import OPS", "value, grad, backward = "
+                 "(lambda x: A.value(x)), (lambda x: A.grad(x)), (lambda x: A.backward(x))"]
+    else:
+        reads = ["value, grad, backward = (lambda x: x.data), (lambda x: x.grad), (lambda x: x.backward())"]
+    return [*get, *reads]
+
+
+def _engine_line(ref: EngineRef, graph: Graph, i: int, names: dict[int, str]) -> str:
+    node = graph.nodes[i]
+    if ref.kind != "adapter":
+        return f"x{i} = V({node.value!r})" if node.op == "leaf" else f"x{i} = {expression(graph, i, names)}"
+    if node.op == "leaf":
+        return f"x{i} = A.leaf({node.value!r})"
+    args = ", ".join(f"{a.value!r}" if isinstance(a, Const) else names[a] for a in node.args)
+    return f"x{i} = A.apply(OPS[{node.op!r}], [{args}], {tuple(node.params)!r})"
+
+
+def reproducer(finding: Finding, engine: EngineRef | str) -> str:
+    """A standalone script: builds the graph in the engine (a Value class by its operators, an
+    Adapter by ``leaf``/``apply``) and in torch, prints both, marks each value or grad of the
+    engine that differs from torch's, and exits 1 while any differs (or the engine raises where
+    torch does not), 0 otherwise. ``engine`` is ``module:attr`` of a Value class or an EngineRef."""
+    ref = as_ref(engine)
     graph = finding.graph
     passes = 2 if finding.kind == "repeat-backward" else 1
-    module, _, attr = engine.partition(":")
     last = len(graph.nodes) - 1
     xs = ", ".join(f"x{i}" for i in range(len(graph.nodes)))
     ts = ", ".join(f"t{i}" for i in range(len(graph.nodes)))
@@ -35,17 +100,21 @@ def reproducer(finding: Finding, engine: str) -> str:
     tnames = {i: f"t{i}" for i in range(len(graph.nodes))}
     engine_lines, torch_lines = [], []
     for i, node in enumerate(graph.nodes):
+        engine_lines.append("    " + _engine_line(ref, graph, i, names))
         if node.op == "leaf":
-            engine_lines.append(f"    x{i} = V({node.value!r})")
             torch_lines.append(f"    t{i} = T({node.value!r})")
         else:
-            engine_lines.append(f"    x{i} = {expression(graph, i, names)}")
             torch_lines.append(f"    t{i} = {_torch_expr(node, tnames)}; t{i}.retain_grad()")
     lines = [
         f"# vetgrad conformance reproducer: {finding.kind} mismatch in {finding.op!r} at node {finding.node}",
         f"# {finding.message}",
+        "# exits 1 while the engine differs from torch (each differing number marked), 0 once it agrees",
+        "import math",
+        "import sys",
+        "",
         "import torch",
-        f"from {module} import {attr.split('.')[0]} as V" if attr else "V = None  # the engine's Value class",
+        "",
+        *_engine_header(ref),
         "inf, nan = float('inf'), float('nan')",
         "T = lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)",
         "",
@@ -59,26 +128,38 @@ def reproducer(finding: Finding, engine: str) -> str:
         *torch_lines,
         f"    return [{ts}]",
         "",
+        *_COMPARE.splitlines(),
+        "",
         "",
         "ts = build_torch()",
-        "print('values torch :', [t.item() for t in ts])",
+        "tv = [t.item() for t in ts]",
+        "print('values torch :', tv)",
         "try:",
         "    xs = build_engine()",
-        "    print('values engine:', [x.data for x in xs])",
+        "    ev = [value(x) for x in xs]",
+        "    print('values engine:', ev)",
+        "    differs = mark('value', ev, tv)",
         "except Exception as exc:",
-        "    xs = None",
+        "    xs, differs = None, True",
         "    print('engine raised while building:', repr(exc))",
         f"for n in range({passes}):  # backward() calls (a second one must add the same again)",
+        "    tg = None",
         "    try:",
         f"        ts[{last}].backward(retain_graph=True)",
-        "        print('grads  torch :', [None if t.grad is None else t.grad.item() for t in ts])",
+        "        tg = [None if t.grad is None else t.grad.item() for t in ts]",
+        "        print('grads  torch :', tg)",
         "    except RuntimeError as exc:",
         "        print('torch backward raised:', exc)",
         "    if xs is not None:",
         "        try:",
-        f"            xs[{last}].backward()",
-        "            print('grads  engine:', [x.grad for x in xs])",
+        f"            backward(xs[{last}])",
+        "            eg = [grad(x) for x in xs]",
+        "            print('grads  engine:', eg)",
+        "            differs = (tg is not None and mark('grad', eg, tg)) or differs",
         "        except Exception as exc:",
         "            print('engine backward raised:', repr(exc))",
+        "            differs = differs or tg is not None",
+        "print('the engine differs from torch' if differs else 'the engine agrees with torch')",
+        "sys.exit(1 if differs else 0)",
     ]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,48 @@
+"""What a reproducer imports to run the engine: a Value class or an Adapter, by ``module:attr``,
+and whether that module was made from source text (then no import finds it)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.adapters import Adapter, ValueClassAdapter
+
+
+@dataclass(frozen=True)
+class EngineRef:
+    """``kind`` is ``"value"`` (a micrograd-style class, built with operators) or ``"adapter"``
+    (built through ``leaf``/``apply``); ``target`` is ``module:attr``; ``source`` says the module
+    was made from source text in the harness (as the tests' mutants are)."""
+
+    kind: str
+    target: str
+    source: bool = False
+
+
+def adapter_ref(adapter: Adapter) -> tuple[str, str]:
+    """``(kind, module:attr)`` of a loaded adapter: the Value class it wraps, or its own class."""
+    if isinstance(adapter, ValueClassAdapter):
+        cls: Any = adapter.cls
+        return "value", f"{cls.__module__}:{cls.__qualname__}"
+    cls = type(adapter)
+    return "adapter", f"{cls.__module__}:{cls.__qualname__}"
+
+
+def from_source(module: str) -> bool:
+    """Whether module ``module`` of this process was made from source text (``__vetgrad_source__``)."""
+    return isinstance(getattr(sys.modules.get(module), "__vetgrad_source__", None), str)
+
+
+def local_ref(adapter: Adapter) -> EngineRef:
+    """The reference of an adapter loaded in this process."""
+    kind, target = adapter_ref(adapter)
+    return EngineRef(kind, target, from_source(target.partition(":")[0]))
+
+
+def as_ref(engine: EngineRef | str) -> EngineRef:
+    """An EngineRef as it is; a ``module:attr`` string names a Value class."""
+    if isinstance(engine, EngineRef):
+        return engine
+    return EngineRef("value", engine, from_source(engine.partition(":")[0]))
