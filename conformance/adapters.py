@@ -186,6 +186,8 @@ def _real(x: Any, what: str) -> float:
     """``x`` as a float; a complex number or a non-number is the engine's, said as such."""
     if isinstance(x, complex):
         raise WrongResultError(f"the engine returned a complex value as its {what}: {x!r}")
+    if isinstance(x, (str, bytes)):  # float("0.5") would read it as a number
+        raise WrongResultError(f"the engine's {what} is not a real number: {x!r} ({type(x).__name__})")
     try:
         return float(x)
     except (TypeError, ValueError) as exc:

@@ -184,3 +184,17 @@ def test_method_only_abs_is_tested_in_the_engines_process_and_passes() -> None:
     assert "abs" in report.ops and "abs" not in report.unsupported
     assert report.per_op["abs"].cases > 0 and report.failed == 0, \
         [f.message for f in report.findings[:3]]
+
+
+@pytest.mark.parametrize("data, said", [("0.5", "is not a real number: '0.5' (str)"),
+                                        (0.5 + 1j, "returned a complex value as its value")])
+def test_a_data_that_is_not_a_real_number_is_reported_as_such(data: object, said: str) -> None:
+    from conformance.campaign import run_campaign
+
+    old = "        return self._unary(math.tanh(self.data), \"tanh\""
+    cls = _variant(f"data_{type(data).__name__}", old,
+                   f"        out = Value(0.0, (self,), 'tanh')\n        out.data = {data!r}\n"
+                   f"        return out\n{old}")
+    report = run_campaign(cls, graphs=10, seed=1, max_nodes=6, shrink=False, ops=["tanh", "add"])
+    tanh = [f for f in report.findings if f.op == "tanh"]
+    assert tanh and said in tanh[0].message, [f.message for f in report.findings[:3]]
