@@ -9,20 +9,19 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from engine.ops import Op, public_ops
+from conformance.probe import (
+    FORMS_BINARY,
+    decide,
+    entry_point,
+    operand_forms,
+    probe,
+    spelled_call,
+    spellings,
+)
+from engine.ops import Op
 
-# Operand forms of an op: 'n' unary; 'nn' both nodes, 'nc' constant on the right, 'cn' on the left.
-FORMS_BINARY = ("nn", "nc", "cn")
-_PROBE = (0.7, 1.3)
-
-
-def operand_forms(op: Op) -> tuple[str, ...]:
-    """The forms an op can take: a constant on the left needs an operator (``2 - x``); a method
-    (``x.maximum(2)``) only takes it on the right."""
-    if op.arity == 1:
-        return ("n",)
-    return FORMS_BINARY if op.dunder else ("nn", "nc")
-
+__all__ = ["FORMS_BINARY", "Adapter", "EngineLoadError", "NodeInfo", "ValueClassAdapter",
+           "WrongResultError", "check_adapter", "load_adapter", "operand_forms", "precision"]
 
 @dataclass(frozen=True)
 class NodeInfo:
@@ -77,7 +76,9 @@ class Adapter:
 
     def offers(self, op: Op, form: str) -> bool:
         """Whether the engine has an entry point for ``op`` in ``form`` at all (the probe then
-        tries it); an adapter that lacks an op raises NotImplementedError from ``apply``."""
+        tries it); an adapter that lacks an op raises NotImplementedError from ``apply``. An
+        adapter with several ways to write an op may also offer ``spellings(op, form)`` and
+        ``use(op, form, spelling)``: the probe then tries each and keeps the first that works."""
         return True
 
 
@@ -89,6 +90,7 @@ class ValueClassAdapter(Adapter):
         self.cls = cls
         self.name = name or f"{cls.__module__}:{cls.__qualname__}"
         self._grad_fn = None
+        self._chosen: dict[tuple[str, str], str] = {}
         module = importlib.import_module(cls.__module__)
         package = importlib.import_module(module.__name__.split(".")[0])
         grad_fn = getattr(package, "grad", None)
@@ -100,15 +102,38 @@ class ValueClassAdapter(Adapter):
         return self.cls(x)
 
     def apply(self, op: Op, args: Sequence[Any], params: tuple[Any, ...]) -> Any:
-        out = op.call(*args, *params)
+        """``op`` written the way the probe found the class takes it (``abs(x)`` or ``x.abs()``)."""
+        form = "".join("n" if isinstance(a, self.cls) else "c" for a in args)
+        out = spelled_call(op, self.spelling(op, form))(*args, *params)
         if not isinstance(out, self.cls):
             raise WrongResultError(f"{op.name} returned a {type(out).__name__}, not a {self.cls.__name__}")
         return out
 
+    def spellings(self, op: Op, form: str) -> tuple[str, ...]:
+        return spellings(op, form)
+
+    def use(self, op: Op, form: str, spelling: str) -> None:
+        self._chosen[(op.name, form)] = spelling
+
+    def spelling(self, op: Op, form: str) -> str:
+        """The spelling chosen for ``op`` in ``form``: the probe's, else (a process that did not
+        probe) the one spelling the class has, or the first of several that it takes."""
+        key = (op.name, form)
+        if key not in self._chosen:
+            names = spellings(op, form) or ("operator",)
+            have = [s for s in names if hasattr(self.cls, entry_point(op, form, s))] or list(names)
+            self._chosen[key] = have[0]
+            if len(have) > 1:
+                for s in have:
+                    self._chosen[key] = s
+                    if decide(self, op, form)[0]:
+                        break
+                else:
+                    self._chosen[key] = have[0]
+        return self._chosen[key]
+
     def offers(self, op: Op, form: str) -> bool:
-        if op.dunder:
-            return hasattr(self.cls, f"__{'r' if form == 'cn' else ''}{op.dunder}__")
-        return op.method is not None and hasattr(self.cls, op.method)
+        return hasattr(self.cls, entry_point(op, form, self.spelling(op, form)))
 
     def value(self, node: Any) -> float:
         return _real(node.data, "value")
@@ -161,6 +186,8 @@ def _real(x: Any, what: str) -> float:
     """``x`` as a float; a complex number or a non-number is the engine's, said as such."""
     if isinstance(x, complex):
         raise WrongResultError(f"the engine returned a complex value as its {what}: {x!r}")
+    if isinstance(x, (str, bytes)):  # float("0.5") would read it as a number
+        raise WrongResultError(f"the engine's {what} is not a real number: {x!r} ({type(x).__name__})")
     try:
         return float(x)
     except (TypeError, ValueError) as exc:
@@ -187,46 +214,6 @@ def precision(adapter: Adapter) -> tuple[str, float]:
     return PRECISIONS[0]
 
 
-def probe(adapter: Adapter) -> dict[str, tuple[str, ...]]:
-    """Which forms of which ops the engine offers. A form is unsupported when the engine lacks it
-    or refuses it: no such method or operator, NotImplementedError, an assert or a TypeError (as
-    micrograd's ``Value ** Value``), or an AttributeError with a plain-number operand. A form that
-    exists but crashes otherwise, returns nan or a non-Value on ordinary inputs, or whose backward
-    raises is kept: the campaign reports it as the bug it is, not as an op the engine lacks."""
-    supported: dict[str, tuple[str, ...]] = {}
-    for op in public_ops():
-        params = op.sweep_params[0]  # type: ignore[index]
-        ok = [form for form in operand_forms(op)
-              if adapter.offers(op, form) and _tries(adapter, op, form, params)]
-        if ok:
-            supported[op.name] = tuple(ok)
-    return supported
-
-
-def _tries(adapter: Adapter, op: Op, form: str, params: tuple[Any, ...]) -> bool:
-    """Whether ``op`` in ``form`` is offered: False only for a refusal, True for anything else."""
-    try:
-        leaves = [adapter.leaf(x) for x in _PROBE[: form.count("n")]]
-        it = iter(leaves)
-        args = [next(it) if f == "n" else _PROBE[i] for i, f in enumerate(form)]
-        out = adapter.apply(op, args, params)
-        adapter.value(out)
-    except (NotImplementedError, AssertionError, TypeError):
-        return False
-    except AttributeError:
-        return "c" not in form  # a plain number it cannot take ('float' has no attribute 'data')
-    except Exception:
-        return True
-    if op.differentiable:
-        try:
-            adapter.backward(out)
-        except NotImplementedError:
-            return False
-        except Exception:
-            return True
-    return True
-
-
 class EngineLoadError(Exception):
     """The engine named on the command line cannot be used (exit status 2)."""
 
@@ -234,7 +221,7 @@ class EngineLoadError(Exception):
 def load_adapter(spec: str | type | Adapter) -> Adapter:
     """``module:attr`` naming a Value class or an Adapter subclass, or the object itself."""
     if isinstance(spec, Adapter):
-        return spec
+        return check_adapter(spec)
     target: Any = spec
     if isinstance(spec, str):
         module_name, _, attr = spec.partition(":")
@@ -250,10 +237,50 @@ def load_adapter(spec: str | type | Adapter) -> Adapter:
                 raise EngineLoadError(f"module {module_name!r} has no attribute {attr!r}")
             target = getattr(target, part)
     if isinstance(target, type) and issubclass(target, Adapter):
-        return target()
+        return check_adapter(target())
     if isinstance(target, type):
         for needed in ("__add__", "backward"):
             if not hasattr(target, needed):
                 raise EngineLoadError(f"{target.__qualname__} does not look like a Value class (no {needed})")
         return ValueClassAdapter(target, spec if isinstance(spec, str) else None)
     raise EngineLoadError(f"{spec!r} is neither a Value class nor an Adapter subclass")
+
+
+def check_adapter(adapter: Adapter) -> Adapter:
+    """``adapter``, once its first leaf is made and read: an exception raised in the adapter's
+    own code (a frame of its class's methods, not of the engine it calls) is a usage error
+    (EngineLoadError) naming the adapter; anything else is left for the probe to judge. A C
+    function's exception also shows in the caller's frame, so only the failures that are the
+    adapter's whatever it calls count (see _adapters_own)."""
+    cls = type(adapter)
+    if cls.__module__.startswith("conformance."):
+        return adapter
+    own = {f.__code__ for klass in cls.__mro__ if issubclass(klass, Adapter)
+           for f in vars(klass).values() if hasattr(f, "__code__")}
+    step = "leaf(0.7)"
+    try:
+        node = adapter.leaf(0.7)
+        step = "value(leaf(0.7))"
+        adapter.value(node)
+    except Exception as exc:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None and tb.tb_frame.f_code in own and _adapters_own(exc, adapter, tb):
+            where = f"{tb.tb_frame.f_code.co_filename}, line {tb.tb_lineno}"
+            raise EngineLoadError(f"the adapter {cls.__module__}:{cls.__qualname__} failed in its own "
+                                  f"code: {step} raised {type(exc).__name__}: {exc} ({where})") from exc
+    return adapter
+
+
+def _adapters_own(exc: Exception, adapter: Adapter, tb: Any) -> bool:
+    """A name the adapter's code cannot resolve (NameError, ImportError, an attribute missing on
+    a module or on the adapter itself), or a method it did not write (Adapter's own default)."""
+    import types
+
+    if isinstance(exc, (NameError, ImportError)):
+        return True
+    if isinstance(exc, AttributeError):
+        return isinstance(getattr(exc, "obj", None), (types.ModuleType, Adapter))
+    return isinstance(exc, NotImplementedError) and tb.tb_frame.f_code in {
+        f.__code__ for f in vars(Adapter).values() if hasattr(f, "__code__")}

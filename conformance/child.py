@@ -172,6 +172,8 @@ class Server:
             finally:
                 del self.adapter.apply
             return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
+        if kind == "probe_log":
+            return ("ok", [tuple(map(str, d)) for d in getattr(self.adapter, "probe_log", [])])
         if kind == "derivatives":
             _, k, leaf, max_order = request
             self.graph = k

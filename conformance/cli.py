@@ -120,6 +120,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--graph-timeout", type=_positive(float), default=GRAPH_TIMEOUT, metavar="SECONDS",
                    help=f"seconds the engine may spend on one graph before it is reported as "
                         f"hanging (default {GRAPH_TIMEOUT:g}; also the probe's deadline)")
+    p.add_argument("--show-probe", action="store_true",
+                   help="only probe the engine: print each op's forms and spellings (abs(x), "
+                        "x.abs()), whether each is supported and why, then exit")
     p.add_argument("--show", type=int, default=3, metavar="N",
                    help="reproducer scripts printed in full (default 3; all are in --json)")
     return p
@@ -231,6 +234,30 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     return combined
+
+
+def _show_probe(args: argparse.Namespace, out: Any) -> int:
+    """``--show-probe``: the probe's decisions, in the engine's own process (exit 0; 2 when the
+    engine cannot be loaded; 1 when its process is lost in the probe)."""
+    from conformance.probe import format_probe
+
+    try:
+        session = open_engine(args.engine, args.graph_timeout)
+    except EngineLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        forms = session.forms()
+        log = session.probe_log()
+    except ProbeError as exc:
+        print(f"the probe failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        session.close()
+    print(f"vetgrad probe: engine {session.name}", file=out)
+    print(format_probe(log), file=out)  # type: ignore[arg-type]
+    print(f"{len(forms)} ops supported", file=out)
+    return 0
 
 
 def _probe(engine: str, timeout: float) -> dict[str, tuple[str, ...]] | None:
@@ -436,6 +463,8 @@ def _main(args: argparse.Namespace, out: Any) -> int:
         print(f"error: --engine must look like module:attr (e.g. engine:Value), got {args.engine!r}",
               file=sys.stderr)
         return 2
+    if args.show_probe:
+        return _show_probe(args, out)
     try:
         if args.higher_order:  # asked of the engine in its own process, as everything else
             from conformance.campaign import open_engine

@@ -248,6 +248,9 @@ class LocalEngine:
     def forms(self) -> dict[str, tuple[str, ...]]:
         return self.adapter.forms()
 
+    def probe_log(self) -> list[tuple[str, ...]]:
+        return [tuple(d) for d in getattr(self.adapter, "probe_log", [])]
+
     def precision(self) -> tuple[str, float]:
         """What the engine stores numbers in (adapters.precision)."""
         from conformance.adapters import precision

@@ -290,6 +290,15 @@ class ChildEngine:
             op = list(OPS)[node] if phase == PROBE and 0 <= node < len(OPS) else "?"
             raise ProbeError(op, self._lost(exc).replace("in the probe", f"in the probe of {op}")) from None
 
+    def probe_log(self) -> list[tuple[str, ...]]:
+        """The last probe's decisions (op, form, spelling, decision, why), from the engine's process."""
+        self._ensure()
+        try:
+            return [tuple(d) for d in self._ask(("probe_log",), "reading the probe's decisions")]
+        except _LostError as exc:
+            self._lost(exc)
+            return []
+
     def precision(self) -> tuple[str, float]:
         """What the engine stores numbers in, seen in its own process (float64 if the process is
         lost while looking: the graphs will then say what went wrong)."""

@@ -33,3 +33,41 @@ def test_readme_api_example_runs_as_written() -> None:
 
     pytest.importorskip("torch", reason="the harness compares against PyTorch")
     exec(compile(_readme_example("api"), "README.md (api example)", "exec"), {})
+
+
+def _run_adapter(folder: Path, source: str) -> tuple[int, str]:
+    """``python -m conformance --engine myadapter:MyAdapter`` from ``folder``, as the README says."""
+    import os
+    import subprocess
+    import sys
+
+    (folder / "myadapter.py").write_text(source)
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+    proc = subprocess.run([sys.executable, "-m", "conformance", "--engine", "myadapter:MyAdapter",
+                           "--graphs", "60", "--no-shrink"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_readme_adapter_example_runs_as_written(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("torch", reason="the harness compares against PyTorch")
+    status, out = _run_adapter(tmp_path, _readme_example("adapter"))
+    assert status == 0, out
+    assert "math ✔" in out and "unsupported (not tested): sub" in out, out
+
+
+def test_an_adapter_failing_in_its_own_code_exits_2_naming_it(tmp_path: Path) -> None:
+    """The README's adapter as it used to be written: ``mylib`` undefined, NameError in leaf()."""
+    import pytest
+
+    pytest.importorskip("torch", reason="the harness compares against PyTorch")
+    source = _readme_example("adapter")
+    line = "mylib = types.SimpleNamespace(Scalar=Scalar, add=add, mul=mul, tanh=tanh)\n"
+    assert line in source
+    status, out = _run_adapter(tmp_path, source.replace(line, ""))
+    assert status == 2, out
+    assert "the adapter myadapter:MyAdapter failed in its own code: leaf(0.7) raised NameError: " \
+           "name 'mylib' is not defined" in out, out
+    assert "passed" not in out, out
