@@ -239,6 +239,7 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
 def _show_probe(args: argparse.Namespace, out: Any) -> int:
     """``--show-probe``: the probe's decisions, in the engine's own process (exit 0; 2 when the
     engine cannot be loaded; 1 when its process is lost in the probe)."""
+    from conformance.campaign import open_engine
     from conformance.probe import format_probe
 
     try:
@@ -433,9 +434,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupt.reset()
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     interrupt.install()
+    # a console script, unlike `python -m`, does not look in the current folder for --engine;
+    # for this run only (a caller's sys.path is left as it was)
+    path = list(sys.path)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return _main(args, out)
     finally:
+        sys.path[:] = path
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
 
@@ -456,9 +463,6 @@ def _main(args: argparse.Namespace, out: Any) -> int:
     if missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
-    # a console script, unlike `python -m`, does not look in the current folder for --engine
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     if ":" not in args.engine.strip(":") or args.engine.startswith(":") or args.engine.endswith(":"):
         print(f"error: --engine must look like module:attr (e.g. engine:Value), got {args.engine!r}",
               file=sys.stderr)
