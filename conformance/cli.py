@@ -9,22 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import sys
-import time
 from typing import Any, Sequence
 
 from conformance import interrupt
 from conformance.adapters import EngineLoadError
 from conformance.cluster import ClusterError
 from conformance.engine_run import GRAPH_TIMEOUT
-from conformance.generate import resolve_ops
 from conformance.isolation import ProbeError
-from conformance.levels import LEVELS, at_or_below
+from conformance.levels import LEVELS
+from conformance.orchestrate import run
 from conformance.output import check_output_path, write_atomically
-from conformance.report import Report, select_findings
+from conformance.report_json import SCHEMA_VERSION, report_json
+from conformance.report_text import format_report, ladder_line
 from engine.ops import public_ops
+
+__all__ = ["SCHEMA_VERSION", "format_report", "ladder_line", "main", "parser", "report_json", "run"]
 
 EPILOG = """\
 examples:
@@ -128,114 +129,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _devices(choice: str) -> list[str]:
-    from conformance.torch_ref import available_devices
-
-    have = available_devices()
-    if choice == "all":
-        if "cuda" not in have and os.environ.get("REQUIRE_CUDA") == "1":
-            raise EngineLoadError("REQUIRE_CUDA=1 but torch.cuda.is_available() is False")
-        return have
-    if choice not in have:
-        raise EngineLoadError(f"device {choice!r} is not available here (have: {', '.join(have)})")
-    return [choice]
-
-
-def _progress_printer(total: int | None) -> Any:
-    if not sys.stderr.isatty():
-        return None
-    start = time.perf_counter()
-
-    def show(report: Report) -> None:
-        rate = report.graphs / max(time.perf_counter() - start, 1e-9)
-        of = f"/{total}" if total else ""
-        sys.stderr.write(f"\r  {report.graphs}{of} graphs, {report.failed} failed, {rate:.0f}/s ")
-        sys.stderr.flush()
-
-    return show
-
-
-def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
-    devices = _devices(args.device)
-    ops = resolve_ops(args.ops.split(",")) if args.ops else None
-    names = [op.name for op in ops] if ops else None
-    graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
-    forms = _probe(args.engine, args.graph_timeout) if args.workers > 1 else None
-    workers = args.workers if forms is not None else 1
-    combined: Report | None = None
-    executor = None
-    if args.cluster:
-        from conformance.cluster import Cluster
-
-        executor = Cluster(args.cluster)
-        if args.workers == 1:  # one share per cluster worker
-            workers = executor.size
-            forms = _probe(args.engine, args.graph_timeout) if workers > 1 else None
-    try:
-        for device in devices:
-            if interrupt.requested():
-                break
-            combined = _run_device(args, device, graphs, names, forms, workers, executor, combined)
-    finally:
-        if executor is not None:
-            executor.close()
-    if combined is None:
-        raise interrupt.Interrupted()
-    combined.findings = select_findings(combined.findings, args.max_findings)
-    return combined, devices
-
-
-def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names: Any,
-                forms: Any, workers: int, executor: Any, combined: Report | None) -> Report | None:
-    """The campaign on one device in ``workers`` shares (local processes or cluster workers),
-    merged into ``combined``."""
-    jobs = []
-    for w in range(workers):
-        # worker w checks batches w, w + workers, ...: each batch is the one a single process
-        # checks, so no count depends on --workers
-        jobs.append(dict(engine=args.engine, graphs=graphs, seconds=args.time, seed=args.seed,
-                         max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
-                         shard=args.shard, blocks=(w, workers), max_findings=args.max_findings,
-                         shrink=not args.no_shrink, higher_order=args.higher_order,
-                         edges=not args.no_edge_sweep and w == 0,
-                         graph_timeout=args.graph_timeout, forms=forms))
-    if graphs is not None:
-        jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
-    if executor is not None:
-        from conformance.cluster import run_job
-        from conformance.engine_spec import engine_spec
-
-        spec = engine_spec(args.engine)  # what a worker elsewhere needs (a test mutant's source)
-        for job in jobs:
-            job["engine"] = spec or args.engine
-
-        def done(i: int, total: int) -> None:
-            print(f"  cluster: share {i}/{total} done", file=sys.stderr, flush=True)
-
-        reports = executor.run(run_job, jobs, done)
-    elif len(jobs) == 1:
-        jobs[0]["progress"] = _progress_printer(graphs)
-        from conformance.campaign import run_campaign
-
-        reports = [run_campaign(**jobs[0])]
-    else:
-        from conformance.workers import run_workers
-
-        reports = run_workers(jobs)
-    for r in reports:
-        if combined is None:
-            combined = r
-            combined.devices = []
-        else:
-            combined.merge(r)
-            combined.elapsed = max(combined.elapsed, r.elapsed)
-    if combined is not None:
-        combined.devices.append(device)
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
-    return combined
-
-
 def _show_probe(args: argparse.Namespace, out: Any) -> int:
     """``--show-probe``: the probe's decisions, in the engine's own process (exit 0; 2 when the
     engine cannot be loaded; 1 when its process is lost in the probe)."""
@@ -259,162 +152,6 @@ def _show_probe(args: argparse.Namespace, out: Any) -> int:
     print(format_probe(log), file=out)  # type: ignore[arg-type]
     print(f"{len(forms)} ops supported", file=out)
     return 0
-
-
-def _probe(engine: str, timeout: float) -> dict[str, tuple[str, ...]] | None:
-    """The probe, once for all workers (None: it failed; one process then reports how)."""
-    from conformance.campaign import open_engine
-
-    session = open_engine(engine, timeout)
-    try:
-        return session.forms()
-    except ProbeError:
-        return None
-    finally:
-        session.close()
-
-
-def ladder_line(report: Report) -> str:
-    """``math ✔ · robust ✘ div, log (raises ZeroDivisionError where torch gives inf or nan) ·
-    torch ✘ 3 ops (the sign of a zero gradient (torch convention))``."""
-    parts = []
-    for level, reached, causes in report.ladder():
-        if reached and not causes:
-            parts.append(f"{level} ✔")
-            continue
-        ops = list(dict.fromkeys(op for _, by_op in causes for op in by_op))
-        named = ", ".join(ops) if len(ops) <= 4 else f"{len(ops)} ops"
-        top = f" ({causes[0][0]})" if causes else ""
-        parts.append(f"{level} {'✔' if reached else '✘'} {named}{top}")
-    return " · ".join(parts)
-
-
-def op_status(report: Report, name: str) -> str:
-    """ok, imprecise, fail or unsupported, at the report's level."""
-    if name in report.unsupported and not report.unsupported[name]:
-        return "unsupported"
-    failing = {op for (level, _), by_op in report.causes.items() if at_or_below(level, report.level)
-               for op in by_op}
-    st = report.per_op.get(name)
-    if name in failing:
-        return "fail"
-    return "imprecise" if st is not None and st.imprecise else "ok"
-
-
-def format_report(report: Report, show: int) -> str:
-    lines = [f"ladder: {ladder_line(report)}   (judged at --level {report.level})"]
-    if report.precision != "float64":
-        lines.append(f"the engine computes in {report.precision}: judged with {report.precision}'s "
-                     f"rounding (values off by ~1e-8 relative are no failure; --strict holds it "
-                     f"to float64)")
-    lines.append(f"{'op':<12} {'cases':>8} {'passed':>8} {'failed':>7} {'imprecise':>9} {'worst ulps':>10}  status")
-    extra = [name for name in report.per_op if name not in report.ops]
-    for name in [*report.ops, *extra]:
-        st = report.per_op.get(name)
-        if st is None or st.cases == 0:
-            lines.append(f"{name:<12} {0:>8} {0:>8} {0:>7} {0:>9} {'-':>10}  not reached")
-            continue
-        status = op_status(report, name)
-        status = "FAIL" if status == "fail" else status
-        forms = report.unsupported.get(name)
-        if forms:
-            status += f" (forms {','.join(forms)} unsupported)"
-        lines.append(f"{name:<12} {st.cases:>8} {st.passed:>8} {st.failed:>7} {st.imprecise:>9} "
-                     f"{st.worst_ulps:>10.0f}  {status}")
-    if report.kinds:
-        kinds = ", ".join(f"{k}: {n}" for k, n in sorted(report.kinds.items(), key=lambda kv: -kv[1]))
-        lines.append(f"failing graphs by first finding: {kinds}")
-    missing = [name for name, forms in report.unsupported.items() if not forms]
-    if missing:
-        lines.append(f"unsupported (not tested): {', '.join(missing)}")
-    if report.causes:
-        lines.append("")
-        lines.append("diagnoses, by level (graphs per op):")
-        for level, _, causes in report.ladder():
-            for cause, by_op in causes:
-                ops = ", ".join(f"{op}: {n} graph{'s' if n > 1 else ''}" for op, n in by_op.items())
-                lines.append(f"  [{level}] {cause} ({ops})")
-    shown = [f for f in report.findings if at_or_below(f.level, report.level)]
-    if shown:
-        lines.append("")
-        lines.append(f"findings at level {report.level} or below ({len(shown)} shown of "
-                     f"{report.failed} failing graphs), lowest level first:")
-        for i, f in enumerate(shown):
-            where = "edge sweep" if f.index < 0 else f"graph {f.index}"
-            lines.append(f"- [{f.level}] [{f.device}] {where}: {f.cause or f.kind} in {f.op} "
-                         f"(node {f.node}, {len(f.graph.nodes)} nodes after shrinking): {f.message}")
-            if i < show and f.reproducer:
-                lines.append("  reproducer:")
-                lines.extend("    " + line for line in f.reproducer.splitlines())
-    return "\n".join(lines)
-
-
-SCHEMA_VERSION = 1  # conformance/report.schema.json; a new version only adds fields
-
-
-def _vetgrad_version() -> str:
-    from engine import __version__
-
-    return __version__
-
-
-def _engine_module(spec: Any) -> str | None:
-    return spec.partition(":")[0] if isinstance(spec, str) else getattr(spec, "__module__", None)
-
-
-def _engine_version(spec: Any) -> str | None:
-    """The engine module's ``__version__``, else its top package's distribution version."""
-    import importlib
-    import importlib.metadata
-
-    name = _engine_module(spec)
-    if not name:
-        return None
-    module = sys.modules.get(name)
-    version = getattr(module, "__version__", None) if module is not None else None
-    if version is None:
-        top = name.split(".")[0]
-        version = getattr(sys.modules.get(top), "__version__", None)
-        if version is None:
-            try:
-                version = importlib.metadata.version(top)
-            except importlib.metadata.PackageNotFoundError:
-                return None
-    return str(version)
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    """Every option of the run as plain JSON values."""
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-
-
-def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-
-    return {
-        "schema_version": SCHEMA_VERSION, "vetgrad_version": _vetgrad_version(),
-        "engine_module": _engine_module(args.engine),
-        "engine_version": _engine_version(args.engine),
-        "command_line": list(sys.argv), "options": _options(args),
-        "engine": report.engine, "seed": report.seed, "strict": report.strict,
-        "devices": report.devices, "graphs": report.graphs, "passed": report.passed,
-        "failed": report.failed, "imprecise_graphs": report.imprecise_graphs,
-        "elapsed_seconds": report.elapsed, "max_nodes": args.max_nodes, "shard": list(args.shard),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "level": report.level, "precision": report.precision,
-        "levels": {level: {"passed": reached, "failed_graphs": report.failed_at[level],
-                           "failing_ops": sorted({op for _, by_op in causes for op in by_op}),
-                           "causes": [{"cause": c, "graphs_by_op": by_op} for c, by_op in causes]}
-                   for level, reached, causes in report.ladder()},
-        "per_op": {name: vars(st) | {"status": op_status(report, name)}
-                   for name, st in report.per_op.items()}
-                  | {name: {"status": "unsupported"} for name, forms in report.unsupported.items()
-                     if not forms},
-        "unsupported": report.unsupported,
-        "failing_graphs_by_first_finding": report.kinds,
-        "findings": [f.to_json() for f in report.findings],
-        **({"interrupted": True} if report.interrupted else {}),
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,136 @@
+"""A campaign across devices, worker processes or a Dask cluster: the shares, then one report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+from conformance import interrupt
+from conformance.adapters import EngineLoadError
+from conformance.generate import resolve_ops
+from conformance.isolation import ProbeError
+from conformance.report import Report, select_findings
+
+
+def _devices(choice: str) -> list[str]:
+    from conformance.torch_ref import available_devices
+
+    have = available_devices()
+    if choice == "all":
+        if "cuda" not in have and os.environ.get("REQUIRE_CUDA") == "1":
+            raise EngineLoadError("REQUIRE_CUDA=1 but torch.cuda.is_available() is False")
+        return have
+    if choice not in have:
+        raise EngineLoadError(f"device {choice!r} is not available here (have: {', '.join(have)})")
+    return [choice]
+
+
+def _progress_printer(total: int | None) -> Any:
+    if not sys.stderr.isatty():
+        return None
+    start = time.perf_counter()
+
+    def show(report: Report) -> None:
+        rate = report.graphs / max(time.perf_counter() - start, 1e-9)
+        of = f"/{total}" if total else ""
+        sys.stderr.write(f"\r  {report.graphs}{of} graphs, {report.failed} failed, {rate:.0f}/s ")
+        sys.stderr.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
+    devices = _devices(args.device)
+    ops = resolve_ops(args.ops.split(",")) if args.ops else None
+    names = [op.name for op in ops] if ops else None
+    graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
+    forms = _probe(args.engine, args.graph_timeout) if args.workers > 1 else None
+    workers = args.workers if forms is not None else 1
+    combined: Report | None = None
+    executor = None
+    if args.cluster:
+        from conformance.cluster import Cluster
+
+        executor = Cluster(args.cluster)
+        if args.workers == 1:  # one share per cluster worker
+            workers = executor.size
+            forms = _probe(args.engine, args.graph_timeout) if workers > 1 else None
+    try:
+        for device in devices:
+            if interrupt.requested():
+                break
+            combined = _run_device(args, device, graphs, names, forms, workers, executor, combined)
+    finally:
+        if executor is not None:
+            executor.close()
+    if combined is None:
+        raise interrupt.Interrupted()
+    combined.findings = select_findings(combined.findings, args.max_findings)
+    return combined, devices
+
+
+def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names: Any,
+                forms: Any, workers: int, executor: Any, combined: Report | None) -> Report | None:
+    """The campaign on one device in ``workers`` shares (local processes or cluster workers),
+    merged into ``combined``."""
+    jobs = []
+    for w in range(workers):
+        # worker w checks batches w, w + workers, ...: each batch is the one a single process
+        # checks, so no count depends on --workers
+        jobs.append(dict(engine=args.engine, graphs=graphs, seconds=args.time, seed=args.seed,
+                         max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
+                         shard=args.shard, blocks=(w, workers), max_findings=args.max_findings,
+                         shrink=not args.no_shrink, higher_order=args.higher_order,
+                         edges=not args.no_edge_sweep and w == 0,
+                         graph_timeout=args.graph_timeout, forms=forms))
+    if graphs is not None:
+        jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
+    if executor is not None:
+        from conformance.cluster import run_job
+        from conformance.engine_spec import engine_spec
+
+        spec = engine_spec(args.engine)  # what a worker elsewhere needs (a test mutant's source)
+        for job in jobs:
+            job["engine"] = spec or args.engine
+
+        def done(i: int, total: int) -> None:
+            print(f"  cluster: share {i}/{total} done", file=sys.stderr, flush=True)
+
+        reports = executor.run(run_job, jobs, done)
+    elif len(jobs) == 1:
+        jobs[0]["progress"] = _progress_printer(graphs)
+        from conformance.campaign import run_campaign
+
+        reports = [run_campaign(**jobs[0])]
+    else:
+        from conformance.workers import run_workers
+
+        reports = run_workers(jobs)
+    for r in reports:
+        if combined is None:
+            combined = r
+            combined.devices = []
+        else:
+            combined.merge(r)
+            combined.elapsed = max(combined.elapsed, r.elapsed)
+    if combined is not None:
+        combined.devices.append(device)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    return combined
+
+
+def _probe(engine: str, timeout: float) -> dict[str, tuple[str, ...]] | None:
+    """The probe, once for all workers (None: it failed; one process then reports how)."""
+    from conformance.campaign import open_engine
+
+    session = open_engine(engine, timeout)
+    try:
+        return session.forms()
+    except ProbeError:
+        return None
+    finally:
+        session.close()

@@ -1,0 +1,78 @@
+"""The report as JSON (``--json``), following conformance/report.schema.json."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from typing import Any
+
+from conformance.report import Report
+from conformance.report_text import op_status
+
+SCHEMA_VERSION = 1  # conformance/report.schema.json; a new version only adds fields
+
+
+def _vetgrad_version() -> str:
+    from engine import __version__
+
+    return __version__
+
+
+def _engine_module(spec: Any) -> str | None:
+    return spec.partition(":")[0] if isinstance(spec, str) else getattr(spec, "__module__", None)
+
+
+def _engine_version(spec: Any) -> str | None:
+    """The engine module's ``__version__``, else its top package's distribution version."""
+    import importlib
+    import importlib.metadata
+
+    name = _engine_module(spec)
+    if not name:
+        return None
+    module = sys.modules.get(name)
+    version = getattr(module, "__version__", None) if module is not None else None
+    if version is None:
+        top = name.split(".")[0]
+        version = getattr(sys.modules.get(top), "__version__", None)
+        if version is None:
+            try:
+                version = importlib.metadata.version(top)
+            except importlib.metadata.PackageNotFoundError:
+                return None
+    return str(version)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option of the run as plain JSON values."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
+
+
+def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    return {
+        "schema_version": SCHEMA_VERSION, "vetgrad_version": _vetgrad_version(),
+        "engine_module": _engine_module(args.engine),
+        "engine_version": _engine_version(args.engine),
+        "command_line": list(sys.argv), "options": _options(args),
+        "engine": report.engine, "seed": report.seed, "strict": report.strict,
+        "devices": report.devices, "graphs": report.graphs, "passed": report.passed,
+        "failed": report.failed, "imprecise_graphs": report.imprecise_graphs,
+        "elapsed_seconds": report.elapsed, "max_nodes": args.max_nodes, "shard": list(args.shard),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__},
+        "level": report.level, "precision": report.precision,
+        "levels": {level: {"passed": reached, "failed_graphs": report.failed_at[level],
+                           "failing_ops": sorted({op for _, by_op in causes for op in by_op}),
+                           "causes": [{"cause": c, "graphs_by_op": by_op} for c, by_op in causes]}
+                   for level, reached, causes in report.ladder()},
+        "per_op": {name: vars(st) | {"status": op_status(report, name)}
+                   for name, st in report.per_op.items()}
+                  | {name: {"status": "unsupported"} for name, forms in report.unsupported.items()
+                     if not forms},
+        "unsupported": report.unsupported,
+        "failing_graphs_by_first_finding": report.kinds,
+        "findings": [f.to_json() for f in report.findings],
+        **({"interrupted": True} if report.interrupted else {}),
+    }
