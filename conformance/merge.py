@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from typing import Any, Sequence
 
 from conformance.graph import Graph
 from conformance.levels import LEVELS, at_or_below
+from conformance.output import write_atomically
 from conformance.report import Finding, select_findings
 
 # Options that must agree between shards (the rest, e.g. --shard, --workers, --json, may differ).
@@ -133,15 +132,7 @@ def _write(data: dict[str, Any], path: str) -> None:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".merge-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(data, indent=1))
 
 
 def main(argv: Sequence[str]) -> int:
