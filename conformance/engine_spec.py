@@ -34,21 +34,15 @@ def engine_spec(engine: str | type | Adapter | EngineSpec) -> EngineSpec | None:
     if isinstance(engine, str) and _is_file_spec(engine):
         return _file_spec(engine, path)
     if isinstance(engine, str):
-        refuse_shadowed(engine.partition(":")[0])
-        # a module made from source in this process (e.g. a test mutant) travels as its source
-        module = sys.modules.get(engine.partition(":")[0])
-        source = getattr(module, "__vetgrad_source__", None)
-        if isinstance(source, str):
-            return EngineSpec(engine, path, ((module.__name__, source,  # type: ignore[union-attr]
-                                              str(getattr(module, "__file__", "")) or ""),))
-        return EngineSpec(engine, path)
+        name = engine.partition(":")[0]
+        refuse_shadowed(name)
+        return EngineSpec(engine, path, _made_from_source(name))
     if isinstance(engine, type):
         module = sys.modules.get(engine.__module__)
         target = f"{engine.__module__}:{engine.__qualname__}"
-        source = getattr(module, "__vetgrad_source__", None)
-        if isinstance(source, str):
-            return EngineSpec(target, path, ((engine.__module__, source,
-                                              str(getattr(module, "__file__", "")) or ""),))
+        sources = _made_from_source(engine.__module__)
+        if sources:
+            return EngineSpec(target, path, sources)
         spec = getattr(module, "__spec__", None)
         if spec is not None and spec.origin and "<" not in engine.__qualname__:
             if _importable(engine.__module__):
@@ -82,6 +76,17 @@ def _importable(name: str) -> bool:
     module = sys.modules.get(name)
     origin = getattr(getattr(module, "__spec__", None), "origin", None)
     return found is not None and (module is None or origin == found.origin)
+
+
+def _made_from_source(name: str) -> tuple[tuple[str, str, str], ...]:
+    """``((name, source, filename),)`` for a module made from source text in this process (it
+    keeps it in ``__vetgrad_source__``, as the test mutants do): it travels as that source; ()
+    for any other module."""
+    module = sys.modules.get(name)
+    source = getattr(module, "__vetgrad_source__", None)
+    if not isinstance(source, str):
+        return ()
+    return ((name, source, str(getattr(module, "__file__", "")) or ""),)
 
 
 OURS = ("engine", "nn", "conformance", "benchmarks")  # vetgrad's own top-level packages
