@@ -18,6 +18,7 @@ from conformance.engine_spec import engine_spec
 from conformance.generate import resolve_ops
 from conformance.graph import Const, Graph, Node
 from conformance.isolation import ChildEngine, ProbeError
+from conformance.progress import Monitor
 from conformance.report import Finding, GraphResult, Report, select_findings
 from conformance.reproducer import reproducer
 from conformance.torch_ref import load_torch
@@ -75,13 +76,15 @@ def run_campaign(
     isolate: bool = True,
     blocks: tuple[int, int] = (0, 1),
     forms: dict[str, tuple[str, ...]] | None = None,
+    monitor: Monitor | None = None,
 ) -> Report:
     """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
     device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
     graph ``K-1 + i*N``, so shards never overlap and any machine reproduces any graph.
     ``blocks=(j, W)`` checks only batches j, j+W, ... of them (worker j of W: each batch is the
     same whatever W, so no count depends on the number of workers). ``forms``: the probe's
-    answer, when the caller has it.
+    answer, when the caller has it. ``monitor`` (e.g. conformance.progress.Progress) is told the
+    counts after each batch, each finding as it is found, and the phase (checking, confirming).
 
     With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
     operand form on every pair of its kink and edge values (``x ** 0`` at 0, ties, ±inf, nan),
@@ -99,7 +102,8 @@ def run_campaign(
         return _campaign(session, engine, forms, wanted, graphs=graphs, seconds=seconds, seed=seed,
                          max_nodes=max_nodes, device=device, strict=strict, shard=shard,
                          batch=batch, progress=progress, max_findings=max_findings, shrink=shrink,
-                         higher_order=higher_order, edges=edges, blocks=blocks)
+                         higher_order=higher_order, edges=edges, blocks=blocks,
+                         monitor=monitor or _Silent())
     finally:
         session.close()
 
@@ -107,7 +111,8 @@ def run_campaign(
 def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], wanted: list[str], *,
               graphs: int | None, seconds: float | None, seed: int, max_nodes: int, device: str,
               strict: bool, shard: tuple[int, int], batch: int, progress: Any, max_findings: int,
-              shrink: bool, higher_order: int, edges: bool, blocks: tuple[int, int]) -> Report:
+              shrink: bool, higher_order: int, edges: bool, blocks: tuple[int, int],
+              monitor: Monitor) -> Report:
     tested = [name for name in wanted if name in forms]
     report = Report(session.name, seed, strict, [device], tested,
                     unsupported={name: [] for name in wanted if name not in forms})
@@ -123,11 +128,13 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     report.precision = checker.precision
     k, n = shard
     start = time.perf_counter()
+    swept = 0  # edge-sweep graphs: not among the random ones the monitor counts
     try:
         if edges and k == 1 and blocks[0] == 0:
             sweep = edge_graphs(tested, forms)
             for result in checker.check(sweep, [-1] * len(sweep)):
-                report.add(result)
+                _count(report, result, monitor)
+            swept = len(sweep)
         i = b = 0
         while (graphs is None or i < graphs) and not interrupt.requested():
             if seconds is not None and time.perf_counter() - start > seconds:
@@ -137,7 +144,8 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
                 indices = [(k - 1) + (i + j) * n for j in range(count)]
                 chunk = [campaign_graph(seed, index, max_nodes, tested, forms) for index in indices]
                 for result in checker.check(chunk, indices):
-                    report.add(result)
+                    _count(report, result, monitor)
+                monitor.checked(report.graphs - swept, report.failed, blocks[0])
                 if progress is not None:
                     progress(report)
             i, b = i + count, b + 1
@@ -146,6 +154,9 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     report.interrupted = interrupt.requested()
     report.elapsed = time.perf_counter() - start
     report.findings = select_findings(report.findings, max_findings)
+    if report.findings and not interrupt.requested():
+        monitor.set_phase(f"confirming{' and shrinking' if shrink else ''} "
+                          f"{len(report.findings)} finding{'s' if len(report.findings) > 1 else ''}")
     budget = HangBudget(session.timeout)
     ref = getattr(session, "ref", None) or (engine if isinstance(engine, str) else session.name)
     for f in report.findings:
@@ -161,6 +172,25 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             f.reproducer = reproducer(f, ref)
     report.interrupted = interrupt.requested()
     return report
+
+
+class _Silent:
+    """The monitor of a campaign nobody watches."""
+
+    def checked(self, graphs: int, failed: int, worker: int = 0) -> None:
+        pass
+
+    def found(self, finding: Finding) -> None:
+        pass
+
+    def set_phase(self, phase: str) -> None:
+        pass
+
+
+def _count(report: Report, result: GraphResult, monitor: Monitor) -> None:
+    report.add(result)
+    for f in result.findings or ([result.finding] if result.finding else []):
+        monitor.found(f)
 
 
 def _probe_failed(name: str, seed: int, strict: bool, device: str, wanted: list[str],

@@ -19,7 +19,7 @@ from conformance.cluster import ClusterError
 from conformance.engine_run import GRAPH_TIMEOUT
 from conformance.isolation import ProbeError
 from conformance.levels import LEVELS
-from conformance.orchestrate import run
+from conformance.orchestrate import resolve_devices, run
 from conformance.output import check_output_path, write_atomically
 from conformance.report_json import SCHEMA_VERSION, report_json
 from conformance.report_text import format_report, ladder_line
@@ -217,7 +217,13 @@ def _main(args: argparse.Namespace, out: Any) -> int:
                                           f"gradients); {session.name} has none")
             finally:
                 session.close()
-        report, devices = run(args)
+        devices = resolve_devices(args.device)
+        mode = ("strict" if args.strict else "default") + f", level {args.level}"
+        # the header first (a CI log shows what runs before the progress lines)
+        print(f"vetgrad conformance: engine {args.engine}, seed {args.seed}, devices "
+              f"{','.join(devices)}, mode {mode}, shard {args.shard[0]}/{args.shard[1]}, "
+              f"max nodes {args.max_nodes}", file=out, flush=True)
+        report, devices = run(args, devices)
         report.level = args.level
     except (EngineLoadError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -228,9 +234,6 @@ def _main(args: argparse.Namespace, out: Any) -> int:
     except interrupt.Interrupted:
         print("interrupted before any graph was checked", file=sys.stderr)
         return interrupt.exit_status()
-    mode = ("strict" if args.strict else "default") + f", level {args.level}"
-    print(f"vetgrad conformance: engine {report.engine}, seed {args.seed}, devices {','.join(devices)}, "
-          f"mode {mode}, shard {args.shard[0]}/{args.shard[1]}, max nodes {args.max_nodes}", file=out)
     print(format_report(report, args.show), file=out)
     rate = report.graphs / report.elapsed if report.elapsed else 0.0
     print(f"{report.graphs} graphs in {report.elapsed:.1f} s ({rate:.0f}/s with {args.workers} "

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 from typing import Any
 
 from conformance import interrupt
 from conformance.adapters import EngineLoadError
 from conformance.generate import resolve_ops
 from conformance.isolation import ProbeError
+from conformance.progress import Progress
 from conformance.report import Report, select_findings
 
 
-def _devices(choice: str) -> list[str]:
+def resolve_devices(choice: str) -> list[str]:
+    """The torch devices of ``--device`` (``all``: cpu, and cuda when available);
+    EngineLoadError for one that is not here, or for a missing GPU under REQUIRE_CUDA=1."""
     from conformance.torch_ref import available_devices
 
     have = available_devices()
@@ -28,22 +29,10 @@ def _devices(choice: str) -> list[str]:
     return [choice]
 
 
-def _progress_printer(total: int | None) -> Any:
-    if not sys.stderr.isatty():
-        return None
-    start = time.perf_counter()
-
-    def show(report: Report) -> None:
-        rate = report.graphs / max(time.perf_counter() - start, 1e-9)
-        of = f"/{total}" if total else ""
-        sys.stderr.write(f"\r  {report.graphs}{of} graphs, {report.failed} failed, {rate:.0f}/s ")
-        sys.stderr.flush()
-
-    return show
-
-
-def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
-    devices = _devices(args.device)
+def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Report, list[str]]:
+    """The campaign of the command line ``args`` on ``devices`` (default: ``--device``'s), with
+    progress on stderr; the combined report and the devices."""
+    devices = devices or resolve_devices(args.device)
     ops = resolve_ops(args.ops.split(",")) if args.ops else None
     names = [op.name for op in ops] if ops else None
     graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
@@ -58,11 +47,16 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
         if args.workers == 1:  # one share per cluster worker
             workers = executor.size
             forms = _probe(args.engine, args.graph_timeout) if workers > 1 else None
+    progress = Progress(graphs, workers, level=args.level)
     try:
-        for device in devices:
-            if interrupt.requested():
-                break
-            combined = _run_device(args, device, graphs, names, forms, workers, executor, combined)
+        with progress:
+            for n, device in enumerate(devices):
+                if interrupt.requested():
+                    break
+                if n:
+                    progress.next_stage(f"checking on {device}")
+                combined = _run_device(args, device, graphs, names, forms, workers, executor,
+                                       combined, progress)
     finally:
         if executor is not None:
             executor.close()
@@ -73,7 +67,8 @@ def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
 
 
 def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names: Any,
-                forms: Any, workers: int, executor: Any, combined: Report | None) -> Report | None:
+                forms: Any, workers: int, executor: Any, combined: Report | None,
+                progress: Progress) -> Report | None:
     """The campaign on one device in ``workers`` shares (local processes or cluster workers),
     merged into ``combined``."""
     jobs = []
@@ -97,18 +92,17 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
             job["engine"] = spec or args.engine
 
         def done(i: int, total: int) -> None:
-            print(f"  cluster: share {i}/{total} done", file=sys.stderr, flush=True)
+            progress.set_phase(f"cluster: share {i}/{total} done")
 
         reports = executor.run(run_job, jobs, done)
     elif len(jobs) == 1:
-        jobs[0]["progress"] = _progress_printer(graphs)
         from conformance.campaign import run_campaign
 
-        reports = [run_campaign(**jobs[0])]
+        reports = [run_campaign(**jobs[0], monitor=progress)]
     else:
         from conformance.workers import run_workers
 
-        reports = run_workers(jobs)
+        reports = run_workers(jobs, progress)
     for r in reports:
         if combined is None:
             combined = r
@@ -118,8 +112,6 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
             combined.elapsed = max(combined.elapsed, r.elapsed)
     if combined is not None:
         combined.devices.append(device)
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
     return combined
 
 

@@ -13,7 +13,29 @@ from typing import Any
 
 from conformance import interrupt
 from conformance.campaign import run_campaign
-from conformance.report import Report
+from conformance.progress import Monitor, finding_key
+from conformance.report import Finding, Report
+
+
+class _Relay:
+    """A worker's monitor: counts, the first finding of each kind and phases, sent to the parent
+    (which prints them with its own Progress)."""
+
+    def __init__(self, results: Any) -> None:
+        self.results = results
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def checked(self, graphs: int, failed: int, worker: int = 0) -> None:
+        self.results.put(("checked", (graphs, failed, worker)))
+
+    def found(self, finding: Finding) -> None:
+        key = finding_key(finding)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.results.put(("found", finding))
+
+    def set_phase(self, phase: str) -> None:
+        self.results.put(("phase", phase))
 
 
 def _worker(kwargs: dict[str, Any], results: Any) -> None:
@@ -23,14 +45,15 @@ def _worker(kwargs: dict[str, Any], results: Any) -> None:
         import torch
 
         torch.set_num_threads(1)  # the workers are the parallelism: no oversubscribed cores
-        results.put(("ok", run_campaign(**kwargs)))
+        results.put(("ok", run_campaign(**kwargs, monitor=_Relay(results))))
     except BaseException as exc:
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_workers(jobs: list[dict[str, Any]]) -> list[Report]:
+def run_workers(jobs: list[dict[str, Any]], monitor: Monitor | None = None) -> list[Report]:
     """The jobs in worker processes; a signal here is passed on to them, and a second one (or a
-    worker that does not answer within 30 s of it) ends them at once."""
+    worker that does not answer within 30 s of it) ends them at once. ``monitor`` hears every
+    worker's counts and findings as they come."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     procs = [context.Process(target=_worker, args=(job, results), daemon=True) for job in jobs]
@@ -52,6 +75,14 @@ def run_workers(jobs: list[dict[str, Any]]) -> list[Report]:
             except queue.Empty:
                 if all(not p.is_alive() for p in procs) and results.empty():
                     raise RuntimeError("a worker process died without a report") from None
+                continue
+            if status == "checked":
+                if monitor is not None:
+                    monitor.checked(*value)
+                continue
+            if status in ("found", "phase"):
+                if monitor is not None:
+                    (monitor.found if status == "found" else monitor.set_phase)(value)
                 continue
             if status != "ok":
                 raise RuntimeError(f"a worker failed: {value}")
