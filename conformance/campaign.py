@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from conformance import interrupt
 from conformance.adapters import Adapter, load_adapter, operand_forms
@@ -135,20 +135,23 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             for result in checker.check(sweep, [-1] * len(sweep)):
                 _count(report, result, monitor)
             swept = len(sweep)
-        i = b = 0
-        while (graphs is None or i < graphs) and not interrupt.requested():
-            if seconds is not None and time.perf_counter() - start > seconds:
-                break
-            count = batch if graphs is None else min(batch, graphs - i)
-            if b % blocks[1] == blocks[0]:
-                indices = [(k - 1) + (i + j) * n for j in range(count)]
-                chunk = [campaign_graph(seed, index, max_nodes, tested, forms) for index in indices]
-                for result in checker.check(chunk, indices):
-                    _count(report, result, monitor)
-                monitor.checked(report.graphs - swept, report.failed, blocks[0])
-                if progress is not None:
-                    progress(report)
-            i, b = i + count, b + 1
+        def batches() -> Iterator[tuple[list[Graph], list[int]]]:
+            i = b = 0
+            while (graphs is None or i < graphs) and not interrupt.requested():
+                if seconds is not None and time.perf_counter() - start > seconds:
+                    break
+                count = batch if graphs is None else min(batch, graphs - i)
+                if b % blocks[1] == blocks[0]:
+                    indices = [(k - 1) + (i + j) * n for j in range(count)]
+                    yield [campaign_graph(seed, x, max_nodes, tested, forms) for x in indices], indices
+                i, b = i + count, b + 1
+
+        for results in _pipelined(checker, batches()):
+            for result in results:
+                _count(report, result, monitor)
+            monitor.checked(report.graphs - swept, report.failed, blocks[0])
+            if progress is not None:
+                progress(report)
     except interrupt.Interrupted:
         pass
     report.interrupted = interrupt.requested()
@@ -172,6 +175,32 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             f.reproducer = reproducer(f, ref)
     report.interrupted = interrupt.requested()
     return report
+
+
+def _pipelined(checker: Checker, batches: Iterator[tuple[list[Graph], list[int]]],
+               ) -> Iterator[list[GraphResult]]:
+    """Each batch's results, the engine's process running batch b+1 while this one judges batch
+    b, takes b+1's torch references and makes b+2 (the same results as checking them in turn).
+    The higher-order check asks the engine about the batch it judges, so it goes in turn."""
+    if checker.higher_order:
+        for chunk, indices in batches:
+            yield checker.check(chunk, indices)
+        return
+    current = next(batches, None)
+    if current is None:
+        return
+    checker.engine.submit(current[0])
+    refs = checker.reference(current[0])
+    while current is not None:
+        upcoming = next(batches, None)
+        runs = checker.engine.collect()
+        if upcoming is not None:
+            checker.engine.submit(upcoming[0])  # the engine starts on it at once
+        results = checker.judge_runs(current[0], current[1], runs, refs)
+        if upcoming is not None:
+            refs = checker.reference(upcoming[0])
+        current = upcoming
+        yield results
 
 
 class _Silent:

@@ -43,13 +43,32 @@ class Checker:
     def check(self, graphs: Sequence[Graph], indices: Sequence[int]) -> list[GraphResult]:
         """Check ``graphs`` (graph ``indices`` of a campaign; -1 for the edge sweep), the torch
         references of all of them batched: one result per graph, in order."""
-        with J.rounding(J.EPS if self.strict else self.eps):
-            return self._check(graphs, indices)
+        self.engine.submit(graphs)
+        return self.judge(graphs, indices, self.reference(graphs))
 
-    def _check(self, graphs: Sequence[Graph], indices: Sequence[int]) -> list[GraphResult]:
+    # A campaign pipelines the three stages: submit batch b+1 to the engine's process, then
+    # judge batch b and take batch b+2's references while the engine runs.
+
+    def reference(self, graphs: Sequence[Graph]) -> list[TorchRun]:
+        """torch's end-to-end runs of ``graphs`` (batched), which need nothing from the engine."""
+        return run_graphs(graphs, self.device)
+
+    def judge(self, graphs: Sequence[Graph], indices: Sequence[int],
+              refs: list[TorchRun]) -> list[GraphResult]:
+        """The engine's answers to the graphs last submitted (``self.engine.submit(graphs)``),
+        judged against torch's (``refs``: :meth:`reference` of the same graphs)."""
+        return self.judge_runs(graphs, indices, self.engine.collect(), refs)
+
+    def judge_runs(self, graphs: Sequence[Graph], indices: Sequence[int], runs: list[Any],
+                   refs: list[TorchRun]) -> list[GraphResult]:
+        """:meth:`judge` on answers already collected (``runs``, one per graph)."""
+        with J.rounding(J.EPS if self.strict else self.eps):
+            return self._check(graphs, indices, runs, refs)
+
+    def _check(self, graphs: Sequence[Graph], indices: Sequence[int], runs: list[Any],
+               refs: list[TorchRun]) -> list[GraphResult]:
         prepared: list[tuple[Graph, EngineRun, list[Local]]] = []
         cases: list[LocalCase] = []
-        runs = self.engine.run(graphs)
         for graph, (run, alone, timed_out, _) in zip(graphs, runs):
             locals_: list[Local] = []
             for a in alone:
@@ -58,7 +77,6 @@ class Checker:
                 cases.append(LocalCase(OPS[a.node.op], a.form, a.inputs, a.node.params))
             prepared.append((graph, run, locals_))
         torch_locals = run_local(cases, self.device) if cases else []
-        refs = run_graphs([g for g, run, _ in prepared], self.device)
         results = [self._check_one(graph, index, run, locals_, torch_locals, ref, k)
                    for k, ((graph, run, locals_), index, ref) in enumerate(zip(prepared, indices, refs))]
         for result, graph_run in zip(results, runs):

@@ -257,6 +257,13 @@ class LocalEngine:
 
         return precision(self.adapter)
 
+    def submit(self, graphs: Sequence[Graph]) -> None:
+        """Remember ``graphs`` for :meth:`collect` (this process runs them then: no overlap)."""
+        self._submitted = list(graphs)
+
+    def collect(self) -> list[GraphRun]:
+        return self.run(self._submitted)
+
     def run(self, graphs: Sequence[Graph]) -> list[GraphRun]:
         out = []
         for graph in graphs:

@@ -18,6 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: pipes keep the OS's size
+    fcntl = None  # type: ignore[assignment]
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,6 +46,7 @@ from engine.ops import OPS
 HEADER = struct.Struct("<Q")
 MARK = struct.Struct("<iii")
 LOAD_TIMEOUT = 60.0  # seconds, at least, to import the engine (importing torch alone takes ~2 s)
+PIPE_SIZE = 1 << 20  # bytes of each pipe's buffer, where the OS lets us (Linux's default maximum)
 MAX_MESSAGE = 256 << 20  # bytes: a longer answer is a broken protocol, not data
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -87,6 +93,7 @@ class ChildEngine:
         self._dir = tempfile.TemporaryDirectory(prefix="vetgrad-engine-")
         self._where: list[tuple[int, int]] = []  # batch position -> (generation, index there)
         self._graphs: list[Graph] = []
+        self._sent: _LostError | None = None  # how the last submit() failed, if it did
 
     # -- the process ------------------------------------------------------------------------
 
@@ -124,6 +131,9 @@ class ChildEngine:
         self._out_path = os.path.join(folder, f"out{self.generation}")
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
+        for fd in (to_child, to_parent):  # a batch's answers fit while the harness is busy
+            with contextlib.suppress(AttributeError, OSError):  # Linux only; else 64 KiB
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         out = os.open(self._out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
@@ -313,17 +323,36 @@ class ChildEngine:
     def run(self, graphs: Sequence[Graph]) -> list[GraphRun]:
         """Each graph in the engine, in order; a lost process is a verdict on the graph it was
         running, and a fresh one runs the rest."""
-        out: list[GraphRun] = []
+        self.submit(graphs)
+        return self.collect()
+
+    def submit(self, graphs: Sequence[Graph]) -> None:
+        """Send ``graphs`` to the engine's process and return at once: the engine runs them
+        while this process does other work; :meth:`collect` reads the answers."""
         self._where, self._graphs = [], list(graphs)
-        todo = list(graphs)
+        self._ensure()
+        try:
+            self._send(("run", self._graphs))
+            self._sent = None
+        except _LostError as exc:  # it died while idle: blame the graph it was given
+            self._sent = exc
+
+    def collect(self) -> list[GraphRun]:
+        """The answers to the last :meth:`submit`, one per graph, in order."""
+        out: list[GraphRun] = []
+        todo, lost = list(self._graphs), self._sent
         while todo:
-            self._ensure()
-            try:
-                self._send(("run", todo))
-            except _LostError as exc:  # it died while idle: blame the graph it was given
-                out.append(self._lost_graph(todo[0], exc))
-                todo = todo[1:]
-                continue
+            if lost is not None:
+                out.append(self._lost_graph(todo[0], lost))
+                todo, lost = todo[1:], None
+                if not todo:
+                    break
+                self._ensure()
+                try:
+                    self._send(("run", todo))
+                except _LostError as exc:
+                    lost = exc
+                    continue
             for k, graph in enumerate(todo):
                 try:
                     message = self._receive("")
@@ -332,6 +361,12 @@ class ChildEngine:
                 except _LostError as exc:
                     out.append(self._lost_graph(graph, exc))
                     todo = todo[k + 1:]
+                    if todo:
+                        self._ensure()
+                        try:
+                            self._send(("run", todo))
+                        except _LostError as again:
+                            lost = again
                     break
                 self._where.append((self.generation, k))
                 out.append(_graph_run(graph, message))
