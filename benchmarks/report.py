@@ -39,14 +39,14 @@ MODES: dict[str, Mode] = {
         dag=(100, 1_000, 10_000, 100_000),
         chain=(1_000, 10_000, 100_000),
         memory=(("vetgrad", 1_000_000), ("micrograd-deep", 10_000), ("torch-f64", 100_000)),
-        harness_graphs=64,
+        harness_graphs=512,
         budget=runner.Budget(min_rounds=3, max_rounds=5000, min_time=0.3),
     ),
     "full": Mode(
         dag=workloads.DAG_SIZES,
         chain=workloads.CHAIN_SIZES,
         memory=(("vetgrad", 1_000_000), ("micrograd-deep", 30_000), ("torch-f64", 1_000_000)),
-        harness_graphs=256,
+        harness_graphs=2048,
         budget=runner.Budget(min_rounds=5, max_rounds=50_000, min_time=2.0),
     ),
 }

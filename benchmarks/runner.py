@@ -71,11 +71,19 @@ class HarnessResult:
     graphs: int = 0
     passed: int = 0
     failed: int = 0
-    seconds: float = 0.0  # median per round
+    seconds: float = 0.0  # median per round, the whole run_campaign call
+    checking: float = 0.0  # median per round of the campaign's own clock (graphs checked)
 
     @property
     def per_second(self) -> float:
-        return self.graphs / self.seconds if self.seconds else 0.0
+        """Graphs checked per second once the engine's process is up and probed."""
+        seconds = self.checking or self.seconds
+        return self.graphs / seconds if seconds else 0.0
+
+    @property
+    def start(self) -> float:
+        """Seconds a campaign spends before its first graph (engine process, probe, torch)."""
+        return max(self.seconds - self.checking, 0.0) if self.checking else 0.0
 
 
 @dataclass
@@ -272,7 +280,8 @@ def harness_suite(engines: Sequence[str], graphs: int, budget: Budget,
             out.append(HarnessResult(row.name, "failed", error_text(exc)))
             continue
         out.append(HarnessResult(row.name, "ok", graphs=graphs, passed=last.passed,
-                                 failed=last.failed, seconds=rounds.median))
+                                 failed=last.failed, seconds=rounds.median,
+                                 checking=timing.median_of([r.elapsed for r in rounds.results])))
     return out
 
 
