@@ -129,7 +129,12 @@ class Checker:
             return findings
         # Local: each op on the engine's own inputs.
         local_derivs: dict[int, tuple[float, ...]] = {}
-        ordinary = all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf")
+        judged: list[tuple[str, tuple[float, ...], tuple[Any, ...], tuple]] = []
+
+        def ordinary() -> bool:  # asked only for a finding's level: most graphs never need it
+            return all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf") and all(
+                L.ordinary_case(op, xs, params, *theirs) for op, xs, params, theirs in judged)
+
         for i, node, inputs, mine, k in locals_:
             aliased = len(inputs) < len(node.args)  # x op x, one leaf as both operands
             theirs = torch_locals[k]
@@ -138,7 +143,7 @@ class Checker:
             else:
                 message = judge_local(node, inputs, mine, theirs, stats, local_derivs, i,
                                       self.device, self.strict)
-                ordinary = ordinary and L.ordinary_case(node.op, inputs, node.params, *theirs)
+                judged.append((node.op, inputs, node.params, theirs))
             if message is not None:
                 xs = inputs * 2 if aliased else inputs
                 level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs)
@@ -155,7 +160,7 @@ class Checker:
                               f"(torch convention)")
             else:
                 level, cause = self._crash_level(graph, graph.root, run.backward_error or "",
-                                                 ref.grads, ref.values, ordinary)
+                                                 ref.grads, ref.values, ordinary())
                 find("crash", "graph", graph.root, f"engine backward raised {run.backward_error}",
                      level, cause)
             return findings
@@ -189,7 +194,7 @@ class Checker:
                          f"d(root)/d(node {i}) = {g!r}, torch {tg!r}, exact replay of the engine's own "
                          f"local derivatives {value!r}: the engine's backward does not sum what its own "
                          f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
-                         f"changed after the pass)", L.MATH if ordinary else L.ROBUST,
+                         f"changed after the pass)", L.MATH if ordinary() else L.ROBUST,
                          "a contribution lost, doubled or sent to the wrong node")
                     return findings
                 imprecise = True

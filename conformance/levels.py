@@ -35,10 +35,11 @@ def at_or_below(level: str, chosen: str) -> bool:
 
 
 def ordinary_number(x: Any, low: float = LOW, high: float = HIGH) -> bool:
-    try:
-        x = float(x)
-    except (TypeError, ValueError, OverflowError):
-        return False
+    if type(x) is not float:
+        try:
+            x = float(x)
+        except (TypeError, ValueError, OverflowError):
+            return False
     return x == 0.0 or (math.isfinite(x) and low <= abs(x) <= high)
 
 
