@@ -13,7 +13,7 @@ from conformance.adapters import Adapter, load_adapter, operand_forms
 from conformance.campaign_graphs import campaign_graph, edge_graphs
 from conformance.checker import Checker
 from conformance.confirm import HangBudget, confirm, shrink_finding
-from conformance.engine_run import GRAPH_TIMEOUT, LocalEngine
+from conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS, LocalEngine, hang_cap_reached
 from conformance.engine_spec import engine_spec
 from conformance.generate import resolve_ops
 from conformance.graph import Const, Graph, Node
@@ -77,13 +77,16 @@ def run_campaign(
     blocks: tuple[int, int] = (0, 1),
     forms: dict[str, tuple[str, ...]] | None = None,
     monitor: Monitor | None = None,
+    max_hangs: int = MAX_HANGS,
 ) -> Report:
     """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
     device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
     graph ``K-1 + i*N``, so shards never overlap and any machine reproduces any graph.
     ``blocks=(j, W)`` checks only batches j, j+W, ... of them (worker j of W: each batch is the
     same whatever W, so no count depends on the number of workers). ``forms``: the probe's
-    answer, when the caller has it. ``monitor`` (e.g. conformance.progress.Progress) is told the
+    answer, when the caller has it. After ``max_hangs`` graphs ran out of ``graph_timeout`` the
+    campaign stops (``report.stopped`` says so; 0: never), since an engine that hangs on most
+    graphs would otherwise cost a timeout per graph. ``monitor`` (e.g. conformance.progress.Progress) is told the
     counts after each batch, each finding as it is found, and the phase (checking, confirming).
 
     With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
@@ -103,7 +106,7 @@ def run_campaign(
                          max_nodes=max_nodes, device=device, strict=strict, shard=shard,
                          batch=batch, progress=progress, max_findings=max_findings, shrink=shrink,
                          higher_order=higher_order, edges=edges, blocks=blocks,
-                         monitor=monitor or _Silent())
+                         monitor=monitor or _Silent(), max_hangs=max_hangs)
     finally:
         session.close()
 
@@ -112,7 +115,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
               graphs: int | None, seconds: float | None, seed: int, max_nodes: int, device: str,
               strict: bool, shard: tuple[int, int], batch: int, progress: Any, max_findings: int,
               shrink: bool, higher_order: int, edges: bool, blocks: tuple[int, int],
-              monitor: Monitor) -> Report:
+              monitor: Monitor, max_hangs: int) -> Report:
     tested = [name for name in wanted if name in forms]
     report = Report(session.name, seed, strict, [device], tested,
                     unsupported={name: [] for name in wanted if name not in forms})
@@ -129,6 +132,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     k, n = shard
     start = time.perf_counter()
     swept = 0  # edge-sweep graphs: not among the random ones the monitor counts
+    session.max_hangs = max_hangs
     try:
         if edges and k == 1 and blocks[0] == 0:
             sweep = edge_graphs(tested, forms)
@@ -137,7 +141,8 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             swept = len(sweep)
         def batches() -> Iterator[tuple[list[Graph], list[int]]]:
             i = b = 0
-            while (graphs is None or i < graphs) and not interrupt.requested():
+            while (graphs is None or i < graphs) and not interrupt.requested() \
+                    and not hang_cap_reached(session):
                 if seconds is not None and time.perf_counter() - start > seconds:
                     break
                 count = batch if graphs is None else min(batch, graphs - i)
@@ -146,7 +151,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
                     yield [campaign_graph(seed, x, max_nodes, tested, forms) for x in indices], indices
                 i, b = i + count, b + 1
 
-        for results in _pipelined(checker, batches()):
+        for results in _pipelined(checker, batches(), lambda: hang_cap_reached(session)):
             for result in results:
                 _count(report, result, monitor)
             monitor.checked(report.graphs - swept, report.failed, blocks[0])
@@ -154,6 +159,12 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
                 progress(report)
     except interrupt.Interrupted:
         pass
+    if hang_cap_reached(session):
+        report.stopped = (f"stopped after {session.hangs} graphs hung (no answer within "
+                          f"{session.timeout:g} s): the rest would cost a timeout each "
+                          f"(--max-hangs 0 checks them all)")
+        monitor.set_phase(report.stopped)
+    session.max_hangs = 0  # confirmation and shrinking have their own budget (HangBudget)
     report.interrupted = interrupt.requested()
     report.elapsed = time.perf_counter() - start
     report.findings = select_findings(report.findings, max_findings)
@@ -178,9 +189,10 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
 
 
 def _pipelined(checker: Checker, batches: Iterator[tuple[list[Graph], list[int]]],
-               ) -> Iterator[list[GraphResult]]:
+               stop: Callable[[], bool]) -> Iterator[list[GraphResult]]:
     """Each batch's results, the engine's process running batch b+1 while this one judges batch
     b, takes b+1's torch references and makes b+2 (the same results as checking them in turn).
+    ``stop()`` true after a batch: the next one is not sent.
     The higher-order check asks the engine about the batch it judges, so it goes in turn."""
     if checker.higher_order:
         for chunk, indices in batches:
@@ -194,6 +206,8 @@ def _pipelined(checker: Checker, batches: Iterator[tuple[list[Graph], list[int]]
     while current is not None:
         upcoming = next(batches, None)
         runs = checker.engine.collect()
+        if stop():
+            upcoming = None
         if upcoming is not None:
             checker.engine.submit(upcoming[0])  # the engine starts on it at once
         results = checker.judge_runs(current[0], current[1], runs, refs)

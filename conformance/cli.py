@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from conformance import interrupt
 from conformance.adapters import EngineLoadError
 from conformance.cluster import ClusterError
-from conformance.engine_run import GRAPH_TIMEOUT
+from conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS
 from conformance.isolation import ProbeError
 from conformance.levels import LEVELS
 from conformance.orchestrate import resolve_devices, run
@@ -63,6 +63,16 @@ def _shard(text: str) -> tuple[int, int]:
     if not 1 <= k <= n:
         raise argparse.ArgumentTypeError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
     return k, n
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 or more), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 or more), got {text!r}")
+    return value
 
 
 def _positive(kind: type) -> Any:
@@ -121,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--graph-timeout", type=_positive(float), default=GRAPH_TIMEOUT, metavar="SECONDS",
                    help=f"seconds the engine may spend on one graph before it is reported as "
                         f"hanging (default {GRAPH_TIMEOUT:g}; also the probe's deadline)")
+    p.add_argument("--max-hangs", type=_count, default=MAX_HANGS, metavar="N",
+                   help=f"stop the campaign once N graphs have hung (default {MAX_HANGS}; 0 never "
+                        f"stops): each hanging graph costs a whole --graph-timeout")
     p.add_argument("--show-probe", action="store_true",
                    help="only probe the engine: print each op's forms and spellings (abs(x), "
                         "x.abs()), whether each is supported and why, then exit")
@@ -240,6 +253,8 @@ def _main(args: argparse.Namespace, out: Any) -> int:
           f"process{'es' if args.workers > 1 else ''}), "
           f"{report.imprecise_graphs} with end-to-end differences beyond 5e-7 from torch's batched "
           f"kernels that rounding explains (exact replay)", file=out)
+    if report.stopped:
+        print(report.stopped, file=out)
     if report.interrupted:
         sig = interrupt.signal_number()
         name = signal.Signals(sig).name if sig else "a signal"

@@ -20,6 +20,7 @@ from conformance.graph import ALIASED, Const, Graph, Node
 from engine.ops import OPS
 
 GRAPH_TIMEOUT = 60.0  # seconds the engine may spend on one graph (forward, backward, its ops)
+MAX_HANGS = 3  # graphs that may run out of time before a campaign stops (0: no cap)
 
 # What the engine is doing, for a verdict on a process that died or hung (see conformance.child).
 FORWARD, BACKWARD, ALONE, HIGHER, PROBE = range(5)
@@ -216,6 +217,13 @@ def derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: in
         return math.nan
 
 
+def hang_cap_reached(session: Any) -> bool:
+    """Whether ``session`` (LocalEngine or ChildEngine) has had ``max_hangs`` graphs time out
+    (never, when ``max_hangs`` is 0): a campaign then stops instead of paying a timeout per
+    graph of an engine that hangs on most of them."""
+    return 0 < session.max_hangs <= session.hangs
+
+
 class GraphRun(NamedTuple):
     """What the engine did on one graph: the run, its ops alone, whether it ran out of time (what
     ran alone before is kept, unjudged), and an excerpt of what it printed meanwhile."""
@@ -244,6 +252,7 @@ class LocalEngine:
         self.ref = local_ref(adapter)  # what a reproducer imports
         self._runs: list[EngineRun] = []
         self._derivs: dict[int, list[Any]] = {}
+        self.hangs, self.max_hangs = 0, 0  # graphs that ran out of time; 0: no cap
 
     def forms(self) -> dict[str, tuple[str, ...]]:
         return self.adapter.forms()
@@ -267,12 +276,15 @@ class LocalEngine:
     def run(self, graphs: Sequence[Graph]) -> list[GraphRun]:
         out = []
         for graph in graphs:
+            if hang_cap_reached(self):
+                break  # the rest would cost a timeout each: not run, not counted
             alone: list[OpAlone] = []
             try:
                 with deadline(self.timeout):
                     run = run_engine(self.adapter, graph, alone)
                 out.append(GraphRun(run, alone))
             except EngineTimeoutError as exc:
+                self.hangs += 1
                 out.append(GraphRun(EngineRun([], [], (graph.root, f"EngineTimeoutError: {exc}")),
                                     alone, True))
         self._runs, self._derivs = [g.run for g in out], {}

@@ -18,11 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: pipes keep the OS's size
-    fcntl = None  # type: ignore[assignment]
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -38,10 +33,16 @@ from conformance.engine_run import (
     EngineRun,
     GraphRun,
     OpAlone,
+    hang_cap_reached,
 )
 from conformance.engine_spec import EngineSpec
 from conformance.graph import Graph
 from engine.ops import OPS
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: pipes keep the OS's size
+    fcntl = None  # type: ignore[assignment]
 
 HEADER = struct.Struct("<Q")
 MARK = struct.Struct("<iii")
@@ -94,6 +95,7 @@ class ChildEngine:
         self._where: list[tuple[int, int]] = []  # batch position -> (generation, index there)
         self._graphs: list[Graph] = []
         self._sent: _LostError | None = None  # how the last submit() failed, if it did
+        self.hangs, self.max_hangs = 0, 0  # graphs that ran out of time; 0: no cap
 
     # -- the process ------------------------------------------------------------------------
 
@@ -344,7 +346,7 @@ class ChildEngine:
         while todo:
             if lost is not None:
                 out.append(self._lost_graph(todo[0], lost))
-                todo, lost = todo[1:], None
+                todo, lost = todo[1:] if not hang_cap_reached(self) else [], None
                 if not todo:
                     break
                 self._ensure()
@@ -360,7 +362,7 @@ class ChildEngine:
                         raise _LostError("the engine's process broke the protocol")
                 except _LostError as exc:
                     out.append(self._lost_graph(graph, exc))
-                    todo = todo[k + 1:]
+                    todo = todo[k + 1:] if not hang_cap_reached(self) else []
                     if todo:
                         self._ensure()
                         try:
@@ -381,6 +383,7 @@ class ChildEngine:
         where = f"in {op} (node {node}, {PHASES[phase]})" if op != "graph" else "in backward()"
         text = str(exc).rstrip()
         if text.startswith("no answer"):
+            self.hangs += 1
             text += f" {where}: an op or a backward() that never ends? (--graph-timeout)"
         else:
             text += f" {where}"

@@ -80,7 +80,8 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
                          shard=args.shard, blocks=(w, workers), max_findings=args.max_findings,
                          shrink=not args.no_shrink, higher_order=args.higher_order,
                          edges=not args.no_edge_sweep and w == 0,
-                         graph_timeout=args.graph_timeout, forms=forms))
+                         graph_timeout=args.graph_timeout, forms=forms,
+                         max_hangs=args.max_hangs))
     if graphs is not None:
         jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
     if executor is not None:

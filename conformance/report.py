@@ -107,6 +107,7 @@ class Report:
     causes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     precision: str = "float64"  # what the engine was seen to compute in
     interrupted: bool = False  # stopped by a signal: what was checked until then
+    stopped: str = ""  # why the campaign stopped early (too many hanging graphs), if it did
 
     @property
     def failed(self) -> int:
@@ -150,6 +151,7 @@ class Report:
 
     def merge(self, other: Report) -> None:
         self.interrupted = self.interrupted or other.interrupted
+        self.stopped = self.stopped or other.stopped
         self.graphs += other.graphs
         self.imprecise_graphs += other.imprecise_graphs
         for name, stats in other.per_op.items():

@@ -75,4 +75,5 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "failing_graphs_by_first_finding": report.kinds,
         "findings": [f.to_json() for f in report.findings],
         **({"interrupted": True} if report.interrupted else {}),
+        **({"stopped": report.stopped} if report.stopped else {}),
     }

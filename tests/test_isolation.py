@@ -184,3 +184,31 @@ def test_json_to_stdout_and_the_report_to_stderr(capsys: pytest.CaptureFixture[s
     captured = capsys.readouterr()
     assert json.loads(captured.out)["passed"] == 20
     assert captured.err.strip().splitlines()[-1] == "20 passed, 0 failed"
+
+
+@pytest.mark.parametrize("max_hangs", ["3", "1"])
+def test_an_engine_that_hangs_on_most_graphs_costs_a_few_timeouts(
+        max_hangs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    start = time.perf_counter()
+    code, data, out = campaign("hang_often", 1, tmp_path, capsys, "--max-hangs", max_hangs)
+    assert code == 1
+    assert data["stopped"].startswith(f"stopped after {max_hangs} graphs hung (no answer within 1 s)")
+    assert data["stopped"] in out and data["graphs"] < 305
+    assert "no answer within 1 s in tanh" in data["findings"][0]["message"]
+    # the graphs that hung, then the confirmation's own budget: not a timeout per graph
+    assert time.perf_counter() - start < 30
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "conformance" / "report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+
+
+def test_max_hangs_0_checks_every_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data, _ = campaign("hang_python", 1, tmp_path, capsys, "--max-hangs", "0")
+    assert code == 1 and "stopped" not in data and data["graphs"] == 305
+
+
+@pytest.mark.parametrize("bad", ["-1", "x", "1.5"])
+def test_max_hangs_must_be_a_count(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--max-hangs", bad])
+    assert exit_.value.code == 2 and "--max-hangs" in capsys.readouterr().err
