@@ -1,0 +1,275 @@
+"""The engine's own process, seen from the harness: start it (a zygote forks it), load the engine
+there, send it plain-data requests and read its answers under a deadline enforced from outside,
+and say how a lost process ended (exit status, signal, no answer). :mod:`conformance.isolation`
+builds the engine session (graphs, probe, derivatives) on top of it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from conformance import interrupt
+from conformance.adapters import EngineLoadError
+from conformance.engine_ref import EngineRef
+from conformance.engine_run import GRAPH_TIMEOUT, EngineFailureError
+from conformance.engine_spec import EngineSpec
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: pipes keep the OS's size
+    fcntl = None  # type: ignore[assignment]
+
+HEADER = struct.Struct("<Q")
+MARK = struct.Struct("<iii")
+LOAD_TIMEOUT = 60.0  # seconds, at least, to import the engine (importing torch alone takes ~2 s)
+PIPE_SIZE = 1 << 20  # bytes of each pipe's buffer, where the OS lets us (Linux's default maximum)
+MAX_MESSAGE = 256 << 20  # bytes: a longer answer is a broken protocol, not data
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+class _NoGlobals(pickle.Unpickler):
+    """An answer is builtins only: an engine that forges a pickle cannot run code here."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"the engine's process sent a {module}.{name}")
+
+
+class _LostError(Exception):
+    """The process died, hung or broke the protocol; the text says how."""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+# `python -m` would put the current folder first on sys.path, where a learner's engine.py would
+# stand in for vetgrad's own engine package: the starter drops it (the engine's spec brings the
+# folders its own imports need) and runs conformance.child from the installed package.
+_ZYGOTE = ("import sys; sys.path[:1] = []; import runpy; "
+           "runpy.run_module('conformance.child', run_name='__main__')")
+
+
+class EngineProcess:
+    """One engine process at a time, started on demand and replaced when it is lost."""
+
+    def __init__(self, spec: EngineSpec, timeout: float | None = GRAPH_TIMEOUT) -> None:
+        self.spec, self.timeout = spec, timeout
+        self.name, self.supports_higher_order = spec.target, False
+        self.ref = EngineRef("value", spec.target)  # what a reproducer imports (set by start)
+        self.proc: bool | None = None  # an engine process is running (forked by the zygote)
+        self.pid = 0
+        self._status: int | None = None
+        self._zproc: subprocess.Popen | None = None
+        self._zsock: socket.socket
+        self._preloaded = False
+        self.generation = 0
+        self._dir = tempfile.TemporaryDirectory(prefix="vetgrad-engine-")
+
+    # -- the process ------------------------------------------------------------------------
+
+    def _zygote(self) -> socket.socket:
+        """The process that forks engine processes (started once, again if it is lost)."""
+        if self._zproc is not None and self._zproc.poll() is None:
+            return self._zsock
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._preloaded = False
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")]))
+        self._zproc = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE, str(theirs.fileno())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),), start_new_session=True, env=env, cwd=os.getcwd())
+        theirs.close()
+        self._zsock = mine
+        return mine
+
+    def _zask(self, request: tuple, fds: Sequence[int] = ()) -> Any:
+        sock = self._zygote()
+        socket.send_fds(sock, [pickle.dumps(request)], list(fds))
+        data = sock.recv(1 << 16)
+        if not data:
+            raise EngineLoadError("the harness's engine-process starter died")
+        return _NoGlobals(io.BytesIO(data)).load()[1]
+
+    def start(self) -> None:
+        """Start a fresh process and load the engine in it (EngineLoadError if it cannot)."""
+        self.close_process()
+        self.generation += 1
+        folder = self._dir.name
+        self._mark_path = os.path.join(folder, f"mark{self.generation}")
+        with open(self._mark_path, "wb") as fh:
+            fh.write(bytes(MARK.size))
+        self._out_path = os.path.join(folder, f"out{self.generation}")
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        for fd in (to_child, to_parent):  # a batch's answers fit while the harness is busy
+            with contextlib.suppress(AttributeError, OSError):  # Linux only; else 64 KiB
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        out = os.open(self._out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
+        finally:
+            for fd in (to_child, from_child, out):
+                os.close(fd)
+        self.proc = True
+        self._w, self._r = from_parent, to_parent
+        try:
+            timeout, self.timeout = self.timeout, max(self.timeout or 0.0, LOAD_TIMEOUT)
+            try:
+                self.name, self.supports_higher_order, installed, (kind, target) = self._ask(
+                    ("load", vars(self.spec)), "loading the engine")
+                made = {name for name, _, _ in self.spec.sources}
+                self.ref = EngineRef(str(kind), str(target), target.partition(":")[0] in made)
+            finally:
+                self.timeout = timeout
+            if installed and not self._preloaded:
+                self._zask(("preload", list(installed)))
+                self._preloaded = True
+        except _LostError as exc:
+            self.close_process()
+            raise EngineLoadError(f"cannot load the engine: {exc}") from None
+        except EngineFailureError as exc:
+            self.close_process()
+            raise EngineLoadError(str(exc).removeprefix("EngineLoadError: ")) from None
+
+    def close_process(self) -> None:
+        """Kill the current engine process, if any, and reap it."""
+        if not self.proc:
+            return
+        self.proc = None
+        for fd in (self._w, self._r):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self._status is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._zask(("wait", self.pid, 5.0))
+        self._status = None
+
+    def close(self) -> None:
+        self.close_process()
+        if self._zproc is not None:
+            self._zsock.close()
+            try:
+                self._zproc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                self._zproc.kill()
+                self._zproc.wait()
+            self._zproc = None
+        self._dir.cleanup()
+
+    def fresh(self) -> EngineProcess:
+        """This engine in a process that has run nothing yet (the next request starts it)."""
+        self.close_process()
+        return self
+
+    def _ensure(self) -> None:
+        if self.proc is None:
+            self.start()
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _send(self, message: Any) -> None:
+        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        data = memoryview(HEADER.pack(len(body)) + body)
+        try:
+            while data:
+                data = data[os.write(self._w, data):]
+        except OSError:
+            raise _LostError(self._death()) from None
+
+    def _read(self, n: int, until: float | None, doing: str) -> bytes:
+        chunks = []
+        while n:
+            wait = 0.25 if until is None else min(0.25, until - time.monotonic())
+            if wait <= 0:
+                raise _LostError(f"no answer within {self.timeout:g} s {doing}".rstrip())
+            ready, _, _ = select.select([self._r], [], [], wait)
+            if interrupt.requested():
+                raise interrupt.Interrupted()
+            if not ready:
+                continue
+            chunk = os.read(self._r, min(n, 1 << 20))
+            if not chunk:
+                raise _LostError(self._death() + " " + doing)
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def _receive(self, doing: str) -> Any:
+        until = None if not self.timeout else time.monotonic() + self.timeout
+        (n,) = HEADER.unpack(self._read(HEADER.size, until, doing))
+        if n > MAX_MESSAGE:
+            raise _LostError(f"the engine's process broke the protocol (a {n}-byte message) {doing}")
+        body = self._read(n, until, doing)
+        try:
+            message = _NoGlobals(io.BytesIO(body)).load()
+        except Exception as exc:
+            raise _LostError(f"the engine's process broke the protocol ({exc}) {doing}") from None
+        if not isinstance(message, tuple) or not message:
+            raise _LostError(f"the engine's process broke the protocol {doing}")
+        if message[0] == "fatal":
+            raise _LostError(f"{message[1]} {doing}")
+        return message
+
+    def _ask(self, request: tuple, doing: str) -> Any:
+        """Send one request, read its answer: ``x`` of ``("ok", x)``; EngineFailureError otherwise."""
+        self._send(request)
+        message = self._receive(doing)
+        if message[0] == "ok" and len(message) == 2:
+            return message[1]
+        if message[0] == "error":
+            raise EngineFailureError(str(message[1]))
+        raise _LostError(f"the engine's process broke the protocol {doing}")
+
+    def _death(self) -> str:
+        """How the process ended (it closed its pipe: it is dying, or wait a little)."""
+        status = self._zask(("wait", self.pid, 2.0))
+        if status is None:
+            return "the engine closed the harness's pipe"
+        self._status = status
+        if status < 0:
+            return f"the engine was killed by {_signal_name(-status)}"
+        return f"the engine exited with status {status}"
+
+    def _where_now(self) -> tuple[int, int, int]:
+        try:
+            with open(self._mark_path, "rb") as fh:
+                return MARK.unpack(fh.read(MARK.size))
+        except (OSError, struct.error):
+            return (0, 0, 0)
+
+    def output(self, limit: int = 240) -> str:
+        """The head of what the current (or last) process printed."""
+        try:
+            with open(self._out_path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except (OSError, AttributeError):
+            return ""
+        text = data[:limit].decode("utf-8", "replace")
+        return text + ("..." if len(data) > limit else "")
+
+    def _lost(self, exc: _LostError) -> str:
+        """The verdict text of a lost process; the process is gone afterwards."""
+        text = str(exc)
+        printed = self.output()
+        self.close_process()
+        return text + (f"; it printed {printed!r}" if printed else "")
+
+    # -- the session API (as LocalEngine's) -----------------------------------------------
