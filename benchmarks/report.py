@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmarks import contenders, machine, markdown, plot, runner, workloads
+from benchmarks.progress import Heartbeat
 
 SIZES: dict[str, int] = {"100": 100, "1k": 1_000, "10k": 10_000, "100k": 100_000,
                          "1M": 1_000_000}
@@ -96,17 +97,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress() -> runner.Progress:
-    """A line on stderr as each suite and size starts, on a terminal or not (CI logs too), so a
-    run of minutes is never silent; the report itself goes to stdout at the end."""
-    start = time.perf_counter()
-
-    def say(text: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f} s] {text}", file=sys.stderr, flush=True)
-
-    return say
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
@@ -130,8 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     machine.set_torch_threads(args.torch_threads)
     info = machine.info()
-    results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, _progress(),
-                          args.torch_threads)
+    with Heartbeat() as beat:
+        results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, beat.say,
+                              args.torch_threads)
     footer, written = _outputs(args, results, info, started)
     print(markdown.render(results, markdown.header(info, args.mode, args.seed, args_list),
                           notes + footer), end="")
