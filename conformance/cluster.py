@@ -52,9 +52,9 @@ class Cluster:
             raise ClusterError(f"the Dask scheduler at {address!r} has no workers")
 
     def run(self, function: Callable[[dict[str, Any]], Any], jobs: Sequence[dict[str, Any]],
-            done: Callable[[int, int], None] | None = None) -> list[Any]:
+            done: Callable[[int, int, int, Any], None] | None = None) -> list[Any]:
         """``function(job)`` for every job on the cluster; results in the jobs' order. ``done(k,
-        n)`` is called as the k-th of n results arrives."""
+        n, i, result)`` is called as the k-th of n results (job ``i``'s) arrives."""
         distributed = _import()
         futures = self.client.map(function, list(jobs), pure=False)
         where = {f.key: i for i, f in enumerate(futures)}
@@ -62,7 +62,7 @@ class Cluster:
         for k, (future, result) in enumerate(distributed.as_completed(futures, with_results=True), 1):
             results[where[future.key]] = result
             if done is not None:
-                done(k, len(futures))
+                done(k, len(futures), where[future.key], result)
         return results
 
     def close(self) -> None:

@@ -92,8 +92,11 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
         for job in jobs:
             job["engine"] = spec or args.engine
 
-        def done(i: int, total: int) -> None:
-            progress.set_phase(f"cluster: share {i}/{total} done")
+        def done(k: int, total: int, share: int, report: Report) -> None:
+            for f in report.findings:
+                progress.found(f)
+            progress.checked(report.graphs, report.failed, worker=share)
+            progress.set_phase(f"cluster: {k} of {total} shares back")
 
         reports = executor.run(run_job, jobs, done)
     elif len(jobs) == 1:
