@@ -33,6 +33,8 @@ def finding_line(f: Finding) -> str:
     """One line for a finding just found (unshrunk: graph ``f.index`` as generated)."""
     where = "the edge sweep" if f.index < 0 else f"graph {f.index}"
     message = " ".join(f.message.split())
+    # the text may come from the engine (an exception's message): no terminal escapes from it
+    message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
     if len(message) > MESSAGE:
         message = message[: MESSAGE - 1] + "…"
     cause = f" ({f.cause})" if f.cause else ""

@@ -84,6 +84,13 @@ def test_finding_line_names_where_and_stays_one_line() -> None:
     assert "\n" not in line and line.endswith("— the edge sweep") and len(line) < 250
 
 
+def test_finding_line_escapes_what_a_terminal_would_obey() -> None:
+    f = _finding()
+    f.message = "engine raised ValueError: \x1b[2J\x1b[31mgotcha\x07"
+    line = finding_line(f)
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b[2J" in line
+
+
 def test_next_stage_keeps_the_counts_of_the_last() -> None:
     out = io.StringIO()
     p = Progress(100, stream=out)
