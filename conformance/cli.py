@@ -48,6 +48,9 @@ torch returns a number, a structural error in accumulation); smaller differences
 --strict also fails an op measurably less accurate than torch against an exact (mpmath) reference.
 isolation: the engine runs in its own process (forked per campaign, and again after it exits,
 crashes or hangs); what it does there is a verdict on the graph it was running, never a wrong one.
+After --max-hangs graphs have hung (each costs --graph-timeout) the campaign stops and says so.
+progress: on stderr, a live line on a terminal, a status line every 5 s otherwise
+(VETGRAD_PROGRESS_INTERVAL), and each new kind of finding at or below --level as it is found.
 exit status: 0 all tested conforms, 1 mismatches found, 2 usage error (also: the engine cannot
 be loaded, or --json cannot be written), 130 stopped by SIGINT (Ctrl-C), 143 by SIGTERM: the
 report of what was checked until then is printed and written, marked interrupted.
