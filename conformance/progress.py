@@ -21,6 +21,7 @@ from conformance.report import Finding
 
 INTERVAL = float(os.environ.get("VETGRAD_PROGRESS_INTERVAL", "5"))  # seconds between lines off a terminal
 LIVE = 0.2  # seconds between redraws of the live line
+STARTING = "starting (the engine's process, its probe, torch)"
 MESSAGE = 110  # characters of a finding's message shown in its line
 
 
@@ -62,7 +63,7 @@ class Progress:
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
         self.start = time.perf_counter()
-        self.phase = "checking"
+        self.phase = STARTING  # until the first batch is judged
         self._counts: dict[int, tuple[int, int]] = {w: (0, 0) for w in range(workers)}
         self._done = (0, 0)  # graphs and failures of the stages (devices) already finished
         self._seen: set[tuple[str, str, str]] = set()
@@ -77,6 +78,8 @@ class Progress:
         """Worker ``worker`` has checked ``graphs`` graphs so far, ``failed`` of them failing."""
         with self._lock:
             self._counts[worker] = (graphs, failed)
+            if self.phase == STARTING:
+                self.phase = "checking"
             if self.live and time.perf_counter() - self._drawn >= LIVE:
                 self._draw()
 

@@ -91,6 +91,13 @@ def test_finding_line_escapes_what_a_terminal_would_obey() -> None:
     assert "\x1b" not in line and "\x07" not in line and "\\x1b[2J" in line
 
 
+def test_the_phase_says_starting_until_a_batch_is_judged() -> None:
+    p = Progress(100, stream=io.StringIO())
+    assert "starting" in p.status()
+    p.checked(0, 0)  # the edge sweep judged: checking from now on
+    assert p.status().endswith("— checking")
+
+
 def test_next_stage_keeps_the_counts_of_the_last() -> None:
     out = io.StringIO()
     p = Progress(100, stream=out)
