@@ -25,6 +25,7 @@ from nn.losses import (
     softmax,
 )
 from nn.module import IncompatibleKeys, Module, Sequential
+from nn.compiled_step import CompiledStep, compile_step
 from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.schedulers import CosineAnnealingLR, LRScheduler, StepLR
 
@@ -35,6 +36,7 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "CompiledStep",
     "CosineAnnealingLR",
     "Identity",
     "IncompatibleKeys",
@@ -51,6 +53,7 @@ __all__ = [
     "Tanh",
     "bce_with_logits",
     "binary_cross_entropy_with_logits",
+    "compile_step",
     "cross_entropy",
     "from_torch",
     "hinge_loss",
