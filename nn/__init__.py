@@ -25,6 +25,7 @@ from nn.losses import (
     softmax,
 )
 from nn.module import IncompatibleKeys, Module, Sequential
+from nn.batched import BatchedStep, batched_step
 from nn.compiled_step import CompiledStep, compile_step
 from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.schedulers import CosineAnnealingLR, LRScheduler, StepLR
@@ -36,6 +37,7 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "BatchedStep",
     "CompiledStep",
     "CosineAnnealingLR",
     "Identity",
@@ -52,6 +54,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "bce_with_logits",
+    "batched_step",
     "binary_cross_entropy_with_logits",
     "compile_step",
     "cross_entropy",
