@@ -10,6 +10,8 @@ Depends on ``engine`` only; torch is needed just for :func:`to_torch` / :func:`f
 """
 
 from nn.activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from nn.batched import BatchedStep, batched_step
+from nn.compiled_step import CompiledStep, compile_step
 from nn.init import INITS
 from nn.interop import from_torch, to_torch
 from nn.layers import MLP, Layer, Neuron
@@ -25,8 +27,6 @@ from nn.losses import (
     softmax,
 )
 from nn.module import IncompatibleKeys, Module, Sequential
-from nn.batched import BatchedStep, batched_step
-from nn.compiled_step import CompiledStep, compile_step
 from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.schedulers import CosineAnnealingLR, LRScheduler, StepLR
 
@@ -53,8 +53,8 @@ __all__ = [
     "Sigmoid",
     "StepLR",
     "Tanh",
-    "bce_with_logits",
     "batched_step",
+    "bce_with_logits",
     "binary_cross_entropy_with_logits",
     "compile_step",
     "cross_entropy",

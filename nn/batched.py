@@ -31,6 +31,7 @@ as for any nn loss). Anything else is refused, naming what is unsupported.
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -106,7 +107,7 @@ def _dense_layers(model: Module) -> list[_Dense]:
     else:
         raise TypeError(f"batched_step supports nn.MLP, nn.Layer and nn.Sequential of Layers and "
                         f"activations, not {type(model).__name__}")
-    for a, b in zip(layers, layers[1:]):
+    for a, b in itertools.pairwise(layers):
         if a.nout != b.nin:
             raise ValueError(f"batched_step: a layer of {a.nout} outputs feeds a layer of "
                              f"{b.nin} inputs")
