@@ -139,6 +139,8 @@ CONTENDERS: tuple[Contender, ...] = (
               "vetgrad-numpy", ("mlp",)),
     Contender("vetgrad-step-1", "vetgrad nn.compile_step on one sample", "vetgrad-step",
               ("mlp",), batch=1),
+    Contender("vetgrad-numpy-1", "vetgrad nn.batched_step on one sample", "vetgrad-numpy",
+              ("mlp",), batch=1),
     Contender("torch-vec-f64", "torch nn.Linear on the batch, float64, CPU", "torch-vec",
               ("mlp",)),
     Contender("torch-vec-f64-1", "torch nn.Linear on one sample, float64, CPU", "torch-vec",

@@ -4,12 +4,14 @@ two step targets and the batch column."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from benchmarks import contenders, markdown, mlp, runner
+from benchmarks import contenders, markdown, mlp, plot, runner
 
 QUICK = runner.Budget(min_rounds=2, max_rounds=3, min_time=0.0)
-STEPS = ("vetgrad-step", "vetgrad-numpy", "vetgrad-step-1", "torch-vec-f64-1")
+STEPS = ("vetgrad-step", "vetgrad-numpy", "vetgrad-step-1", "vetgrad-numpy-1", "torch-vec-f64-1")
 
 
 @pytest.mark.torch
@@ -18,7 +20,7 @@ def test_the_step_contenders_train_in_workers_and_match_torch() -> None:
     rows = runner.mlp_suite([contenders.get(n) for n in STEPS], QUICK, lambda s: None)
     assert [(r.contender, r.status, r.batch) for r in rows] == [
         ("vetgrad-step", "ok", 32), ("vetgrad-numpy", "ok", 32), ("vetgrad-step-1", "ok", 1),
-        ("torch-vec-f64-1", "ok", 1)], [r.message for r in rows]
+        ("vetgrad-numpy-1", "ok", 1), ("torch-vec-f64-1", "ok", 1)], [r.message for r in rows]
     assert all(r.step > 0 and r.rounds >= 2 for r in rows)
 
 
@@ -58,3 +60,25 @@ def test_the_mlp_table_shows_the_batch_and_no_ratio_across_batches() -> None:
     table = [x for x in markdown.mlp_table(rows) if x.startswith("| vetgrad")]
     assert table == ["| vetgrad | nn.MLP | 32 | 20.00 | 20.00 | 3 | 1.00× |",
                      "| vetgrad-step-1 | nn.MLP, nn.compile_step | 1 | 0.100 | 0.100 | 9 | — |"]
+
+
+def test_the_plot_has_an_mlp_panel_one_line_per_contender_and_its_one_sample_twin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.axes
+
+    drawn: list[tuple[str, list[float]]] = []
+    real = matplotlib.axes.Axes.plot
+
+    def spy(self: object, xs: list[float], ys: list[float], **kw: object) -> object:
+        drawn.append((str(kw["label"]), list(xs)))
+        return real(self, xs, ys, **kw)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    rows = [runner.MlpResult("vetgrad-step", "ok", step=1e-3),
+            runner.MlpResult("vetgrad-step-1", "ok", step=1e-4, batch=1),
+            runner.MlpResult("torch-vec-f64", "ok", step=3e-4),
+            runner.MlpResult("micrograd", "absent")]
+    out = plot.plot([], tmp_path / "p.png", rows)
+    assert out.stat().st_size > 0
+    assert drawn == [("vetgrad-step", [1, 32]), ("torch-vec-f64", [32])]
