@@ -2,7 +2,9 @@
 
 A compiled one (``vetgrad-compiled``, ``float``) replays
 a graph compiled once, outside the clock (:mod:`benchmarks.compiled`). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
-methods); a batched one (``torch-vec-*``) only takes part in the MLP suite. ``missing()`` says why
+methods); a batched one (``torch-vec-*``) only takes part in the MLP suite, as do vetgrad's
+training steps (``vetgrad-step``: ``nn.compile_step`` replayed; ``vetgrad-numpy``:
+``nn.batched_step``). A contender ending in ``-1`` trains on one sample instead of the batch. ``missing()`` says why
 a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
 instead of crashing. Optional packages are imported lazily.
 """
@@ -25,7 +27,8 @@ SUITES: tuple[str, ...] = ("dag", "chain", "mlp", "harness", "memory")
 @dataclass(frozen=True)
 class Contender:
     """One engine configuration. ``family`` is vetgrad, micrograd, torch (0-d tensors, scalar
-    style) or torch-vec (``nn.Linear`` on a batch)."""
+    style), torch-vec (``nn.Linear`` on a batch), vetgrad-step (``nn.compile_step``) or
+    vetgrad-numpy (``nn.batched_step``); the last three train the MLP only."""
 
     name: str
     label: str
@@ -34,10 +37,11 @@ class Contender:
     device: str = "cpu"
     dtype: str = "float64"
     deep: bool = False  # micrograd with sys.setrecursionlimit raised to fit the graph
+    batch: int | None = None  # the MLP suite's samples per step (None: the suite's batch, 32)
 
     @property
     def scalar(self) -> bool:
-        return self.family != "torch-vec"
+        return self.family not in ("torch-vec", "vetgrad-numpy")
 
     @property
     def compiled(self) -> bool:
@@ -50,6 +54,8 @@ class Contender:
             if importlib.util.find_spec("micrograd") is None:
                 return "absent (micrograd not installed: pip install micrograd==0.1.0)"
             return None
+        if self.family == "vetgrad-numpy" and importlib.util.find_spec("numpy") is None:
+            return "absent (numpy not installed: pip install numpy)"
         if self.family.startswith("torch"):
             if importlib.util.find_spec("torch") is None:
                 return "absent (torch not installed)"
@@ -127,8 +133,18 @@ CONTENDERS: tuple[Contender, ...] = (
               device="cuda"),
     Contender("torch-cuda-f32", "torch eager, 0-d float32, CUDA", "torch", (*_GRAPHS, "mlp"),
               device="cuda", dtype="float32"),
+    Contender("vetgrad-step", "vetgrad nn.compile_step, replayed (traced once, untimed)",
+              "vetgrad-step", ("mlp",)),
+    Contender("vetgrad-numpy", "vetgrad nn.batched_step: numpy matrices on the batch",
+              "vetgrad-numpy", ("mlp",)),
+    Contender("vetgrad-step-1", "vetgrad nn.compile_step on one sample", "vetgrad-step",
+              ("mlp",), batch=1),
+    Contender("vetgrad-numpy-1", "vetgrad nn.batched_step on one sample", "vetgrad-numpy",
+              ("mlp",), batch=1),
     Contender("torch-vec-f64", "torch nn.Linear on the batch, float64, CPU", "torch-vec",
               ("mlp",)),
+    Contender("torch-vec-f64-1", "torch nn.Linear on one sample, float64, CPU", "torch-vec",
+              ("mlp",), batch=1),
     Contender("torch-vec-f32", "torch nn.Linear on the batch, float32, CPU", "torch-vec",
               ("mlp",), dtype="float32"),
     Contender("torch-vec-cuda-f64", "torch nn.Linear on the batch, float64, CUDA", "torch-vec",

@@ -129,23 +129,28 @@ def mlp_table(rows: Sequence[Any]) -> list[str]:
     for r in rows:
         if r.status == "absent":
             continue
+        batch = str(getattr(r, "batch", mlp.BATCH))
         if r.status != "ok":
-            out.append([r.contender, r.model or "—", _status(r), "—", "—", "—"])
+            out.append([r.contender, r.model or "—", batch, _status(r), "—", "—", "—"])
             continue
-        out.append([r.contender, r.model, _ms(r.step), _ms(r.mean), str(r.rounds),
-                    _ratio(r.step / base) if base else "—"])
+        same = base and getattr(r, "batch", mlp.BATCH) == mlp.BATCH
+        out.append([r.contender, r.model, batch, _ms(r.step), _ms(r.mean), str(r.rounds),
+                    _ratio(r.step / base) if same else "—"])
     return [
         "## MLP training step, ms per step",
         "",
         f"MLP({mlp.NIN}, {list(mlp.NOUTS)}) (ReLU hidden, linear output), batch of {mlp.BATCH}, "
         f"mean squared error, SGD lr {mlp.LR}: zero grads, forward, loss, backward, update. Same "
         "initial weights everywhere (reset untimed before each step); the last step's loss and "
-        "updated weights are checked against torch float64. Each contender runs in its own "
-        "process, steps interleaved. *median*: a typical step; *mean*: with the garbage "
-        "collector's pauses spread over the steps (micrograd's closures make cycles for it); "
-        "*÷ vetgrad* compares medians.",
+        "updated weights are checked against torch float64 on the same batch. *batch* 1: the "
+        "one-sample workload (the batch's first sample). vetgrad-step replays the step "
+        "`nn.compile_step` traced once (untimed); vetgrad-numpy is `nn.batched_step`. Each "
+        "contender runs in its own process, steps interleaved. *median*: a typical step; *mean*: "
+        "with the garbage collector's pauses spread over the steps (micrograd's closures make "
+        "cycles for it); *÷ vetgrad* compares medians (batch of 32 only).",
         "",
-        *_table(["contender", "model", "median", "mean", "steps", "÷ vetgrad"], "llrrrr", out),
+        *_table(["contender", "model", "batch", "median", "mean", "steps", "÷ vetgrad"],
+                "llrrrrr", out),
         *absent_line(absent),
     ]
 
@@ -273,6 +278,7 @@ def targets(results: Results) -> list[str]:
         rows.append(["MLP training step ≥ 10× faster than micrograd", _ratio(x), _verdict(x >= 10)])
     else:
         rows.append(["MLP training step ≥ 10× faster than micrograd", "not measured", "n/a"])
+    rows += _step_targets(step)
     mem = next((m for m in results.memory if m.contender == "vetgrad" and not m.error), None)
     if mem is not None and mem.traced_peak is not None:
         per = mem.traced_peak / mem.nodes
@@ -289,6 +295,31 @@ def targets(results: Results) -> list[str]:
         "",
         *_table(["target", "measured", "verdict"], "lll", rows),
     ]
+
+
+STEP_TARGETS = (
+    # (target, ours, torch's, the most ours may take as a multiple of torch's time)
+    (f"MLP step, batch of {mlp.BATCH}: batched numpy step (`nn.batched_step`) within 3× of torch "
+     "nn.Linear on the batch", "vetgrad-numpy", "torch-vec-f64", 3.0),
+    ("MLP step, one sample: compiled scalar step (`nn.compile_step`) faster than torch nn.Linear "
+     "on one sample", "vetgrad-step-1", "torch-vec-f64-1", 1.0),
+)
+
+
+def _step_targets(step: dict[str, float]) -> list[list[str]]:
+    """nn's compiled and batched training steps against torch's nn.Linear: ratios of medians of
+    the same run."""
+    out = []
+    for label, ours, theirs, most in STEP_TARGETS:
+        if ours in step and theirs in step:
+            x = step[ours] / step[theirs]
+            shown = (f"{_ratio(x)} torch's time ({ours} {_ms(step[ours])} ms, {theirs} "
+                     f"{_ms(step[theirs])} ms)")
+            ok = x <= most if most != 1.0 else x < most
+            out.append([label, shown, _verdict(ok)])
+        else:
+            out.append([label, "not measured", "n/a"])
+    return out
 
 
 def _dag_total(rows: Sequence[GraphResult], name: str, size: int) -> float | None:

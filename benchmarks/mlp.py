@@ -4,8 +4,13 @@ mean squared error, one SGD step — the same weights and data in every contende
 Scalar contenders run the lecture's loop (one graph per sample, summed loss, ``p.data -= lr *
 p.grad``): vetgrad with ``nn.MLP``, micrograd with ``micrograd.nn.MLP``, torch with 0-d tensors
 in the same structure. ``torch-vec-*`` runs ``nn.Linear`` layers on the whole batch with
-``torch.optim.SGD``. ``reset()`` puts the initial weights back (untimed), so every timed
-``step()`` does the same work and its result can be checked against a float64 reference.
+``torch.optim.SGD``. vetgrad's compiled step (``vetgrad-step``: ``nn.compile_step`` of the
+lecture's loop, traced once before timing, then replayed) and batched step (``vetgrad-numpy``:
+``nn.batched_step``, numpy matrices on the whole batch) write gradients into the parameters'
+``.grad`` and update them as the eager loop does. A contender with ``batch=1`` trains on the
+batch's first sample only (the one-sample workload). ``reset()`` puts the initial weights back
+(untimed), so every timed ``step()`` does the same work and its result can be checked against a
+float64 reference of the same batch.
 """
 
 from __future__ import annotations
@@ -37,15 +42,21 @@ class Problem:
 
 
 @functools.cache
-def problem(seed: int = SEED) -> Problem:
-    """Weights from U(-1, 1) as in the lecture, 32 points in [-2, 2]^2 labelled by quadrant."""
+def problem(seed: int = SEED, batch: int = BATCH) -> Problem:
+    """Weights from U(-1, 1) as in the lecture, 32 points in [-2, 2]^2 labelled by quadrant (the
+    first ``batch`` of them)."""
     rng = random.Random(seed)
     sizes = [NIN, *NOUTS]
     layers = [[([rng.uniform(-1.0, 1.0) for _ in range(nin)], rng.uniform(-1.0, 1.0))
                for _ in range(nout)] for nin, nout in itertools.pairwise(sizes)]
-    xs = [[rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0)] for _ in range(BATCH)]
+    xs = [[rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0)] for _ in range(BATCH)][:batch]
     ys = [1.0 if x0 * x1 > 0.0 else -1.0 for x0, x1 in xs]
     return Problem(layers, xs, ys)
+
+
+def batch_of(contender: Contender) -> int:
+    """Samples per step of ``contender``: its own ``batch``, or the suite's."""
+    return contender.batch or BATCH
 
 
 class Trainer(Protocol):
@@ -97,6 +108,60 @@ class PythonScalarTrainer:
 
     def parameters(self) -> list[float]:
         return [float(p.data) for p in self.params]
+
+
+def vetgrad_mlp(prob: Problem) -> Any:
+    """vetgrad's MLP of the problem's shape (weights set by ``reset``)."""
+    cls, _ = vetgrad_mlp_class()
+    return cls(NIN, list(NOUTS), activation="relu", final_activation="linear")
+
+
+class CompiledStepTrainer(PythonScalarTrainer):
+    """vetgrad's ``nn.compile_step`` of the lecture's loop (the same ``mse`` graph as the eager
+    trainer), traced by a first step here, untimed; each timed step replays it."""
+
+    def __init__(self, prob: Problem) -> None:
+        import nn
+
+        super().__init__(vetgrad_mlp(prob), prob)
+        self.compiled = nn.compile_step(self.model, mse, len(prob.xs))
+        self.reset()
+        self.compiled(prob.xs, prob.ys)  # the trace
+
+    def step(self) -> Any:
+        params = self.params
+        for p in params:
+            p.grad = 0.0
+        loss = self.compiled(self.prob.xs, self.prob.ys)
+        for p in params:
+            p.data -= LR * p.grad
+        return loss
+
+    def loss(self, out: Any) -> float:
+        return float(out)
+
+
+class NumpyTrainer(CompiledStepTrainer):
+    """vetgrad's ``nn.batched_step``: numpy matrices over the whole batch (inputs and targets as
+    arrays made once, as the torch-vec contenders make their tensors once)."""
+
+    def __init__(self, prob: Problem) -> None:
+        import numpy as np
+
+        import nn
+
+        PythonScalarTrainer.__init__(self, vetgrad_mlp(prob), prob)
+        self.compiled = nn.batched_step(self.model, nn.mse_loss)
+        self.x, self.y = np.array(prob.xs), np.array(prob.ys)
+
+    def step(self) -> Any:
+        params = self.params
+        for p in params:
+            p.grad = 0.0
+        loss = self.compiled(self.x, self.y)
+        for p in params:
+            p.data -= LR * p.grad
+        return loss
 
 
 class TorchScalarTrainer:
@@ -210,12 +275,14 @@ def vetgrad_mlp_class() -> tuple[type, str]:
 
 def trainer(contender: Contender, prob: Problem | None = None) -> Trainer:
     """A trainer for ``contender``, reset to the initial weights."""
-    prob = prob or problem()
+    prob = prob or problem(batch=batch_of(contender))
     made: Trainer
     if contender.family == "vetgrad":
-        cls, _ = vetgrad_mlp_class()
-        made = PythonScalarTrainer(cls(NIN, list(NOUTS), activation="relu",
-                                       final_activation="linear"), prob)
+        made = PythonScalarTrainer(vetgrad_mlp(prob), prob)
+    elif contender.family == "vetgrad-step":
+        made = CompiledStepTrainer(prob)
+    elif contender.family == "vetgrad-numpy":
+        made = NumpyTrainer(prob)
     elif contender.family == "micrograd":
         from micrograd.nn import MLP
 
@@ -235,6 +302,10 @@ def describe(contender: Contender) -> str:
             return vetgrad_mlp_class()[1]
         except ImportError as exc:
             return f"unavailable ({exc})"
+    if contender.family == "vetgrad-step":
+        return "nn.MLP, nn.compile_step"
+    if contender.family == "vetgrad-numpy":
+        return "nn.MLP, nn.batched_step (numpy)"
     if contender.family == "micrograd":
         return f"micrograd.nn.MLP {micrograd_version() or ''}".strip()
     if contender.family == "torch":
@@ -249,19 +320,21 @@ class Reference:
 
 
 @functools.cache
-def reference(seed: int = SEED) -> Reference:
-    """One step in float64 on CPU by torch's batched code: the numbers every contender must get."""
+def reference(seed: int = SEED, batch: int = BATCH) -> Reference:
+    """One step in float64 on CPU by torch's batched code: the numbers every contender training
+    on ``batch`` samples must get."""
     from benchmarks.contenders import get
 
-    t = trainer(get("torch-vec-f64"), problem(seed))
+    t = trainer(get("torch-vec-f64"), problem(seed, batch))
     out = t.step()
     return Reference(t.loss(out), t.parameters())
 
 
-def check(t: Trainer, out: Any, dtype: str, ref: Reference | None = None) -> None:
+def check(t: Trainer, out: Any, dtype: str, ref: Reference | None = None,
+          batch: int = BATCH) -> None:
     """Raise AssertionError unless ``out`` (a step from the initial weights) and the updated
-    parameters of ``t`` match the reference."""
-    check_numbers(t.loss(out), t.parameters(), dtype, ref)
+    parameters of ``t`` match the reference (of a step on ``batch`` samples)."""
+    check_numbers(t.loss(out), t.parameters(), dtype, ref or reference(batch=batch))
 
 
 def check_numbers(loss: float, params: list[float], dtype: str, ref: Reference | None = None) -> None:

@@ -204,12 +204,13 @@ def _outputs(args: argparse.Namespace, results: runner.Results, info: dict,
         lines.append("Plot: not written (--no-plot).")
     elif not plot.available():
         lines.append("Plot: not written (matplotlib is not installed: pip install matplotlib).")
-    elif not any(r.status == "ok" for r in results.graphs):
-        lines.append("Plot: not written (no dag or chain results).")
+    elif not any(r.status == "ok" for r in (*results.graphs, *results.mlp)):
+        lines.append("Plot: not written (no dag, chain or mlp results).")
     else:
         try:
-            path = plot.plot(results.graphs, args.plot)
-            lines.append(f"Plot: time per graph against graph size, log-log, written to `{path}`.")
+            path = plot.plot(results.graphs, args.plot, results.mlp)
+            lines.append("Plot: time per graph against graph size (and per MLP step against "
+                         f"samples per step), log-log, written to `{path}`.")
         except (OSError, ValueError) as exc:
             written = False
             lines.append(f"Plot: **could not be written** to `{args.plot}`: {exc}")

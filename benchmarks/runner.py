@@ -61,6 +61,7 @@ class MlpResult:
     step: float = 0.0  # seconds, median
     rounds: int = 0
     mean: float = 0.0  # seconds: the collector's pauses show here, not in the median
+    batch: int = mlp.BATCH  # samples per step
 
 
 @dataclass(frozen=True)
@@ -230,25 +231,26 @@ def mlp_suite(chosen: Sequence[Contender], budget: Budget, progress: Progress,
     finally:
         for w in workers.values():
             w.close()
-    ref = mlp.reference() if any(isinstance(x, list) for x in got.values()) else None
-    return [_mlp_result(c, got.get(c.name), last.get(c.name), ref) for c in chosen]
+    return [_mlp_result(c, got.get(c.name), last.get(c.name),
+                        mlp.reference(batch=mlp.batch_of(c))
+                        if isinstance(got.get(c.name), list) else None) for c in chosen]
 
 
 def _mlp_result(c: Contender, times: list[float] | RuntimeError | None,
                 last: tuple[float, list[float]] | None, ref: mlp.Reference | None) -> MlpResult:
     if times is None:
-        return MlpResult(c.name, "absent", message=c.missing() or "absent")
+        return MlpResult(c.name, "absent", message=c.missing() or "absent", batch=mlp.batch_of(c))
     if isinstance(times, RowError) and times.status == "absent":
-        return MlpResult(c.name, "absent", message=str(times))
+        return MlpResult(c.name, "absent", message=str(times), batch=mlp.batch_of(c))
     if isinstance(times, RuntimeError):
-        return MlpResult(c.name, "failed", mlp.describe(c), str(times))
+        return MlpResult(c.name, "failed", mlp.describe(c), str(times), batch=mlp.batch_of(c))
     assert last is not None
     try:
         mlp.check_numbers(*last, c.dtype, ref)
     except AssertionError as exc:
-        return MlpResult(c.name, "wrong", mlp.describe(c), str(exc))
+        return MlpResult(c.name, "wrong", mlp.describe(c), str(exc), batch=mlp.batch_of(c))
     return MlpResult(c.name, "ok", mlp.describe(c), step=timing.median_of(times),
-                     rounds=len(times), mean=sum(times) / len(times))
+                     rounds=len(times), mean=sum(times) / len(times), batch=mlp.batch_of(c))
 
 
 def harness_suite(engines: Sequence[str], graphs: int, budget: Budget,

@@ -16,8 +16,8 @@ from benchmarks.contenders import Contender
 def test_mlp_step(benchmark: Any, contender: Contender) -> None:
     benchmark.group = "mlp"
     trainer = mlp.trainer(contender)
-    rounds = 50 if contender.family == "torch-vec" else 5
+    rounds = 5 if contender.family in ("vetgrad", "micrograd", "torch") else 50
     out = benchmark.pedantic(trainer.step, setup=trainer.reset, rounds=rounds, iterations=1,
                              warmup_rounds=1)
-    mlp.check(trainer, out, contender.dtype)
-    benchmark.extra_info.update(model=mlp.describe(contender), batch=mlp.BATCH)
+    mlp.check(trainer, out, contender.dtype, batch=mlp.batch_of(contender))
+    benchmark.extra_info.update(model=mlp.describe(contender), batch=mlp.batch_of(contender))

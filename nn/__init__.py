@@ -10,6 +10,8 @@ Depends on ``engine`` only; torch is needed just for :func:`to_torch` / :func:`f
 """
 
 from nn.activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from nn.batched import BatchedStep, batched_step
+from nn.compiled_step import CompiledStep, compile_step
 from nn.init import INITS
 from nn.interop import from_torch, to_torch
 from nn.layers import MLP, Layer, Neuron
@@ -35,6 +37,8 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "BatchedStep",
+    "CompiledStep",
     "CosineAnnealingLR",
     "Identity",
     "IncompatibleKeys",
@@ -49,8 +53,10 @@ __all__ = [
     "Sigmoid",
     "StepLR",
     "Tanh",
+    "batched_step",
     "bce_with_logits",
     "binary_cross_entropy_with_logits",
+    "compile_step",
     "cross_entropy",
     "from_torch",
     "hinge_loss",

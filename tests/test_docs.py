@@ -35,6 +35,13 @@ def test_readme_api_example_runs_as_written() -> None:
     exec(compile(_readme_example("api"), "README.md (api example)", "exec"), {})
 
 
+def test_readme_training_steps_example_runs_as_written() -> None:
+    import pytest
+
+    pytest.importorskip("numpy", reason="batched_step needs numpy")
+    exec(compile(_readme_example("steps"), "README.md (steps example)", "exec"), {})
+
+
 def _run_adapter(folder: Path, source: str) -> tuple[int, str]:
     """``python -m conformance --engine myadapter:MyAdapter`` from ``folder``, as the README says."""
     import os
