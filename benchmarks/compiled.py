@@ -1,11 +1,16 @@
 """The compiled contenders of the DAG suite: ``vetgrad-compiled`` (``engine.compile``, traced once
-outside the clock, then replayed) and ``float``, the same graph's forward and reverse sweep
+outside the clock, then replayed), ``float``, the same graph's forward and reverse sweep
 written as straight-line float code by hand's rules (``v7 = v3 * v5`` ... ``g3 += g7 * v5``, every
-gradient started at 0.0): the limit of pure Python on this graph.
+gradient started at 0.0): the limit of pure Python on this graph, and ``vetgrad-batched``
+(``Compiled.batch``: the trace over :data:`BATCH` rows at once with numpy).
 
-Both take the leaves' numbers as arguments and return the root's value and the first leaf's
+Each takes the leaves' numbers as arguments and returns the root's value and the first leaf's
 gradient; a round times one call (forward and backward in one: the *backward* and *free* columns
-are 0). ``python -m benchmarks.compiled NODES`` prints the compiled graph's memory per node.
+are 0). A batched round is one call over the whole batch, divided by :data:`BATCH`: its time per
+sample (row 0 holds the workload's numbers and is checked; the other rows are those numbers
+scaled by factors in [0.9, 1.1]). ``python -m benchmarks.compiled NODES`` prints the compiled
+graph's memory per node; ``python -m benchmarks.compiled --ops`` the batched replay's cost of
+each op, ns per row.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any, Callable
 
 from benchmarks import workloads
 
-FAMILIES = ("vetgrad-compiled", "float")
+FAMILIES = ("vetgrad-compiled", "float", "vetgrad-batched")
+BATCH = 1024  # rows of a batched round
 
 
 def _trace(work: workloads.Workload) -> tuple[list[float], int, Callable[..., Any]]:
@@ -95,6 +101,7 @@ class Replayer:
     """One compiled contender on one workload: ``run()`` is a timed round."""
 
     def __init__(self, family: str, work: workloads.Workload) -> None:
+        self.rows = 1  # rows a round computes (its time is divided by them)
         if family == "vetgrad-compiled":
             from engine import compile as compile_
 
@@ -109,6 +116,8 @@ class Replayer:
 
             self.call: Callable[..., tuple[float, float]] = call
             self.compiled = g
+        elif family == "vetgrad-batched":
+            self._batched(work)
         elif family == "float":
             source, self.numbers, self.index = float_source(work)
             env: dict[str, Any] = {"tanh": math.tanh}
@@ -117,10 +126,31 @@ class Replayer:
         else:
             raise ValueError(f"not a compiled family: {family!r}")
 
+    def _batched(self, work: workloads.Workload) -> None:
+        import numpy as np
+
+        from engine import compile as compile_
+
+        self.numbers, self.index, f = _trace(work)
+        g = compile_(f)
+        g(*self.numbers)  # the trace, outside the clock
+        rng = np.random.default_rng(0)
+        columns = [np.concatenate([[x], x * rng.uniform(0.9, 1.1, BATCH - 1)])
+                   for x in self.numbers]
+        g.batch(*columns)  # numpy's imports and the batch code's compilation, outside the clock
+        index = self.index
+
+        def call(*_: float) -> tuple[float, float]:
+            values, grads = g.batch(*columns)
+            return float(values[0]), float(grads[index][0])
+
+        self.call, self.compiled, self.rows = call, g, BATCH
+
     def run(self) -> workloads.Sample:
         start = time.perf_counter()
         value, grad = self.call(*self.numbers)
-        return workloads.Sample(time.perf_counter() - start, 0.0, 0.0, value, grad)
+        seconds = (time.perf_counter() - start) / self.rows
+        return workloads.Sample(seconds, 0.0, 0.0, value, grad)
 
 
 def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:

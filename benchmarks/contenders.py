@@ -1,7 +1,8 @@
 """Who is timed: vetgrad, micrograd 0.1.0 and PyTorch eager, by name.
 
-A compiled one (``vetgrad-compiled``, ``float``) replays
-a graph compiled once, outside the clock (:mod:`benchmarks.compiled`). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
+A compiled one (``vetgrad-compiled``, ``float``, ``vetgrad-batched``) replays
+a graph compiled once, outside the clock (:mod:`benchmarks.compiled`); ``vetgrad-batched`` replays
+it over a batch of rows with numpy and is timed per row (per sample). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
 methods); a batched one (``torch-vec-*``) only takes part in the MLP suite. ``missing()`` says why
 a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
 instead of crashing. Optional packages are imported lazily.
@@ -34,6 +35,7 @@ class Contender:
     device: str = "cpu"
     dtype: str = "float64"
     deep: bool = False  # micrograd with sys.setrecursionlimit raised to fit the graph
+    max_nodes: int | None = None  # not run on larger graphs (skipped() says why)
 
     @property
     def scalar(self) -> bool:
@@ -42,10 +44,19 @@ class Contender:
     @property
     def compiled(self) -> bool:
         """Replays a graph compiled once (no graph is built in a round): benchmarks.compiled."""
-        return self.family in ("vetgrad-compiled", "float")
+        return self.family in ("vetgrad-compiled", "float", "vetgrad-batched")
+
+    def skipped(self, nodes: int) -> str | None:
+        """Why this contender does not run on a graph of ``nodes`` nodes, or None."""
+        if self.max_nodes is not None and nodes > self.max_nodes:
+            return (f"absent (above {self.max_nodes:,} nodes: a batch holds a column of every "
+                    "node, 16 KB per node at 1,024 rows)")
+        return None
 
     def missing(self) -> str | None:
         """Why this contender cannot run here, or None when it can."""
+        if self.family == "vetgrad-batched" and importlib.util.find_spec("numpy") is None:
+            return "absent (numpy not installed: pip install numpy)"
         if self.family == "micrograd":
             if importlib.util.find_spec("micrograd") is None:
                 return "absent (micrograd not installed: pip install micrograd==0.1.0)"
@@ -116,6 +127,8 @@ CONTENDERS: tuple[Contender, ...] = (
               "vetgrad-compiled", ("dag",)),
     Contender("float", "straight-line float code (baseline: forward + reverse sweep)", "float",
               ("dag",)),
+    Contender("vetgrad-batched", "vetgrad Compiled.batch over 1,024 rows (numpy), per row",
+              "vetgrad-batched", ("dag",), max_nodes=10_000),
     Contender("micrograd", "micrograd 0.1.0 (+ lecture tanh)", "micrograd",
               ("dag", "chain", "mlp", "harness")),
     Contender("micrograd-deep", "micrograd 0.1.0, recursion limit raised to fit", "micrograd",

@@ -175,7 +175,8 @@ def test_every_op_is_its_row_on_the_edge_grid(name: str) -> None:
             nodes = 1 if form in ("n", "nc", "cn") else 2
             pairs = [(a, b) for a in GRID for b in GRID]
             for c in (GRID if form in ("nc", "cn") else (None,)):
-                def f(*xs: Value, form: str = form, c: float | None = c) -> Value:
+                def f(*xs: Value, form: str = form, c: float | None = c,
+                      params: tuple[Any, ...] = params) -> Value:
                     return _apply(name, form, xs, c, params)
 
                 rows = [(a,) for a in GRID] if nodes == 1 else pairs
