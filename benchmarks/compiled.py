@@ -171,5 +171,46 @@ def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:
             "peak_per_node": peak / work.nodes}
 
 
+def batch_op_costs(rows: int = BATCH, repeats: int = 7) -> dict[str, dict[str, float]]:
+    """The batched replay's cost of each public op (forward and backward, one node on two leaves
+    or one), ns per row: the best of ``repeats`` calls over ``rows`` ordinary rows, less the
+    same for a graph of one ``add`` (the call's own overhead), and whether the op has a numpy
+    template or calls its row's float function per element ("mapped")."""
+    import numpy as np
+
+    from engine import Compiled, Value
+    from engine import batch_templates as B  # noqa: N812
+    from engine.ops import OPS, public_ops
+
+    rng = np.random.default_rng(0)
+    columns = [rng.uniform(0.1, 2.0, rows), rng.uniform(0.1, 2.0, rows)]
+
+    def best(name: str, params: tuple[Any, ...]) -> float:
+        op = OPS[name]
+        leaves = [Value(0.5), Value(1.5)][:op.arity]
+        c = Compiled.from_graph(leaves, op.call(*leaves, *params), name=name)  # type: ignore[misc]
+        c.batch(*columns[:op.arity])
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            c.batch(*columns[:op.arity])
+            times.append(time.perf_counter() - start)
+        return min(times) / rows * 1e9
+
+    base = best("add", ())
+    out = {}
+    for op in public_ops():
+        if op.vjp is None:
+            continue  # backward raises
+        params = op.sweep_params[0] if op.sweep_params else ()
+        how = "template" if B.template(B.FORWARD, op.name, "nn") else "mapped"
+        out[op.name] = {"ns_per_row": best(op.name, params) - base, "forward": how}
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(memory_per_node(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)))
+    if sys.argv[1:] == ["--ops"]:
+        for name, cost in batch_op_costs().items():
+            print(f"{name:12s} {cost['ns_per_row']:8.1f} ns per row  ({cost['forward']})")
+    else:
+        print(json.dumps(memory_per_node(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)))
