@@ -6,11 +6,12 @@ gradient started at 0.0): the limit of pure Python on this graph, and ``vetgrad-
 
 Each takes the leaves' numbers as arguments and returns the root's value and the first leaf's
 gradient; a round times one call (forward and backward in one: the *backward* and *free* columns
-are 0). A batched round is one call over the whole batch, divided by :data:`BATCH`: its time per
-sample (row 0 holds the workload's numbers and is checked; the other rows are those numbers
-scaled by factors in [0.9, 1.1]). ``python -m benchmarks.compiled NODES`` prints the compiled
-graph's memory per node; ``python -m benchmarks.compiled --ops`` the batched replay's cost of
-each op, ns per row.
+are 0). A batched round is one call over the whole batch; the report divides its times by
+:data:`BATCH` (the contender's ``rows``): time per sample. Row 0 holds the workload's numbers and
+is checked; the other rows are those numbers scaled by factors in [0.9, 1.1].
+
+``python -m benchmarks.compiled NODES`` prints the compiled graph's memory per node;
+``python -m benchmarks.compiled --ops`` the batched replay's cost of each op, ns per row.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import time
 import tracemalloc
 from typing import Any, Callable
 
-from benchmarks import workloads
+from benchmarks import contenders, workloads
 
 FAMILIES = ("vetgrad-compiled", "float", "vetgrad-batched")
-BATCH = 1024  # rows of a batched round
+BATCH = contenders.get("vetgrad-batched").rows  # rows of a batched round
 
 
 def _trace(work: workloads.Workload) -> tuple[list[float], int, Callable[..., Any]]:
@@ -101,7 +102,6 @@ class Replayer:
     """One compiled contender on one workload: ``run()`` is a timed round."""
 
     def __init__(self, family: str, work: workloads.Workload) -> None:
-        self.rows = 1  # rows a round computes (its time is divided by them)
         if family == "vetgrad-compiled":
             from engine import compile as compile_
 
@@ -144,13 +144,12 @@ class Replayer:
             values, grads = g.batch(*columns)
             return float(values[0]), float(grads[index][0])
 
-        self.call, self.compiled, self.rows = call, g, BATCH
+        self.call, self.compiled = call, g
 
     def run(self) -> workloads.Sample:
         start = time.perf_counter()
         value, grad = self.call(*self.numbers)
-        seconds = (time.perf_counter() - start) / self.rows
-        return workloads.Sample(seconds, 0.0, 0.0, value, grad)
+        return workloads.Sample(time.perf_counter() - start, 0.0, 0.0, value, grad)
 
 
 def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:

@@ -36,6 +36,7 @@ class Contender:
     dtype: str = "float64"
     deep: bool = False  # micrograd with sys.setrecursionlimit raised to fit the graph
     max_nodes: int | None = None  # not run on larger graphs (skipped() says why)
+    rows: int = 1  # samples a round computes (a batch): the report's times are per sample
 
     @property
     def scalar(self) -> bool:
@@ -128,7 +129,7 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("float", "straight-line float code (baseline: forward + reverse sweep)", "float",
               ("dag",)),
     Contender("vetgrad-batched", "vetgrad Compiled.batch over 1,024 rows (numpy), per row",
-              "vetgrad-batched", ("dag",), max_nodes=10_000),
+              "vetgrad-batched", ("dag",), max_nodes=10_000, rows=1024),
     Contender("micrograd", "micrograd 0.1.0 (+ lecture tanh)", "micrograd",
               ("dag", "chain", "mlp", "harness")),
     Contender("micrograd-deep", "micrograd 0.1.0, recursion limit raised to fit", "micrograd",

@@ -195,7 +195,9 @@ def _graph_result(kind: str, size: int, work: workloads.Workload, c: Contender,
             workloads.check(s, work, c.dtype)
     except AssertionError as exc:
         return GraphResult(kind, size, c.name, "wrong", work.nodes, str(exc))
-    med = timing.median_of
+    def med(xs: list[float]) -> float:  # per sample: a batched round computes c.rows
+        return timing.median_of(xs) / c.rows
+
     return GraphResult(
         kind, size, c.name, "ok", work.nodes,
         forward=med([s.forward for s in on]), backward=med([s.backward for s in on]),
