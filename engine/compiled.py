@@ -94,23 +94,28 @@ class Compiled:
         op without a derivative can raise."""
         return self._variant("values")(*self._checked(args))  # type: ignore[no-any-return]
 
-    def batch(self, *columns: Any) -> tuple[Any, tuple[Any, ...]]:
+    def batch(self, *columns: Any, exact: bool = True) -> tuple[Any, tuple[Any, ...]]:
         """f over many rows at once (numpy): each column a 1-d array-like of N numbers, or a
         number that is the same in every row. Returns ``(values, grads)``: the N values of f and
         one array of N gradients per argument, float64, row ``i`` bit for bit what
         ``g(*row i)`` gives. Not traced yet: traced at the first row. See :mod:`engine.batched`
-        (transcendental ops cost a Python call per element; numpy's warnings are silenced)."""
+        (transcendental ops cost a Python call per element; numpy's warnings are silenced).
+        ``exact=False``: those ops' forwards are numpy's kernels, each within
+        ``engine.batch_kernels.FAST_ULPS`` ulps of C's (derivatives keep the rows' formulas)."""
         np = batched.numpy()
         cols, n = batched.columns(np, columns, self.arity, self.__name__)
         if self._replay is None:
             if n == 0:
                 raise ValueError(f"{self.__name__}.batch() needs a row to trace at, got 0 rows")
             self._trace([float(np.broadcast_to(c, (n,))[0]) for c in cols])
-        fn = self._variants.get("batch")
+        key = "batch" if exact else "batch_fast"
+        fn = self._variants.get(key)
         if fn is None:
-            env = dict(self._batch_env, **batched.namespace())
-            fn = self._variants["batch"] = self._exec(self.batch_source, env, "batch",
-                                                      f"batch_{_identifier(self.__name__)}")
+            names = batched.namespace()
+            source = self.batch_source if exact else batched.fast_source(
+                self.batch_source, [k[len("fast_"):] for k in names if k.startswith("fast_")])
+            fn = self._variants[key] = self._exec(source, dict(self._batch_env, **names), "batch",
+                                                  f"batch_{_identifier(self.__name__)}")
         with np.errstate(all="ignore"):
             value, grads = fn(*cols)
         return batched.full(np, value, n), tuple(batched.full(np, g, n) for g in grads)

@@ -22,7 +22,7 @@ from conformance.generate import EDGE_VALUES, random_graph  # noqa: E402
 from conformance.graph import Graph  # noqa: E402
 from conformance.probe import operand_forms  # noqa: E402
 from engine import Compiled, Value  # noqa: E402
-from engine.ops import OPS, VALUE  # noqa: E402
+from engine.ops import FLOAT, OPS, VALUE  # noqa: E402
 from tests.test_compile import GRID, build, eager, same  # noqa: E402
 
 INF, NAN = math.inf, math.nan
@@ -253,3 +253,70 @@ def test_batched_is_bit_identical_to_eager_on_the_edge_sweep() -> None:
         rows = [own, rng.sample(own, len(own)), rng.sample(own, len(own)), [-x for x in own]]
         _check_graph(graph, rows, trace_at=rows[1])
     assert len(sweep) > len(names)
+
+
+# -- exact=False: numpy's kernels for the transcendental forwards, within a bound ---------------
+
+
+def _ulps(a: Any, b: Any) -> Any:
+    """Distance in units of the last place, per element (0 where both are nan)."""
+    low = np.iinfo(np.int64).min
+    ia, ib = (np.where(x.view(np.int64) < 0, low - x.view(np.int64), x.view(np.int64))
+              for x in (np.asarray(a, np.float64), np.asarray(b, np.float64)))
+    with np.errstate(over="ignore"):
+        d = np.abs(ia - ib)
+    return np.where(np.isnan(a) & np.isnan(b), 0, d)
+
+
+def _fast_arguments(arity: int) -> list[Any]:
+    rng = np.random.default_rng(15)
+    n = 60_000
+    wide = np.concatenate([rng.uniform(-5, 5, n), rng.uniform(-800, 800, n // 4),
+                           rng.standard_normal(n // 4) * 1e-3,
+                           np.exp(rng.uniform(-700, 700, n // 4)) * rng.choice([-1, 1], n // 4)])
+    grid = [(a, b) for a in GRID for b in GRID] if arity == 2 else [(a,) for a in GRID]
+    columns = [np.concatenate([wide, [row[0] for row in grid]])]
+    if arity == 2:
+        columns = [np.concatenate([np.abs(wide), [row[0] for row in grid]]),
+                   np.concatenate([rng.uniform(-3, 3, wide.size), [row[1] for row in grid]])]
+    return columns
+
+
+def test_fast_kernels_keep_classes_and_their_ulps_bound() -> None:
+    from engine.batch_kernels import FAST, FAST_ULPS
+
+    assert set(FAST) == set(FAST_ULPS)
+    for name, kernel in FAST.items():
+        op = OPS[name]
+        columns = _fast_arguments(op.arity)
+        with np.errstate(all="ignore"):
+            got = kernel(*columns)
+        want = np.fromiter(map(op.forward, *(c.tolist() for c in columns)), np.float64,
+                           columns[0].size)
+        assert (np.isnan(got) == np.isnan(want)).all(), name
+        assert (np.isinf(got) == np.isinf(want)).all(), name
+        zero = want == 0.0
+        assert (np.signbit(got[zero]) == np.signbit(want[zero])).all(), name
+        assert (got[zero] == 0.0).all(), name
+        worst = int(_ulps(got, want).max())
+        assert worst <= FAST_ULPS[name], (name, worst)
+
+
+def test_fast_batch_keeps_the_rows_derivatives_on_its_own_values() -> None:
+    from engine.batch_kernels import FAST, FAST_ULPS
+
+    for name in FAST:
+        op = OPS[name]
+        leaves = [Value(0.37), Value(1.9)][:op.arity]
+        c = Compiled.from_graph(leaves, op.call(*leaves), name=name)  # type: ignore[misc]
+        columns = [col[::7] for col in _fast_arguments(op.arity)]
+        values, grads = c.batch(*columns, exact=False)
+        exact_values, _ = c.batch(*columns)
+        assert int(_ulps(values, exact_values).max()) <= FAST_ULPS[name], name
+        if name == "tanh":  # really numpy's kernel: it differs from C's on 1 argument in 5
+            assert (_ulps(values, exact_values) > 0).mean() > 0.05
+        for i in range(0, values.size, 13):
+            row = [float(col[i]) for col in columns]
+            want = op.vjp(FLOAT, 1.0, *row, float(values[i]))  # type: ignore[misc]
+            want = want if op.arity == 2 else (want,)
+            assert all(same(g[i], w) for g, w in zip(grads, want)), (name, row)
