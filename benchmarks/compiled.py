@@ -2,7 +2,8 @@
 outside the clock, then replayed), ``float``, the same graph's forward and reverse sweep
 written as straight-line float code by hand's rules (``v7 = v3 * v5`` ... ``g3 += g7 * v5``, every
 gradient started at 0.0): the limit of pure Python on this graph, and ``vetgrad-batched``
-(``Compiled.batch``: the trace over :data:`BATCH` rows at once with numpy).
+(``Compiled.batch``: the trace over :data:`BATCH` rows at once with numpy; ``-fast``: with
+``exact=False``, numpy's own tanh).
 
 Each takes the leaves' numbers as arguments and returns the root's value and the first leaf's
 gradient; a round times one call (forward and backward in one: the *backward* and *free* columns
@@ -26,7 +27,7 @@ from typing import Any, Callable
 
 from benchmarks import contenders, workloads
 
-FAMILIES = ("vetgrad-compiled", "float", "vetgrad-batched")
+FAMILIES = ("vetgrad-compiled", "float", *contenders.BATCHED)
 BATCH = contenders.get("vetgrad-batched").rows  # rows of a batched round
 
 
@@ -116,8 +117,8 @@ class Replayer:
 
             self.call: Callable[..., tuple[float, float]] = call
             self.compiled = g
-        elif family == "vetgrad-batched":
-            self._batched(work)
+        elif family in contenders.BATCHED:
+            self._batched(work, exact=family == "vetgrad-batched")
         elif family == "float":
             source, self.numbers, self.index = float_source(work)
             env: dict[str, Any] = {"tanh": math.tanh}
@@ -126,7 +127,7 @@ class Replayer:
         else:
             raise ValueError(f"not a compiled family: {family!r}")
 
-    def _batched(self, work: workloads.Workload) -> None:
+    def _batched(self, work: workloads.Workload, exact: bool) -> None:
         import numpy as np
 
         from engine import compile as compile_
@@ -137,11 +138,11 @@ class Replayer:
         rng = np.random.default_rng(0)
         columns = [np.concatenate([[x], x * rng.uniform(0.9, 1.1, BATCH - 1)])
                    for x in self.numbers]
-        g.batch(*columns)  # numpy's imports and the batch code's compilation, outside the clock
+        g.batch(*columns, exact=exact)  # numpy's imports, the code's compilation: not timed
         index = self.index
 
         def call(*_: float) -> tuple[float, float]:
-            values, grads = g.batch(*columns)
+            values, grads = g.batch(*columns, exact=exact)
             return float(values[0]), float(grads[index][0])
 
         self.call, self.compiled = call, g

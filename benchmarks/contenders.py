@@ -2,7 +2,8 @@
 
 A compiled one (``vetgrad-compiled``, ``float``, ``vetgrad-batched``) replays
 a graph compiled once, outside the clock (:mod:`benchmarks.compiled`); ``vetgrad-batched`` replays
-it over a batch of rows with numpy and is timed per row (per sample). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
+it over a batch of rows with numpy and is timed per row (per sample), ``vetgrad-batched-fast``
+with numpy's transcendental kernels (``exact=False``). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
 methods); a batched one (``torch-vec-*``) only takes part in the MLP suite. ``missing()`` says why
 a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
 instead of crashing. Optional packages are imported lazily.
@@ -45,7 +46,7 @@ class Contender:
     @property
     def compiled(self) -> bool:
         """Replays a graph compiled once (no graph is built in a round): benchmarks.compiled."""
-        return self.family in ("vetgrad-compiled", "float", "vetgrad-batched")
+        return self.family in ("vetgrad-compiled", "float", *BATCHED)
 
     def skipped(self, nodes: int) -> str | None:
         """Why this contender does not run on a graph of ``nodes`` nodes, or None."""
@@ -56,7 +57,7 @@ class Contender:
 
     def missing(self) -> str | None:
         """Why this contender cannot run here, or None when it can."""
-        if self.family == "vetgrad-batched" and importlib.util.find_spec("numpy") is None:
+        if self.family in BATCHED and importlib.util.find_spec("numpy") is None:
             return "absent (numpy not installed: pip install numpy)"
         if self.family == "micrograd":
             if importlib.util.find_spec("micrograd") is None:
@@ -122,6 +123,7 @@ def _recursion_limit(limit: int) -> Iterator[None]:
 
 
 _GRAPHS = ("dag", "chain")
+BATCHED = ("vetgrad-batched", "vetgrad-batched-fast")  # Compiled.batch: exact, exact=False
 CONTENDERS: tuple[Contender, ...] = (
     Contender("vetgrad", "vetgrad engine.Value", "vetgrad", SUITES),
     Contender("vetgrad-compiled", "vetgrad engine.compile, replayed (traced once, untimed)",
@@ -130,6 +132,8 @@ CONTENDERS: tuple[Contender, ...] = (
               ("dag",)),
     Contender("vetgrad-batched", "vetgrad Compiled.batch over 1,024 rows (numpy), per row",
               "vetgrad-batched", ("dag",), max_nodes=10_000, rows=1024),
+    Contender("vetgrad-batched-fast", "the same with exact=False (numpy's tanh, within 4 ulps)",
+              "vetgrad-batched-fast", ("dag",), max_nodes=10_000, rows=1024),
     Contender("micrograd", "micrograd 0.1.0 (+ lecture tanh)", "micrograd",
               ("dag", "chain", "mlp", "harness")),
     Contender("micrograd-deep", "micrograd 0.1.0, recursion limit raised to fit", "micrograd",
