@@ -171,46 +171,46 @@ def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:
             "peak_per_node": peak / work.nodes}
 
 
-def batch_op_costs(rows: int = BATCH, repeats: int = 7) -> dict[str, dict[str, float]]:
-    """The batched replay's cost of each public op (forward and backward, one node on two leaves
-    or one), ns per row: the best of ``repeats`` calls over ``rows`` ordinary rows, less the
-    same for a graph of one ``add`` (the call's own overhead), and whether the op has a numpy
-    template or calls its row's float function per element ("mapped")."""
+def batch_op_costs(rows: int = BATCH, repeats: int = 9) -> dict[str, dict[str, Any]]:
+    """The batched replay's cost of a graph of each public op alone (forward and backward, one
+    node on one or two leaves), ns per row: the best of ``repeats`` calls over ``rows`` ordinary
+    rows, exact and with ``exact=False``, and whether the op's forward is a numpy template or
+    its row's float function called per element ("mapped"). The call's own cost is in every
+    figure: compare with ``add``'s."""
     import numpy as np
 
     from engine import Compiled, Value
     from engine import batch_templates as B  # noqa: N812
-    from engine.ops import OPS, public_ops
+    from engine.ops import public_ops
 
     rng = np.random.default_rng(0)
     columns = [rng.uniform(0.1, 2.0, rows), rng.uniform(0.1, 2.0, rows)]
-
-    def best(name: str, params: tuple[Any, ...]) -> float:
-        op = OPS[name]
-        leaves = [Value(0.5), Value(1.5)][:op.arity]
-        c = Compiled.from_graph(leaves, op.call(*leaves, *params), name=name)  # type: ignore[misc]
-        c.batch(*columns[:op.arity])
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            c.batch(*columns[:op.arity])
-            times.append(time.perf_counter() - start)
-        return min(times) / rows * 1e9
-
-    base = best("add", ())
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for op in public_ops():
         if op.vjp is None:
             continue  # backward raises
         params = op.sweep_params[0] if op.sweep_params else ()
+        leaves = [Value(0.5), Value(1.5)][:op.arity]
+        c = Compiled.from_graph(leaves, op.call(*leaves, *params), name=op.name)  # type: ignore[misc]
+        cost = {}
+        for exact in (True, False):
+            c.batch(*columns[:op.arity], exact=exact)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                c.batch(*columns[:op.arity], exact=exact)
+                times.append(time.perf_counter() - start)
+            cost["exact" if exact else "fast"] = min(times) / rows * 1e9
         how = "template" if B.template(B.FORWARD, op.name, "nn") else "mapped"
-        out[op.name] = {"ns_per_row": best(op.name, params) - base, "forward": how}
+        out[op.name] = {**cost, "forward": how}
     return out
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--ops"]:
+        print(f"Compiled.batch of one op over {BATCH} rows, forward + backward, ns per row")
+        print(f"{'op':12s} {'exact':>8s} {'exact=False':>12s}  forward")
         for name, cost in batch_op_costs().items():
-            print(f"{name:12s} {cost['ns_per_row']:8.1f} ns per row  ({cost['forward']})")
+            print(f"{name:12s} {cost['exact']:8.1f} {cost['fast']:12.1f}  {cost['forward']}")
     else:
         print(json.dumps(memory_per_node(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)))
