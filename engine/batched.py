@@ -14,9 +14,11 @@ tracebacks too). The branches of ops (relu, abs, max/min ties, clamp, kinks) are
 each row's numbers; numpy's warnings are silenced (``np.errstate``), so a row gives inf or nan
 where the eager engine does, never an exception. Transcendental ops (exp, log, tanh, sin, cos,
 atan, log1p, expm1, sigmoid, softplus, pow) call their row's float function on every element,
-which costs a Python call per element (0.1-0.3 µs): numpy's own kernels differ from the C library's
-by up to 2 ulps, and this replay is exact. numpy is needed only here: without it ``g.batch``
-raises ImportError.
+a Python call per element (0.06-0.5 µs): numpy's own kernels differ from the C library's by up
+to 3 ulps (tanh, on 1 argument in 5), and this replay is exact. ``g.batch(..., exact=False)``
+takes numpy's kernels for those forwards (:data:`engine.batch_kernels.FAST_ULPS` bounds them;
+derivatives keep the rows' formulas). numpy is needed only here: without it ``g.batch`` raises
+ImportError.
 """
 
 from __future__ import annotations
