@@ -1,11 +1,18 @@
 """The compiled contenders of the DAG suite: ``vetgrad-compiled`` (``engine.compile``, traced once
-outside the clock, then replayed) and ``float``, the same graph's forward and reverse sweep
+outside the clock, then replayed), ``float``, the same graph's forward and reverse sweep
 written as straight-line float code by hand's rules (``v7 = v3 * v5`` ... ``g3 += g7 * v5``, every
-gradient started at 0.0): the limit of pure Python on this graph.
+gradient started at 0.0): the limit of pure Python on this graph, and ``vetgrad-batched``
+(``Compiled.batch``: the trace over :data:`BATCH` rows at once with numpy; ``-fast``: with
+``exact=False``, numpy's own tanh).
 
-Both take the leaves' numbers as arguments and return the root's value and the first leaf's
+Each takes the leaves' numbers as arguments and returns the root's value and the first leaf's
 gradient; a round times one call (forward and backward in one: the *backward* and *free* columns
-are 0). ``python -m benchmarks.compiled NODES`` prints the compiled graph's memory per node.
+are 0). A batched round is one call over the whole batch; the report divides its times by
+:data:`BATCH` (the contender's ``rows``): time per sample. Row 0 holds the workload's numbers and
+is checked; the other rows are those numbers scaled by factors in [0.9, 1.1].
+
+``python -m benchmarks.compiled NODES`` prints the compiled graph's memory per node;
+``python -m benchmarks.compiled --ops`` the batched replay's cost of each op, ns per row.
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ import time
 import tracemalloc
 from typing import Any, Callable
 
-from benchmarks import workloads
+from benchmarks import contenders, workloads
 
-FAMILIES = ("vetgrad-compiled", "float")
+FAMILIES = ("vetgrad-compiled", "float", *contenders.BATCHED)
+BATCH = contenders.get("vetgrad-batched").rows  # rows of a batched round
 
 
 def _trace(work: workloads.Workload) -> tuple[list[float], int, Callable[..., Any]]:
@@ -109,6 +117,8 @@ class Replayer:
 
             self.call: Callable[..., tuple[float, float]] = call
             self.compiled = g
+        elif family in contenders.BATCHED:
+            self._batched(work, exact=family == "vetgrad-batched")
         elif family == "float":
             source, self.numbers, self.index = float_source(work)
             env: dict[str, Any] = {"tanh": math.tanh}
@@ -116,6 +126,26 @@ class Replayer:
             self.call = env["straight"]
         else:
             raise ValueError(f"not a compiled family: {family!r}")
+
+    def _batched(self, work: workloads.Workload, exact: bool) -> None:
+        import numpy as np
+
+        from engine import compile as compile_
+
+        self.numbers, self.index, f = _trace(work)
+        g = compile_(f)
+        g(*self.numbers)  # the trace, outside the clock
+        rng = np.random.default_rng(0)
+        columns = [np.concatenate([[x], x * rng.uniform(0.9, 1.1, BATCH - 1)])
+                   for x in self.numbers]
+        g.batch(*columns, exact=exact)  # numpy's imports, the code's compilation: not timed
+        index = self.index
+
+        def call(*_: float) -> tuple[float, float]:
+            values, grads = g.batch(*columns, exact=exact)
+            return float(values[0]), float(grads[index][0])
+
+        self.call, self.compiled = call, g
 
     def run(self) -> workloads.Sample:
         start = time.perf_counter()
@@ -141,5 +171,46 @@ def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:
             "peak_per_node": peak / work.nodes}
 
 
+def batch_op_costs(rows: int = BATCH, repeats: int = 9) -> dict[str, dict[str, Any]]:
+    """The batched replay's cost of a graph of each public op alone (forward and backward, one
+    node on one or two leaves), ns per row: the best of ``repeats`` calls over ``rows`` ordinary
+    rows, exact and with ``exact=False``, and whether the op's forward is a numpy template or
+    its row's float function called per element ("mapped"). The call's own cost is in every
+    figure: compare with ``add``'s."""
+    import numpy as np
+
+    from engine import Compiled, Value
+    from engine import batch_templates as B  # noqa: N812
+    from engine.ops import public_ops
+
+    rng = np.random.default_rng(0)
+    columns = [rng.uniform(0.1, 2.0, rows), rng.uniform(0.1, 2.0, rows)]
+    out: dict[str, dict[str, Any]] = {}
+    for op in public_ops():
+        if op.vjp is None:
+            continue  # backward raises
+        params = op.sweep_params[0] if op.sweep_params else ()
+        leaves = [Value(0.5), Value(1.5)][:op.arity]
+        c = Compiled.from_graph(leaves, op.call(*leaves, *params), name=op.name)  # type: ignore[misc]
+        cost = {}
+        for exact in (True, False):
+            c.batch(*columns[:op.arity], exact=exact)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                c.batch(*columns[:op.arity], exact=exact)
+                times.append(time.perf_counter() - start)
+            cost["exact" if exact else "fast"] = min(times) / rows * 1e9
+        how = "template" if B.template(B.FORWARD, op.name, "nn") else "mapped"
+        out[op.name] = {**cost, "forward": how}
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(memory_per_node(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)))
+    if sys.argv[1:] == ["--ops"]:
+        print(f"Compiled.batch of one op over {BATCH} rows, forward + backward, ns per row")
+        print(f"{'op':12s} {'exact':>8s} {'exact=False':>12s}  forward")
+        for name, cost in batch_op_costs().items():
+            print(f"{name:12s} {cost['exact']:8.1f} {cost['fast']:12.1f}  {cost['forward']}")
+    else:
+        print(json.dumps(memory_per_node(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)))

@@ -1,10 +1,13 @@
 """Who is timed: vetgrad, micrograd 0.1.0 and PyTorch eager, by name.
 
-A compiled one (``vetgrad-compiled``, ``float``) replays
-a graph compiled once, outside the clock (:mod:`benchmarks.compiled`). A scalar contender builds graphs one number at a time (``leaf(x)``, then Python operators and
-methods); a batched one (``torch-vec-*``) only takes part in the MLP suite, as do vetgrad's
-training steps (``vetgrad-step``: ``nn.compile_step`` replayed; ``vetgrad-numpy``:
-``nn.batched_step``). A contender ending in ``-1`` trains on one sample instead of the batch. ``missing()`` says why
+A compiled one (``vetgrad-compiled``, ``float``, ``vetgrad-batched``) replays
+a graph compiled once, outside the clock (:mod:`benchmarks.compiled`); ``vetgrad-batched`` replays
+it over a batch of rows with numpy and is timed per row (per sample), ``vetgrad-batched-fast``
+with numpy's transcendental kernels (``exact=False``). A scalar contender builds graphs one number
+at a time (``leaf(x)``, then Python operators and methods); a batched one (``torch-vec-*``) only
+takes part in the MLP suite, as do vetgrad's training steps (``vetgrad-step``: ``nn.compile_step``
+replayed; ``vetgrad-numpy``: ``nn.batched_step``). A contender ending in ``-1`` trains on one
+sample instead of the batch. ``missing()`` says why
 a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
 instead of crashing. Optional packages are imported lazily.
 """
@@ -38,6 +41,8 @@ class Contender:
     dtype: str = "float64"
     deep: bool = False  # micrograd with sys.setrecursionlimit raised to fit the graph
     batch: int | None = None  # the MLP suite's samples per step (None: the suite's batch, 32)
+    max_nodes: int | None = None  # not run on larger graphs (skipped() says why)
+    rows: int = 1  # samples a round computes (a batch): the report's times are per sample
 
     @property
     def scalar(self) -> bool:
@@ -46,10 +51,19 @@ class Contender:
     @property
     def compiled(self) -> bool:
         """Replays a graph compiled once (no graph is built in a round): benchmarks.compiled."""
-        return self.family in ("vetgrad-compiled", "float")
+        return self.family in ("vetgrad-compiled", "float", *BATCHED)
+
+    def skipped(self, nodes: int) -> str | None:
+        """Why this contender does not run on a graph of ``nodes`` nodes, or None."""
+        if self.max_nodes is not None and nodes > self.max_nodes:
+            return (f"absent (above {self.max_nodes:,} nodes: a batch holds a column of every "
+                    "node, 16 KB per node at 1,024 rows)")
+        return None
 
     def missing(self) -> str | None:
         """Why this contender cannot run here, or None when it can."""
+        if self.family in BATCHED and importlib.util.find_spec("numpy") is None:
+            return "absent (numpy not installed: pip install numpy)"
         if self.family == "micrograd":
             if importlib.util.find_spec("micrograd") is None:
                 return "absent (micrograd not installed: pip install micrograd==0.1.0)"
@@ -116,12 +130,17 @@ def _recursion_limit(limit: int) -> Iterator[None]:
 
 
 _GRAPHS = ("dag", "chain")
+BATCHED = ("vetgrad-batched", "vetgrad-batched-fast")  # Compiled.batch: exact, exact=False
 CONTENDERS: tuple[Contender, ...] = (
     Contender("vetgrad", "vetgrad engine.Value", "vetgrad", SUITES),
     Contender("vetgrad-compiled", "vetgrad engine.compile, replayed (traced once, untimed)",
               "vetgrad-compiled", ("dag",)),
     Contender("float", "straight-line float code (baseline: forward + reverse sweep)", "float",
               ("dag",)),
+    Contender("vetgrad-batched", "vetgrad Compiled.batch over 1,024 rows (numpy), per row",
+              "vetgrad-batched", ("dag",), max_nodes=10_000, rows=1024),
+    Contender("vetgrad-batched-fast", "the same with exact=False (numpy's tanh, within 4 ulps)",
+              "vetgrad-batched-fast", ("dag",), max_nodes=10_000, rows=1024),
     Contender("micrograd", "micrograd 0.1.0 (+ lecture tanh)", "micrograd",
               ("dag", "chain", "mlp", "harness")),
     Contender("micrograd-deep", "micrograd 0.1.0, recursion limit raised to fit", "micrograd",

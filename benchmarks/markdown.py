@@ -116,7 +116,12 @@ def graph_table(kind: str, rows: Sequence[GraphResult], reused: float | None) ->
              "the root (reference counting; micrograd's closures make cycles that only the cyclic "
              "collector frees, during later rounds, where their cost shows). *GC off*: the Python "
              "engines again with `gc.disable()` (micrograd's cycles are then never freed). "
-             "*÷ vetgrad*: the contender's total over vetgrad's, same size, same run.")
+             "*÷ vetgrad*: the contender's total over vetgrad's, same size, same run."
+             + (" *vetgrad-batched*: one `Compiled.batch` call over 1,024 rows divided by 1,024, "
+                "so per node per sample (exact: tanh is C's, called per element)"
+                "; *-fast*: `exact=False`, numpy's tanh, within 4 ulps of C's, derivatives "
+                "unchanged"
+                if any(r.contender == "vetgrad-batched" for r in mine) else ""))
     return [title, "", about, "", *_table(head, align, out), *absent_line(absent), "", notes]
 
 
@@ -345,6 +350,18 @@ def _compiled_targets(results: Results) -> list[list[str]]:
             (x <= want) if over == "vetgrad-compiled" else (x >= want) for _, x in found)
         shown = ", ".join(f"{size:,}: {_ratio(x)}" for size, x in found) or "not measured"
         out.append([f"DAG, GC on: compiled replay {label}", shown, _verdict(ok)])
+    for name, how in (("vetgrad-batched", "exact"), ("vetgrad-batched-fast", "exact=False")):
+        batched = []
+        for size in sizes:
+            t = _dag_total(g, name, size)
+            if t:
+                others = [f"{o} ÷ batched {_ratio(base / t)}" for o in ("float", "vetgrad")
+                          if (base := _dag_total(g, o, size))]
+                batched.append(f"{size:,}: {t / size * 1e9:.1f} ns"
+                               + (f" ({', '.join(others)})" if others else ""))
+        if batched:
+            out.append([f"DAG, GC on: batched replay ({how}) over 1,024 rows, ns per node per "
+                        "sample (quoted; no target)", "; ".join(batched), "—"])
     mem = results.compiled_memory
     if mem:
         out.append(["memory of a compiled graph, per node (quoted; no target)",

@@ -42,7 +42,7 @@ def plot(rows: Sequence[Any], path: Path, mlp: Sequence[Any] = ()) -> Path:
             mine = [r for r in rows if r.kind == kind and r.contender == name]
             ok = [r for r in mine if r.status == "ok"]
             failed = [r for r in mine if r.status == "failed"]
-            label = name
+            label = name + (" (per row of a 1,024-row batch)" if "batched" in name else "")
             if failed:
                 label += f" (fails from {min(r.nodes for r in failed):,} nodes)"
             if not ok:

@@ -132,8 +132,9 @@ def _graph_rows(kind: str, works: dict[int, workloads.Workload], chosen: Sequenc
     out: list[GraphResult] = []
     for size, work in works.items():
         progress(f"{kind} {size:,}: {', '.join(workers)}")
-        on = _graph_rounds(workers, size, budget, gc_enabled=True)
-        python = {n: w for n, w in workers.items()
+        here = {n: w for n, w in workers.items() if not contenders.get(n).skipped(work.nodes)}
+        on = _graph_rounds(here, size, budget, gc_enabled=True)
+        python = {n: w for n, w in here.items()
                   if isinstance(on[n], list) and not contenders.get(n).family.startswith("torch")}
         off = _graph_rounds(python, size, budget, gc_enabled=False) if gc_off else {}
         out += [_graph_result(kind, size, work, c, on.get(c.name), off.get(c.name))
@@ -193,7 +194,8 @@ def _graph_result(kind: str, size: int, work: workloads.Workload, c: Contender,
                   on: list[workloads.Sample] | str | None,
                   off: list[workloads.Sample] | str | None) -> GraphResult:
     if on is None:
-        return GraphResult(kind, size, c.name, "absent", work.nodes, c.missing() or "absent")
+        return GraphResult(kind, size, c.name, "absent", work.nodes,
+                           c.missing() or c.skipped(work.nodes) or "absent")
     if isinstance(on, str):
         return GraphResult(kind, size, c.name, "failed", work.nodes, on)
     offs = off if isinstance(off, list) else []
@@ -202,7 +204,9 @@ def _graph_result(kind: str, size: int, work: workloads.Workload, c: Contender,
             workloads.check(s, work, c.dtype)
     except AssertionError as exc:
         return GraphResult(kind, size, c.name, "wrong", work.nodes, str(exc))
-    med = timing.median_of
+    def med(xs: list[float]) -> float:  # per sample: a batched round computes c.rows
+        return timing.median_of(xs) / c.rows
+
     return GraphResult(
         kind, size, c.name, "ok", work.nodes,
         forward=med([s.forward for s in on]), backward=med([s.backward for s in on]),

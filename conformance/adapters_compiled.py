@@ -127,9 +127,16 @@ class CompiledAdapter(Adapter):
             args = tuple(stand_ins[distinct.index(a)] if isinstance(a, Recipe) else a
                          for a in node.args)
             single = self._single[key] = compile_recipe(Recipe(node.op, args, node.params))[0]
-        node.value = single.replay_values(*(self.value(a) for a in distinct))[-1]
+        node.value = self._replay_values(single, [self.value(a) for a in distinct])[-1]
         node.computed = True
         return node.value
+
+    def _replay_values(self, compiled: Compiled, xs: list[float]) -> list[float]:
+        """Every node's value at ``xs`` (the batched adapter replays a batch instead)."""
+        return compiled.replay_values(*xs)
+
+    def _replay_all(self, compiled: Compiled, xs: list[float]) -> tuple[list[float], list[float]]:
+        return compiled.replay_all(*xs)
 
     def grad(self, node: Recipe) -> float:
         return self._grads.get(id(node), 0.0)
@@ -140,7 +147,7 @@ class CompiledAdapter(Adapter):
             nodes = [root]
         else:
             compiled, xs, positions = self._compiled(root)
-            values, grads = compiled.replay_all(*xs)
+            values, grads = self._replay_all(compiled, xs)
             nodes = leaves_and_nodes(root)[1]
             for r in nodes:  # the whole graph's replay must give what each op alone gave
                 k = positions.get(id(r))

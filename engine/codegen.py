@@ -12,7 +12,8 @@ are in their templates or rows, so they are evaluated on each replay's numbers.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from engine import templates as T  # noqa: N812 - short name for the template table
 from engine.ops import FLOAT, BoundOp, ConstOp, Op
@@ -34,18 +35,34 @@ def _spec_parts(node: Any) -> tuple[Op, str, tuple[Any, ...], Any]:
 MODES = ("root", "all", "values")
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """What a replay is written in: the expressions of one node's forward and of its gradient
+    contributions, how a contribution is added, how a constant of the trace is written, and the
+    names the code needs. Plain floats here; numpy arrays in :mod:`engine.batched`. The walk
+    (:func:`generate`), so the order of every float operation, is the same for both."""
+
+    forward: Callable[..., str]  # (op, form, params, a, b, env) -> expression
+    backward: Callable[..., tuple[str, ...]]  # (op, form, params, k, a, b, env, lines)
+    accumulate: str  # a later contribution ``{e}`` to gradient ``{t}``
+    constant: str  # a constant ``{c}`` (a literal) of the trace
+    namespace: dict[str, Any]
+
+
 def generate(order: Sequence[Any], inputs: Sequence[Any], name: str, mode: str = "root",
-             ) -> tuple[str, dict[str, Any]]:
+             dialect: Dialect | None = None) -> tuple[str, dict[str, Any]]:
     """Source of ``def name(<one per input>)`` and the globals it needs. It returns ``(value of
     the root, (gradient of each input, ...))`` (mode "root": gradients that reach no input are
     not computed); ``([value of every node], [gradient of every node])`` in ``order`` (mode
     "all"); or ``[value of every node]``, with no backward pass (mode "values"). ``order`` is the
-    topological order of the root (last); ``inputs`` are leaves, some possibly not in it."""
+    topological order of the root (last); ``inputs`` are leaves, some possibly not in it.
+    ``dialect``: plain floats (:data:`SCALAR`, the default) or another (:class:`Dialect`)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    d = SCALAR if dialect is None else dialect
     full = mode != "root"
     pos = {id(v): k for k, v in enumerate(order)}
-    env: dict[str, Any] = dict(T.NAMESPACE, F=FLOAT)
+    env: dict[str, Any] = dict(d.namespace, F=FLOAT)
     params = []
     for j, x in enumerate(inputs):
         k = pos.get(id(x))
@@ -59,14 +76,14 @@ def generate(order: Sequence[Any], inputs: Sequence[Any], name: str, mode: str =
         if v._a is None:
             needed[k] = full or id(v) in is_input
             if id(v) not in is_input:
-                lines.append(f"    v{k} = {T.literal(v.data)}  # a constant of the trace")
+                lines.append(f"    v{k} = {d.constant.format(c=T.literal(v.data))}  # a constant of the trace")
             continue
         op, form, ps, spec = _spec_parts(v)
         a = pos[id(v._a)]
         b = v._b if form in ("nc", "cn") else (None if v._b is None else pos[id(v._b)])
         parts[k] = (op, form, ps, spec, a, b)
         needed[k] = full or needed[a] or (form == "nn" and needed[b])
-        lines.append(f"    v{k} = {_forward(op, form, ps, a, b, env)}")
+        lines.append(f"    v{k} = {d.forward(op, form, ps, a, b, env)}")
     if mode == "values":
         lines.append(f"    return [{', '.join(f'v{k}' for k in range(len(order)))}]")
         return "\n".join(lines) + "\n", env
@@ -85,10 +102,11 @@ def generate(order: Sequence[Any], inputs: Sequence[Any], name: str, mode: str =
         if not needed[k]:
             continue
         targets = [a] if form in ("n", "nc", "cn") else [a, b]
-        for t, expr in zip(targets, _backward(op, form, ps, k, a, b, env, lines)):
+        for t, expr in zip(targets, d.backward(op, form, ps, k, a, b, env, lines)):
             if not needed[t]:
                 continue
-            lines.append(f"    g{t} {'+=' if t in assigned else '='} {expr}")
+            lines.append(f"    {d.accumulate.format(t=f'g{t}', e=expr)}" if t in assigned
+                         else f"    g{t} = {expr}")
             assigned.add(t)
     for k in range(len(order)):
         if needed[k] and k not in assigned:
@@ -142,3 +160,7 @@ def _backward(op: Op, form: str, ps: tuple[Any, ...], k: int, a: int, b: Any,
     fn = f"rvjp_{op.name}"
     env[fn] = op.reflected_vjp or op.vjp
     return (f"{fn}(F, g{k}, {c}, v{a}, v{k})[1]",)
+
+
+SCALAR = Dialect(_forward, _backward, "{t} += {e}", "{c}", T.NAMESPACE)
+"""Plain floats: the compiled replay's own code."""

@@ -27,11 +27,13 @@ import builtins
 import itertools
 import linecache
 import numbers
+import weakref
 from typing import Any, Callable, Sequence
 
+from engine import batched
 from engine.autograd import enable_grad
 from engine.backprop import topological_order
-from engine.codegen import generate
+from engine.codegen import Dialect, generate
 from engine.value import Value
 
 _COUNTER = itertools.count(1)
@@ -51,7 +53,9 @@ class Compiled:
         self.source = ""  # the generated code (empty until the first call)
         self.order: list[Value] | None = None  # the trace itself, kept only by from_graph(keep=)
         self._replay: Callable[..., tuple[float, Grads]] | None = None
-        self._variants: dict[str, Callable[..., Any]] = {}  # replay_all's and replay_values'
+        self._variants: dict[str, Callable[..., Any]] = {}  # replay_all's, batch's, ...
+        self.batch_source = ""  # the batched replay's code (numpy; empty until the first call)
+        self._batch_env: dict[str, Any] = {}
         self._inputs: list[Value] = []
         self._all_floats = {float}.issuperset
 
@@ -90,14 +94,63 @@ class Compiled:
         op without a derivative can raise."""
         return self._variant("values")(*self._checked(args))  # type: ignore[no-any-return]
 
+    def batch(self, *columns: Any, exact: bool = True) -> tuple[Any, tuple[Any, ...]]:
+        """f over many rows at once (numpy): each column a 1-d array-like of N numbers, or a
+        number that is the same in every row. Returns ``(values, grads)``: the N values of f and
+        one array of N gradients per argument, float64, row ``i`` bit for bit what
+        ``g(*row i)`` gives. Not traced yet: traced at the first row. See :mod:`engine.batched`
+        (transcendental ops cost a Python call per element; numpy's warnings are silenced).
+        ``exact=False``: those ops' forwards are numpy's kernels, each within
+        ``engine.batch_kernels.FAST_ULPS`` ulps of C's (derivatives keep the rows' formulas)."""
+        np = batched.numpy()
+        cols, n = batched.columns(np, columns, self.arity, self.__name__)
+        if self._replay is None:
+            if n == 0:
+                raise ValueError(f"{self.__name__}.batch() needs a row to trace at, got 0 rows")
+            self._trace([float(np.broadcast_to(c, (n,))[0]) for c in cols])
+        key = "batch" if exact else "batch_fast"
+        fn = self._variants.get(key)
+        if fn is None:
+            names = batched.namespace()
+            source = self.batch_source if exact else batched.fast_source(
+                self.batch_source, [k[len("fast_"):] for k in names if k.startswith("fast_")])
+            fn = self._variants[key] = self._exec(source, dict(self._batch_env, **names), "batch",
+                                                  f"batch_{_identifier(self.__name__)}")
+        with np.errstate(all="ignore"):
+            value, grads = fn(*cols)
+        return batched.full(np, value, n), tuple(batched.full(np, g, n) for g in grads)
+
+    def batch_all(self, *columns: Any) -> tuple[list[Any], list[Any]]:
+        """``replay_all`` over many rows (see :meth:`batch`): the value and the gradient column
+        of every node of the trace, in backward()'s topological order."""
+        values, grads = self._batch_variant("all", columns)
+        return values, grads
+
+    def batch_values(self, *columns: Any) -> list[Any]:
+        """``replay_values`` over many rows: every node's value column, forward only."""
+        return self._batch_variant("values", columns)  # type: ignore[no-any-return]
+
+    def _batch_variant(self, mode: str, columns: Sequence[Any]) -> Any:
+        np = batched.numpy()
+        cols, n = batched.columns(np, columns, self.arity, self.__name__)
+        with np.errstate(all="ignore"):
+            got = self._variant(f"batch_{mode}")(*cols)
+        if mode == "values":
+            return [batched.full(np, v, n) for v in got]
+        return [batched.full(np, v, n) for v in got[0]], [batched.full(np, g, n) for g in got[1]]
+
     def _variant(self, mode: str) -> Callable[..., Any]:
         made = self._variants.get(mode)
         if made is None:
             if self.order is None:
-                raise RuntimeError(f"{self.__name__}: replay_all() and replay_values() need the "
-                                   "trace, which compile() drops; use "
-                                   "Compiled.from_graph(inputs, root, keep=True)")
-            made = self._variants[mode] = self._make(self.order, self._inputs, mode)
+                raise RuntimeError(f"{self.__name__}: replay_all(), replay_values(), batch_all() "
+                                   "and batch_values() need the trace, which compile() drops; "
+                                   "use Compiled.from_graph(inputs, root, keep=True)")
+            if mode.startswith("batch_"):
+                made = self._make(self.order, self._inputs, mode[len("batch_"):], batched.BATCH)
+            else:
+                made = self._make(self.order, self._inputs, mode)
+            self._variants[mode] = made
         return made
 
     def _checked(self, args: Sequence[Any]) -> list[float]:
@@ -125,18 +178,31 @@ class Compiled:
         self.arity = len(inputs)
         self.nodes = len(order)
         self._replay = self._make(order, inputs, "root")
+        # the batched replay's code, as text (run at the first batch(), which imports numpy)
+        self.batch_source, self._batch_env = generate(
+            order, inputs, f"batch_{_identifier(self.__name__)}", "root", batched.BATCH)
         if keep:  # otherwise the trace is dropped: a compiled function holds only its code
             self.order = order
             self._inputs = inputs
 
-    def _make(self, order: list[Value], inputs: list[Value], mode: str) -> Callable[..., Any]:
-        fname = f"replay_{mode}" if mode != "root" else f"replay_{_identifier(self.__name__)}"
-        source, env = generate(order, inputs, fname, mode)
-        filename = f"<vetgrad.compile {self.__name__} #{next(_COUNTER)}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        exec(builtins.compile(source, filename, "exec"), env)
-        if mode == "root":
+    def _make(self, order: list[Value], inputs: list[Value], mode: str,
+              dialect: Dialect | None = None) -> Callable[..., Any]:
+        kind = "replay" if dialect is None else "batch"
+        fname = f"{kind}_{mode}" if mode != "root" else f"{kind}_{_identifier(self.__name__)}"
+        source, env = generate(order, inputs, fname, mode, dialect)
+        if dialect is not None:
+            env.update(batched.namespace())
+        if mode == "root" and dialect is None:
             self.source = source
+        return self._exec(source, env, kind, fname)
+
+    def _exec(self, source: str, env: dict[str, Any], kind: str, fname: str) -> Callable[..., Any]:
+        """Run generated ``source``; its lines stay in linecache (tracebacks show them) while this
+        Compiled lives, and are dropped with it."""
+        filename = f"<vetgrad.compile {self.__name__} #{next(_COUNTER)}{' batch' if kind == 'batch' else ''}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None).atexit = False
+        exec(builtins.compile(source, filename, "exec"), env)
         return env[fname]  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

@@ -129,3 +129,13 @@ def test_compiled_memory_per_node_is_measured() -> None:
 
     mem = memory_per_node(1_000)
     assert 0 < mem["held_per_node"] < mem["peak_per_node"]
+
+
+def test_batched_contender_times_per_row_and_skips_big_graphs() -> None:
+    pytest.importorskip("numpy")
+    c = contenders.get("vetgrad-batched")
+    chosen = [c, contenders.get("vetgrad-batched-fast")]
+    rows = runner.graph_suite("dag", [100], chosen, QUICK, lambda s: None)
+    assert [(r.contender, r.status) for r in rows] == [(x.name, "ok") for x in chosen]
+    assert all(r.total > 0.0 and r.backward == 0.0 for r in rows)
+    assert c.skipped(10_000) is None and "above 10,000 nodes" in (c.skipped(100_000) or "")

@@ -41,3 +41,34 @@ def test_values_come_from_the_replay() -> None:
     adapter.backward(r)
     adapter.backward(r)  # a second backward adds the same again, the root's grad included
     assert adapter.grad(r) == 2.0 and repr(adapter.grad(x)) == "0.0"
+
+
+def test_batched_adapter_conforms_at_torch_level_strict() -> None:
+    pytest.importorskip("numpy")
+    from conformance.adapters_batched import BatchedAdapter
+
+    report = check_engine(BatchedAdapter(), graphs=150, seed=15, level="torch", strict=True)
+    assert report.failed == 0, report.findings[:1]
+    assert report.graphs >= 150
+
+
+def test_a_wrong_batch_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("numpy")
+    from conformance.adapters_batched import BatchedAdapter
+    from engine import batch_templates
+
+    # maximum's tie taken by the first operand alone: torch splits it 0.5 / 0.5
+    monkeypatch.setitem(batch_templates.BACKWARD, "maximum",
+                        ("where({a} >= {b}, {g}, 0.0)", "where({a} < {b}, {g}, 0.0)"))
+    report = run_campaign(BatchedAdapter(), graphs=60, seed=1, ops=["maximum", "mul", "add"],
+                          strict=True, isolate=False, shrink=False)
+    report.level = "torch"
+    assert report.failed > 0
+
+
+def test_the_batched_adapter_judges_its_own_row_of_the_batch() -> None:
+    from conformance.adapters_batched import OWN_ROW, rows
+
+    columns = rows([1.5, -2.0])
+    assert [c[OWN_ROW] for c in columns] == [1.5, -2.0]
+    assert len({tuple(c) for c in columns}) == 2 and len(set(columns[0])) == len(columns[0])

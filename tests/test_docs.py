@@ -78,3 +78,15 @@ def test_an_adapter_failing_in_its_own_code_exits_2_naming_it(tmp_path: Path) ->
     assert "the adapter myadapter:MyAdapter failed in its own code: leaf(0.7) raised NameError: " \
            "name 'mylib' is not defined" in out, out
     assert "passed" not in out, out
+
+
+def test_readme_batch_example_runs_and_prints_what_it_says(capsys: object) -> None:
+    import pytest
+
+    pytest.importorskip("numpy")
+    source = _readme_example("batch")
+    exec(compile(source, "README.md (batch example)", "exec"), {})
+    printed = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert printed.startswith("[2.0, 0.0, 0.0, 2.0]\n")
+    for line in ("v2 = v0 * v1", "v3 = relu(v2)", "g2 = where(v3 <= 0.0, 0.0, g3)"):
+        assert f"    {line}\n" in printed
