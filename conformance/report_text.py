@@ -90,7 +90,7 @@ def _table(report: Report) -> list[str]:
         status = op_status(report, name)
         status = "FAIL" if status == "fail" else status
         if st.failed and status != "FAIL":
-            status += f" at --level {report.level} (its failures belong to a higher level)"
+            status += f" at {report.level}; fails above it"
         forms = report.unsupported.get(name)
         if forms:
             status += f" (forms {','.join(forms)} unsupported)"

@@ -122,7 +122,7 @@ def test_backward_twice_row_fails_with_a_second_backwards_findings() -> None:
     report.level = "robust"
     assert "FAIL (a second backward()" in format_report(report, 0)
     report.level = "math"  # its failure belongs to robust
-    assert "ok at --level math (its failures belong to a higher level)" in format_report(report, 0)
+    assert "ok at math; fails above it" in format_report(report, 0)
 
 
 # -- (c) class differences in words ------------------------------------------------------------------
