@@ -245,7 +245,7 @@ def _main(args: argparse.Namespace, out: Any) -> int:
     if report.interrupted:
         sig = interrupt.signal_number()
         name = signal.Signals(sig).name if sig else "a signal"
-        print(f"interrupted by {name}: a partial report of the {report.graphs} graphs checked",
+        print(f"interrupted by {name}: a partial report of the {graph_counts(report)} checked",
               file=out)
     if args.json:
         text = json.dumps(report_json(report, args), indent=1)
