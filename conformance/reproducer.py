@@ -68,7 +68,11 @@ def vetgrad_ops():
     import importlib.util
     import os
 
-    root = os.path.dirname(os.path.dirname(importlib.util.find_spec("conformance").origin))
+    harness = importlib.util.find_spec("conformance")
+    if harness is None or harness.origin is None:
+        print("this reproducer needs vetgrad's harness: pip install 'vetgrad[conformance]'", file=sys.stderr)
+        sys.exit(2)
+    root = os.path.dirname(os.path.dirname(harness.origin))
     found = importlib.util.find_spec("engine")
     if found is not None and os.path.dirname(os.path.dirname(found.origin or "")) == root:
         from engine.ops import OPS
