@@ -29,8 +29,8 @@ def _engine_version(spec: Any) -> str | None:
     import importlib.metadata
 
     name = _engine_module(spec)
-    if not name:
-        return None
+    if not name or name.endswith(".py") or "/" in name or "\\" in name:
+        return None  # an engine given by path (path/to/engine.py:Value) is no distribution
     module = sys.modules.get(name)
     version = getattr(module, "__version__", None) if module is not None else None
     if version is None:

@@ -97,7 +97,13 @@ def _engine_header(ref: EngineRef) -> list[str]:
     """How the script gets the engine, and how it reads values and grads and runs backward."""
     module, _, attr = ref.target.partition(":")
     name = "A" if ref.kind == "adapter" else "V"
-    if ref.source:
+    if ref.file:  # given by path: loaded from that file under its own name, as the harness did
+        get = ["import importlib.util",
+               f"spec = importlib.util.spec_from_file_location({module!r}, {ref.file!r})",
+               "sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)",
+               "spec.loader.exec_module(module)",
+               f"{name} = module.{attr}{'()' if ref.kind == 'adapter' else ''}"]
+    elif ref.source:
         get = [f"# the engine's module {module!r} was made from source text in the harness (no import",
                f"# finds it): save that source as {module}.py beside this script and import {attr} from it",
                f"{name} = None"]
