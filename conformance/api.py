@@ -17,7 +17,7 @@ from conformance.engine_ref import local_ref
 from conformance.graph import Graph
 from conformance.levels import LEVELS, MATH, at_or_below
 from conformance.report import Finding, Report
-from conformance.reproducer import reproducer
+from conformance.reproducer import reproducer, spellings_of
 from engine.ops import OPS
 
 
@@ -86,5 +86,5 @@ def check_graph(engine: str | type | Adapter, graph: Graph, *, level: str = "tor
     (result,) = Checker(adapter, device, strict).check([graph], [0])
     finding = next((f for f in result.findings if at_or_below(f.level, level)), None)
     if finding is not None:
-        finding.reproducer = reproducer(finding, local_ref(adapter))
+        finding.reproducer = reproducer(finding, local_ref(adapter), spellings_of(adapter, finding.graph))
     return finding

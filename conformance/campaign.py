@@ -20,7 +20,7 @@ from conformance.graph import Const, Graph, Node
 from conformance.isolation import ChildEngine, ProbeError
 from conformance.progress import Monitor
 from conformance.report import Finding, GraphResult, Report, select_findings
-from conformance.reproducer import reproducer
+from conformance.reproducer import reproducer, spellings_of
 from conformance.torch_ref import load_torch
 from engine.ops import OPS
 
@@ -183,7 +183,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
         except interrupt.Interrupted:
             break
         if f.kind not in ("nondeterministic", "stateful"):
-            f.reproducer = reproducer(f, ref)
+            f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
     report.interrupted = interrupt.requested()
     return report
 

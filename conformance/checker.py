@@ -14,6 +14,7 @@ from conformance.engine_run import GRAPH_TIMEOUT, LOST, EngineFailureError, Engi
 from conformance.graph import Const, Graph, Node
 from conformance.higher_order import check_higher_order
 from conformance.local_judge import judge_aliased, judge_local
+from conformance.numerics import versus
 from conformance.oracle import Replay, explained, replay
 from conformance.report import Finding, GraphResult, OpStats
 from conformance.torch_ref import LocalCase, TorchRun, run_graph, run_graphs, run_local
@@ -180,18 +181,18 @@ class Checker:
                     continue
                 if exact() is None or not explained(g, exact(), i, len(graph.nodes)):
                     if g == 0.0 and tg == 0.0:
-                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {g!r}, torch {tg!r}",
+                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {versus(g, tg)}",
                              L.TORCH, "the sign of a zero gradient (torch convention)")
                         break
                     unmasked = replay(graph, local_derivs, masks=False)
                     if unmasked is not None and explained(g, unmasked, i, len(graph.nodes)):
-                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {g!r}, torch {tg!r}: "
+                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {versus(g, tg)}: "
                              f"a zero local derivative times an upstream nan or inf",
                              L.TORCH, "0 × nan = nan where torch masks (torch convention)")
                         break
                     value = None if exact() is None else float(exact()[0][i])  # type: ignore[index]
                     find("end-to-end", "graph", i,
-                         f"d(root)/d(node {i}) = {g!r}, torch {tg!r}, exact replay of the engine's own "
+                         f"d(root)/d(node {i}) = {versus(g, tg)}, exact replay of the engine's own "
                          f"local derivatives {value!r}: the engine's backward does not sum what its own "
                          f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
                          f"changed after the pass)", L.MATH if ordinary() else L.ROBUST,

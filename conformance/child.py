@@ -172,6 +172,10 @@ class Server:
             finally:
                 del self.adapter.apply
             return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
+        if kind == "spellings":  # the spelling applied for each (op, form): what a reproducer writes
+            chosen = getattr(self.adapter, "spelling", None)
+            return ("ok", [None if chosen is None else str(chosen(R.OPS[op], form))
+                           for op, form in request[1]])
         if kind == "probe_log":
             return ("ok", [tuple(map(str, d)) for d in getattr(self.adapter, "probe_log", [])])
         if kind == "derivatives":

@@ -22,7 +22,7 @@ from conformance.levels import LEVELS
 from conformance.orchestrate import resolve_devices, run
 from conformance.output import check_output_path, write_atomically
 from conformance.report_json import SCHEMA_VERSION, report_json
-from conformance.report_text import format_report, ladder_line
+from conformance.report_text import format_report, graph_counts, kind_counts, ladder_line
 from engine.ops import public_ops
 
 __all__ = ["SCHEMA_VERSION", "format_report", "ladder_line", "main", "parser", "report_json", "run"]
@@ -46,6 +46,11 @@ verdicts: default mode fails on what no correct implementation explains (a relat
 or more in an op's value or local derivative, a different nan/inf/signed-zero class, a crash where
 torch returns a number, a structural error in accumulation); smaller differences are 'imprecise'.
 --strict also fails an op measurably less accurate than torch against an exact (mpmath) reference.
+counts: --graphs N random graphs, plus (shard 1, unless --no-edge-sweep) the edge sweep's graphs,
+counted apart: one per op and operand form on its kink and edge values, and a 2,500-deep chain of
+add ("2000 random graphs + 44 edge-sweep graphs"); the closing line counts both.
+forms (--show-probe, the table): n one operand (x.tanh(), abs(x)), nn two Values (x * y), nc a
+plain number on the right (x * 2), cn a plain number on the left (2 * x).
 isolation: the engine runs in its own process (forked per campaign, and again after it exits,
 crashes or hangs); what it does there is a verdict on the graph it was running, never a wrong one.
 After --max-hangs graphs have hung (each costs --graph-timeout) the campaign stops and says so.
@@ -252,7 +257,7 @@ def _main(args: argparse.Namespace, out: Any) -> int:
         return interrupt.exit_status()
     print(format_report(report, args.show), file=out)
     rate = report.graphs / report.elapsed if report.elapsed else 0.0
-    print(f"{report.graphs} graphs in {report.elapsed:.1f} s ({rate:.0f}/s with {args.workers} "
+    print(f"{graph_counts(report)} in {report.elapsed:.1f} s ({rate:.0f}/s with {args.workers} "
           f"process{'es' if args.workers > 1 else ''}), "
           f"{report.imprecise_graphs} with end-to-end differences beyond 5e-7 from torch's batched "
           f"kernels that rounding explains (exact replay)", file=out)
@@ -261,7 +266,7 @@ def _main(args: argparse.Namespace, out: Any) -> int:
     if report.interrupted:
         sig = interrupt.signal_number()
         name = signal.Signals(sig).name if sig else "a signal"
-        print(f"interrupted by {name}: a partial report of the {report.graphs} graphs checked",
+        print(f"interrupted by {name}: a partial report of the {graph_counts(report)} checked",
               file=out)
     if args.json:
         text = json.dumps(report_json(report, args), indent=1)
@@ -271,6 +276,7 @@ def _main(args: argparse.Namespace, out: Any) -> int:
         else:
             write_atomically(args.json, text)
             print(f"report written to {args.json}", file=out)
+    print(kind_counts(report), file=out)
     print(f"{report.passed} passed, {report.failed} failed", file=out)
     if report.interrupted or interrupt.requested():
         return interrupt.exit_status()

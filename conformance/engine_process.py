@@ -24,7 +24,7 @@ from conformance import interrupt
 from conformance.adapters import EngineLoadError
 from conformance.engine_ref import EngineRef
 from conformance.engine_run import GRAPH_TIMEOUT, EngineFailureError
-from conformance.engine_spec import EngineSpec
+from conformance.engine_spec import USER_PREFIX, EngineSpec
 
 try:
     import fcntl
@@ -132,8 +132,10 @@ class EngineProcess:
             try:
                 self.name, self.supports_higher_order, installed, (kind, target) = self._ask(
                     ("load", vars(self.spec)), "loading the engine")
-                made = {name for name, _, _ in self.spec.sources}
-                self.ref = EngineRef(str(kind), str(target), target.partition(":")[0] in made)
+                made = {name: file for name, _, file in self.spec.sources}
+                module = target.partition(":")[0]
+                self.ref = EngineRef(str(kind), str(target), module in made,
+                                     made[module] if module.startswith(USER_PREFIX) else "")
             finally:
                 self.timeout = timeout
             if installed and not self._preloaded:

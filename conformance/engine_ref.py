@@ -14,11 +14,14 @@ from conformance.adapters import Adapter, ValueClassAdapter
 class EngineRef:
     """``kind`` is ``"value"`` (a micrograd-style class, built with operators) or ``"adapter"``
     (built through ``leaf``/``apply``); ``target`` is ``module:attr``; ``source`` says the module
-    was made from source text in the harness (as the tests' mutants are)."""
+    was made from source text in the harness (as the tests' mutants are); ``file``: the file it
+    was read from when the engine was given by path (``path/to/engine.py:Value``), which a
+    reproducer loads by that path."""
 
     kind: str
     target: str
     source: bool = False
+    file: str = ""
 
 
 def adapter_ref(adapter: Adapter) -> tuple[str, str]:

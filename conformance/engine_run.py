@@ -260,6 +260,11 @@ class LocalEngine:
     def probe_log(self) -> list[tuple[str, ...]]:
         return [tuple(d) for d in getattr(self.adapter, "probe_log", [])]
 
+    def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
+        """As ChildEngine.spellings, in this process."""
+        chosen = getattr(self.adapter, "spelling", None)
+        return [None if chosen is None else chosen(OPS[op], form) for op, form in pairs]
+
     def precision(self) -> tuple[str, float]:
         """What the engine stores numbers in (adapters.precision)."""
         from conformance.adapters import precision

@@ -92,6 +92,9 @@ def _made_from_source(name: str) -> tuple[tuple[str, str, str], ...]:
 OURS = ("engine", "nn", "conformance", "benchmarks")  # vetgrad's own top-level packages
 
 
+USER_PREFIX = "_vetgrad_user_"  # the module name of an engine given by path (path/to/engine.py:Value)
+
+
 def _is_file_spec(engine: str) -> bool:
     module = engine.rpartition(":")[0]
     return module.endswith(".py") or os.sep in module
@@ -108,7 +111,7 @@ def _file_spec(engine: str, path: tuple[str, ...]) -> EngineSpec:
     with open(file, encoding="utf-8") as fh:
         source = fh.read()
     stem = os.path.splitext(os.path.basename(file))[0]
-    name = "_vetgrad_user_" + "".join(c if c.isalnum() else "_" for c in stem)
+    name = USER_PREFIX + "".join(c if c.isalnum() else "_" for c in stem)
     folder = os.path.dirname(os.path.abspath(file))
     return EngineSpec(f"{name}:{attr}", (folder, *path), ((name, source, os.path.abspath(file)),))
 

@@ -110,14 +110,19 @@ def _dec_float(x: Any) -> Any:
     return float(x) if isinstance(x, str) else x
 
 
-def expression(graph: Graph, i: int, names: dict[int, str]) -> str:
+def expression(graph: Graph, i: int, names: dict[int, str], method: bool = False) -> str:
     """Python source for node ``i`` over named earlier nodes (for reproducers), as the op's row
-    spells it; a method with a constant receiver (``c.maximum(x)``) gets ``V(c)``."""
+    spells it, or with ``method`` as its method (``x.abs()`` for an engine without ``abs(x)``);
+    a method with a constant receiver (``c.maximum(x)``) gets ``V(c)``."""
     from engine.ops import OPS
 
     n = graph.nodes[i]
     op = OPS[n.op]
     args = [f"{a.value!r}" if isinstance(a, Const) else names[a] for a in n.args]
-    if op.dunder is None and isinstance(n.args[0], Const):
+    method = method and op.method is not None
+    if (op.dunder is None or method) and isinstance(n.args[0], Const):
         args[0] = f"V({args[0]})"
-    return op.spell(args, [repr(p) for p in n.params])
+    params = [repr(p) for p in n.params]
+    if method:
+        return f"{args[0]}.{op.method}({', '.join([*args[1:], *params])})"
+    return op.spell(args, params)

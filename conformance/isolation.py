@@ -50,6 +50,16 @@ class ChildEngine(EngineProcess):
             op = list(OPS)[node] if phase == PROBE and 0 <= node < len(OPS) else "?"
             raise ProbeError(op, self._lost(exc).replace("in the probe", f"in the probe of {op}")) from None
 
+    def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
+        """The spelling (``operator``, ``method``) the engine's process applies each ``(op, form)``
+        with (None: the adapter has one way only, ``apply``)."""
+        self._ensure()
+        try:
+            return list(self._ask(("spellings", pairs), "reading the spellings"))
+        except _LostError as exc:
+            self._lost(exc)
+            return [None] * len(pairs)
+
     def probe_log(self) -> list[tuple[str, ...]]:
         """The last probe's decisions (op, form, spelling, decision, why), from the engine's process."""
         self._ensure()

@@ -9,6 +9,7 @@ from typing import Any
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Const, Node
+from conformance.numerics import versus
 from conformance.reference import exact_derivatives, exact_value
 from conformance.report import OpStats
 from conformance.torch_ref import ALIASED, LocalCase, run_scalar
@@ -26,9 +27,9 @@ def judge_aliased(node: Node, x: float, mine: tuple, theirs: tuple, stats: dict[
     name, params = node.op, node.params
     call = f"{node.op}(x, x) with x = {x!r} (one node as both operands)"
     verdict, ulps = J.judge(value, t_value, lambda: exact_value(name, (x, x), params), strict)
-    st.add(verdict, ulps)
+    st.add(verdict, ulps, value, t_value)
     if verdict == J.FAIL:
-        return "local-value", f"{call} = {value!r}, torch {t_value!r}"
+        return "local-value", f"{call} = {versus(value, t_value)}"
     if not OPS[node.op].differentiable:
         return None
     if grads is None:
@@ -42,9 +43,9 @@ def judge_aliased(node: Node, x: float, mine: tuple, theirs: tuple, stats: dict[
     verdict, ulps = J.judge(grads[0], t_grads[0], total, strict)
     if verdict == J.FAIL and _cancels(grads[0], total()):
         verdict = J.IMPRECISE  # d(x / x)/dx: two contributions cancel to an exact 0 or so
-    st.add(verdict, ulps)
+    st.add(verdict, ulps, grads[0], t_grads[0])
     if verdict == J.FAIL:
-        return "local-grad", f"d/dx of {call} = {grads[0]!r}, torch {t_grads[0]!r}"
+        return "local-grad", f"d/dx of {call} = {versus(grads[0], t_grads[0])}"
     return None
 
 
@@ -90,9 +91,9 @@ def _judge_against(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: t
     name, ref_inputs, params = _ref_name(node), _ref_inputs(node, inputs), _ref_params(node)
     verdict, ulps = J.judge(value, t_value, lambda: _narrow(exact_value(name, ref_inputs, params),
                                                             inputs), strict)
-    st.add(verdict, ulps)
+    st.add(verdict, ulps, value, t_value)
     if verdict == J.FAIL:
-        return "local-value", f"{_call(node, inputs)} = {value!r}, torch {t_value!r}"
+        return "local-value", f"{_call(node, inputs)} = {versus(value, t_value)}"
     if not OPS[node.op].differentiable:
         if error is None:
             st.add(J.FAIL, math.inf)
@@ -113,9 +114,9 @@ def _judge_against(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: t
         if isinstance(node.args[pos], Const):
             continue
         verdict, ulps = J.judge(g, tg, lambda pos=pos: reference(pos), strict)
-        st.add(verdict, ulps)
+        st.add(verdict, ulps, g, tg)
         if verdict == J.FAIL:
-            return "local-grad", f"d/d(arg {pos}) of {_call(node, inputs)} = {g!r}, torch {tg!r}"
+            return "local-grad", f"d/d(arg {pos}) of {_call(node, inputs)} = {versus(g, tg)}"
     return None
 
 

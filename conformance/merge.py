@@ -67,6 +67,11 @@ def merge(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None,
     out["merged_from"] = [list(r.get("shard", (1, 1))) for r in reports]
     out["failing_graphs_by_first_finding"] = _sum_counts(
         [r.get("failing_graphs_by_first_finding", {}) for r in reports])
+    for kind in ("random_graphs", "edge_sweep_graphs"):  # absent from reports written before them
+        if all(kind in r for r in reports):
+            out[kind] = _merge_kind([r[kind] for r in reports])
+    if all("not_asked" in r for r in reports):
+        out["not_asked"] = {k: v for r in reports for k, v in r["not_asked"].items()}
     out["levels"] = _merge_levels([r["levels"] for r in reports])
     out["per_op"] = _merge_per_op(reports, out)
     limit = max_findings or out.get("options", {}).get("max_findings") or 20
@@ -81,6 +86,15 @@ def _sum_counts(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
         for k, n in d.items():
             total[k] = total.get(k, 0) + n
     return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
+def _merge_kind(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of one kind of graph (random, edge sweep): summed, per level too."""
+    out: dict[str, Any] = {key: sum(p[key] for p in parts) for key in ("graphs", "passed", "failed")}
+    if all("failed_by_level" in p for p in parts):
+        out["failed_by_level"] = {lv: sum(p["failed_by_level"].get(lv, 0) for p in parts)
+                                  for lv in LEVELS}
+    return out
 
 
 def _merge_levels(levels: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -113,6 +127,9 @@ def _merge_per_op(reports: Sequence[dict[str, Any]], out: dict[str, Any]) -> dic
             mine = per_op.setdefault(name, {})
             for key, value in st.items():
                 if key == "status":
+                    continue
+                if isinstance(value, str):  # class_example: the first shard's that has one
+                    mine[key] = mine.get(key) or value
                     continue
                 mine[key] = max(mine.get(key, 0.0), value) if key == "worst_ulps" \
                     else mine.get(key, 0) + value
@@ -159,6 +176,10 @@ def main(argv: Sequence[str]) -> int:
               else f"error: {exc}", file=sys.stderr)
         return 2
     failed = merged["failed"]
-    print(f"merged {len(reports)} reports: {merged['passed']} passed, {failed} failed",
+    kinds = ""
+    if "random_graphs" in merged and "edge_sweep_graphs" in merged:
+        kinds = (f" ({merged['random_graphs']['graphs']} random graphs + "
+                 f"{merged['edge_sweep_graphs']['graphs']} edge-sweep graphs)")
+    print(f"merged {len(reports)} reports{kinds}: {merged['passed']} passed, {failed} failed",
           file=sys.stderr if args.json == "-" else sys.stdout)
     return 1 if failed else 0

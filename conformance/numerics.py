@@ -50,3 +50,24 @@ def relative_error(a: float, reference: float) -> float:
     if reference == 0.0 or not math.isfinite(reference) or not math.isfinite(a):
         return math.inf
     return abs(a - reference) / abs(reference)
+
+
+def class_difference(mine: float, theirs: float) -> str | None:
+    """How ``mine`` differs from torch's ``theirs`` in class, in words, or None when they are of
+    one class (finite numbers of one sign count as one class): ``nan where torch gives 0.5``,
+    ``-0.0 vs torch's 0.0 (the sign of a zero)``. An ulp distance across classes (or across 0)
+    counts the floats between them, a 19-digit number that says nothing."""
+    cm, ct = float_class(mine), float_class(theirs)
+    if cm == ct and (cm != "finite" or (mine > 0) == (theirs > 0)):
+        return None
+    if {cm, ct} == {"+0", "-0"}:
+        return f"{mine!r} vs torch's {theirs!r} (the sign of a zero)"
+    return f"{mine!r} where torch gives {theirs!r}"
+
+
+def versus(mine: float, theirs: float) -> str:
+    """``mine`` against torch's ``theirs`` for a finding's message: the class difference when
+    there is one, else both numbers (``0.75, torch 0.5``)."""
+    if not (isinstance(mine, float) and isinstance(theirs, float)):
+        return f"{mine!r}, torch {theirs!r}"
+    return class_difference(mine, theirs) or f"{mine!r}, torch {theirs!r}"

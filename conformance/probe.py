@@ -15,6 +15,8 @@ from engine.ops import OPS, Op, public_ops
 
 # Operand forms of an op: 'n' unary; 'nn' both nodes, 'nc' constant on the right, 'cn' on the left.
 FORMS_BINARY = ("nn", "nc", "cn")
+FORM_LEGEND = ("forms: n one operand (x.tanh(), abs(x)) · nn two Values (x * y) · nc a plain number "
+               "on the right (x * 2) · cn a plain number on the left (2 * x)")
 PROBE_INPUTS = (0.7, 1.3)
 SUPPORTED, UNSUPPORTED = "supported", "unsupported"
 
@@ -175,7 +177,7 @@ def _said(exc: BaseException) -> str:
 
 def format_probe(log: list[Decision]) -> str:
     """The probe's decisions, one line per op, form and spelling."""
-    lines = []
+    lines = [f"  {FORM_LEGEND}"]
     for op, form, spelling, decision, why in log:
         shown = written(OPS[op], form, spelling) if spelling != "apply" else f"{op} ({form})"
         lines.append(f"  {op:<11} {form:<3} {shown:<20} {decision:<12} {why}")

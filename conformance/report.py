@@ -10,17 +10,27 @@ from typing import Any, Sequence
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Graph
 from conformance.levels import LEVELS, MATH, at_or_below, rank
+from conformance.numerics import class_difference
 
 
 @dataclass
 class OpStats:
+    """The cases judged of one op. ``worst_ulps``: the largest ulp distance from torch of a case
+    that passed, between numbers of one class; a case that passed across classes (rounding that
+    reaches 0 where torch's does not, or crosses it) has no meaningful ulp distance and is counted
+    in ``class_differences`` instead, ``class_example`` saying the first in words."""
+
     cases: int = 0
     passed: int = 0
     failed: int = 0
     imprecise: int = 0
     worst_ulps: float = 0.0
+    class_differences: int = 0
+    class_example: str = ""
 
-    def add(self, verdict: str, ulps: float) -> None:
+    def add(self, verdict: str, ulps: float, mine: float | None = None,
+            theirs: float | None = None) -> None:
+        """One case, with the engine's and torch's numbers when it compared two."""
         self.cases += 1
         if verdict == J.FAIL:
             self.failed += 1
@@ -28,7 +38,13 @@ class OpStats:
         self.passed += 1
         if verdict == J.IMPRECISE:
             self.imprecise += 1
-        if math.isfinite(ulps):
+        differs = None
+        if isinstance(mine, float) and isinstance(theirs, float):
+            differs = class_difference(mine, theirs)
+        if differs is not None:
+            self.class_differences += 1
+            self.class_example = self.class_example or differs
+        elif math.isfinite(ulps):
             self.worst_ulps = max(self.worst_ulps, ulps)
 
     def merge(self, other: OpStats) -> None:
@@ -37,6 +53,8 @@ class OpStats:
         self.failed += other.failed
         self.imprecise += other.imprecise
         self.worst_ulps = max(self.worst_ulps, other.worst_ulps)
+        self.class_differences += other.class_differences
+        self.class_example = self.class_example or other.class_example
 
 
 @dataclass
@@ -108,6 +126,10 @@ class Report:
     precision: str = "float64"  # what the engine was seen to compute in
     interrupted: bool = False  # stopped by a signal: what was checked until then
     stopped: str = ""  # why the campaign stopped early (too many hanging graphs), if it did
+    # the edge sweep's graphs (index -1), counted in ``graphs`` and ``failed_at`` too: apart from
+    # --graphs' random graphs, which are ``graphs - sweep_graphs``
+    sweep_graphs: int = 0
+    sweep_failed_at: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
 
     @property
     def failed(self) -> int:
@@ -118,16 +140,34 @@ class Report:
         return self.graphs - self.failed
 
     @property
+    def random_graphs(self) -> int:
+        """The random graphs (what --graphs asks for), without the edge sweep's."""
+        return self.graphs - self.sweep_graphs
+
+    @property
+    def sweep_failed(self) -> int:
+        """Edge-sweep graphs failing at the chosen level or below."""
+        return self.sweep_failed_at[self.level]
+
+    @property
+    def random_failed(self) -> int:
+        """Random graphs failing at the chosen level or below."""
+        return self.failed - self.sweep_failed
+
+    @property
     def kinds(self) -> dict[str, int]:
         """Failing graphs (at the chosen level) by their first finding."""
         return self.kinds_at[self.level]
 
-    def add(self, result: GraphResult) -> None:
-        """Count one checked graph."""
+    def add(self, result: GraphResult, sweep: bool | None = None) -> None:
+        """Count one checked graph: an edge-sweep graph when ``sweep`` (by default: when its
+        index is -1), a random one otherwise."""
         self.imprecise_graphs += result.imprecise
         for name, stats in result.per_op.items():
             self.per_op.setdefault(name, OpStats()).merge(stats)
         self.graphs += 1
+        sweep = result.index < 0 if sweep is None else sweep
+        self.sweep_graphs += sweep
         found = result.findings or ([result.finding] if result.finding else [])
         if not found:
             return
@@ -136,6 +176,7 @@ class Report:
         for lv in LEVELS:
             if at_or_below(lowest.level, lv):
                 self.failed_at[lv] += 1
+                self.sweep_failed_at[lv] += sweep
                 key = f"{lowest.kind} in {lowest.op}"
                 self.kinds_at[lv][key] = self.kinds_at[lv].get(key, 0) + 1
                 first = self.first_at[lv]
@@ -153,12 +194,14 @@ class Report:
         self.interrupted = self.interrupted or other.interrupted
         self.stopped = self.stopped or other.stopped
         self.graphs += other.graphs
+        self.sweep_graphs += other.sweep_graphs
         self.imprecise_graphs += other.imprecise_graphs
         for name, stats in other.per_op.items():
             self.per_op.setdefault(name, OpStats()).merge(stats)
         self.findings.extend(other.findings)
         for lv in LEVELS:
             self.failed_at[lv] += other.failed_at[lv]
+            self.sweep_failed_at[lv] += other.sweep_failed_at[lv]
             for kind, count in other.kinds_at[lv].items():
                 self.kinds_at[lv][kind] = self.kinds_at[lv].get(kind, 0) + count
             mine, theirs = self.first_at[lv], other.first_at[lv]

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from conformance.report import Report
-from conformance.report_text import op_status
+from conformance.report_text import CHECKS, HELPERS, op_status
 
 SCHEMA_VERSION = 1  # conformance/report.schema.json; a new version only adds fields
 
@@ -29,8 +29,8 @@ def _engine_version(spec: Any) -> str | None:
     import importlib.metadata
 
     name = _engine_module(spec)
-    if not name:
-        return None
+    if not name or name.endswith(".py") or "/" in name or "\\" in name:
+        return None  # an engine given by path (path/to/engine.py:Value) is no distribution
     module = sys.modules.get(name)
     version = getattr(module, "__version__", None) if module is not None else None
     if version is None:
@@ -74,6 +74,16 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "unsupported": report.unsupported,
         "failing_graphs_by_first_finding": report.kinds,
         "findings": [f.to_json() for f in report.findings],
+        # added in version 1 (no field above changed meaning): "graphs" counts both kinds
+        "random_graphs": {"graphs": report.random_graphs, "failed": report.random_failed,
+                          "passed": report.random_graphs - report.random_failed,
+                          "failed_by_level": {lv: report.failed_at[lv] - report.sweep_failed_at[lv]
+                                              for lv in report.failed_at}},
+        "edge_sweep_graphs": {"graphs": report.sweep_graphs, "failed": report.sweep_failed,
+                              "passed": report.sweep_graphs - report.sweep_failed,
+                              "failed_by_level": dict(report.sweep_failed_at)},
+        "not_asked": {name: HELPERS.get(name, "a finding names it") for name in report.per_op
+                      if name not in report.ops and name not in CHECKS},
         **({"interrupted": True} if report.interrupted else {}),
         **({"stopped": report.stopped} if report.stopped else {}),
     }

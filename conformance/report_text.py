@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conformance.levels import at_or_below
-from conformance.report import Report
+from conformance.probe import FORM_LEGEND
+from conformance.report import OpStats, Report
 
 
 def ladder_line(report: Report) -> str:
@@ -21,16 +22,99 @@ def ladder_line(report: Report) -> str:
     return " · ".join(parts)
 
 
+# Rows of the table that are checks of a whole graph, not ops (see conformance.checker).
+CHECKS = {"backward x2": "a second backward() of each graph", "graph": "backward() of whole graphs",
+          "higher-order": "the --higher-order check"}
+# Ops every graph uses whatever --ops asks (conformance.generate, conformance.campaign_graphs).
+HELPERS = {"add": "sums each graph's outputs into its root; the edge sweep's deep chain"}
+
+
+def _repeat_cause(cause: str) -> bool:
+    return "second backward()" in cause
+
+
 def op_status(report: Report, name: str) -> str:
-    """ok, imprecise, fail or unsupported, at the report's level."""
+    """ok, imprecise, fail or unsupported, at the report's level (a whole-graph check's
+    ``backward x2`` fails with the findings of a second backward())."""
     if name in report.unsupported and not report.unsupported[name]:
         return "unsupported"
-    failing = {op for (level, _), by_op in report.causes.items() if at_or_below(level, report.level)
-               for op in by_op}
+    failing = {op for (level, cause), by_op in report.causes.items()
+               if at_or_below(level, report.level) for op in by_op
+               if op != "graph" or not _repeat_cause(cause)}
+    if any(_repeat_cause(cause) and at_or_below(level, report.level)
+           for (level, cause) in report.causes):
+        failing.add("backward x2")
     st = report.per_op.get(name)
     if name in failing:
         return "fail"
     return "imprecise" if st is not None and st.imprecise else "ok"
+
+
+def graph_counts(report: Report) -> str:
+    """``2000 random graphs + 44 edge-sweep graphs``: --graphs counts the random ones only."""
+    random = f"{report.random_graphs} random graph{'s' if report.random_graphs != 1 else ''}"
+    if not report.sweep_graphs:
+        return random
+    return f"{random} + {report.sweep_graphs} edge-sweep graph{'s' if report.sweep_graphs != 1 else ''}"
+
+
+def kind_counts(report: Report) -> str:
+    """Passed and failed per kind of graph, at the report's level."""
+    line = (f"random graphs: {report.random_graphs - report.random_failed} passed, "
+            f"{report.random_failed} failed")
+    if report.sweep_graphs:
+        line += (f" · edge-sweep graphs: {report.sweep_graphs - report.sweep_failed} passed, "
+                 f"{report.sweep_failed} failed")
+    return line
+
+
+def _row(name: str, st: OpStats, status: str) -> str:
+    return (f"{name:<12} {st.cases:>8} {st.passed:>8} {st.failed:>7} {st.imprecise:>9} "
+            f"{st.worst_ulps:>10.0f}  {status}")
+
+
+def _table(report: Report) -> list[str]:
+    """The per-op table: the ops asked (``report.ops``), then the whole-graph checks; an op not
+    asked (a helper every graph uses, or one a finding blames) gets a row only when it fails,
+    with the reason it is there, else a note below the table."""
+    lines = [f"{'op':<12} {'cases':>8} {'passed':>8} {'failed':>7} {'imprecise':>9} "
+             f"{'worst ulps':>10}  status"]
+    helpers: list[str] = []
+    unasked = [name for name in report.per_op if name not in report.ops and name not in CHECKS]
+    checks = [name for name in CHECKS if name in report.per_op]
+    for name in [*report.ops, *unasked, *checks]:
+        st = report.per_op.get(name)
+        if st is None or st.cases == 0:
+            lines.append(f"{name:<12} {0:>8} {0:>8} {0:>7} {0:>9} {'-':>10}  not reached")
+            continue
+        status = op_status(report, name)
+        status = "FAIL" if status == "fail" else status
+        if st.failed and status != "FAIL":
+            status += f" at {report.level}; fails above it"
+        forms = report.unsupported.get(name)
+        if forms:
+            status += f" (forms {','.join(forms)} unsupported)"
+        if name in CHECKS:
+            status += f" ({CHECKS[name]}: a check, not an op)"
+        elif name not in report.ops:
+            why = HELPERS.get(name, "a finding names it")
+            if status == "FAIL" or st.failed:
+                status += f" (not in --ops: {why})"
+            else:
+                helpers.append(f"{name} ({why}): {st.cases} cases, none failed")
+                continue
+        lines.append(_row(name, st, status))
+    if helpers:
+        lines.append(f"not in --ops, used by the graphs: {'; '.join(helpers)}")
+    crossed = [(name, st) for name, st in report.per_op.items() if st.class_differences]
+    if crossed:
+        lines.append("passed across a class (rounding explains it against the exact value; no ulp "
+                     "distance counted for them):")
+        lines.extend(f"  {name}: {st.class_differences} case{'s' if st.class_differences > 1 else ''}"
+                     f", e.g. {st.class_example}" for name, st in crossed)
+    if any(report.unsupported.values()):
+        lines.append(FORM_LEGEND)
+    return lines
 
 
 def format_report(report: Report, show: int) -> str:
@@ -39,20 +123,7 @@ def format_report(report: Report, show: int) -> str:
         lines.append(f"the engine computes in {report.precision}: judged with {report.precision}'s "
                      f"rounding (values off by ~1e-8 relative are no failure; --strict holds it "
                      f"to float64)")
-    lines.append(f"{'op':<12} {'cases':>8} {'passed':>8} {'failed':>7} {'imprecise':>9} {'worst ulps':>10}  status")
-    extra = [name for name in report.per_op if name not in report.ops]
-    for name in [*report.ops, *extra]:
-        st = report.per_op.get(name)
-        if st is None or st.cases == 0:
-            lines.append(f"{name:<12} {0:>8} {0:>8} {0:>7} {0:>9} {'-':>10}  not reached")
-            continue
-        status = op_status(report, name)
-        status = "FAIL" if status == "fail" else status
-        forms = report.unsupported.get(name)
-        if forms:
-            status += f" (forms {','.join(forms)} unsupported)"
-        lines.append(f"{name:<12} {st.cases:>8} {st.passed:>8} {st.failed:>7} {st.imprecise:>9} "
-                     f"{st.worst_ulps:>10.0f}  {status}")
+    lines.extend(_table(report))
     if report.kinds:
         kinds = ", ".join(f"{k}: {n}" for k, n in sorted(report.kinds.items(), key=lambda kv: -kv[1]))
         lines.append(f"failing graphs by first finding: {kinds}")

@@ -4,8 +4,12 @@ exits 1 while any does."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from conformance.adapters import Adapter
 from conformance.engine_ref import EngineRef, as_ref
 from conformance.graph import Const, Graph, Node, expression
+from conformance.levels import TORCH
 from conformance.report import Finding
 from engine.ops import INFIX, OPS
 
@@ -26,11 +30,14 @@ def _torch_expr(node: Node, names: dict[int, str]) -> str:
 
 _COMPARE = '''
 def same(a, b):
-    """Equal as the harness judges: the same class (nan, inf of a sign) and within 4 ulps or
-    1e-12 relative."""
+    """Equal as the harness judges: the same class (nan is nan; inf of a sign; a zero of a sign,
+    where the finding's level is torch, whose convention the sign of a zero is) and within 4 ulps
+    or 1e-12 relative."""
     a, b = float(a), float(b)
-    if a == b or (a != a and b != b):
-        return True
+    if a != a or b != b:
+        return a != a and b != b
+    if a == b:
+        return a != 0.0 or not SIGNED_ZEROS or math.copysign(1.0, a) == math.copysign(1.0, b)
     if not (math.isfinite(a) and math.isfinite(b)):
         return False
     return abs(a - b) <= max(4 * math.ulp(max(abs(a), abs(b))), 1e-12 * max(abs(a), abs(b)))
@@ -50,12 +57,53 @@ def mark(what, engine, reference):
     return differs
 '''
 
+# How an Adapter's reproducer gets vetgrad's op table (what ``A.apply`` takes): a file named
+# engine.py beside the script (a learner's own engine) would shadow ``import engine``. When it
+# does, vetgrad's is imported from the folder that holds vetgrad's ``conformance`` (with the
+# Adapter base class, bound to it), then taken out of sys.modules again, so that the adapter's
+# own ``import engine`` still finds the learner's.
+_VETGRAD_OPS = '''
+def vetgrad_ops():
+    """vetgrad's op table, whatever file named engine.py sits beside this script."""
+    import importlib.util
+    import os
+
+    harness = importlib.util.find_spec("conformance")
+    if harness is None or harness.origin is None:
+        print("this reproducer needs vetgrad's harness: pip install 'vetgrad[conformance]'", file=sys.stderr)
+        sys.exit(2)
+    root = os.path.dirname(os.path.dirname(harness.origin))
+    found = importlib.util.find_spec("engine")
+    if found is not None and os.path.dirname(os.path.dirname(found.origin or "")) == root:
+        from engine.ops import OPS
+        return OPS
+    path = list(sys.path)
+    sys.path.insert(0, root)
+    try:
+        from engine.ops import OPS
+        import conformance.adapters  # noqa: F401 - the Adapter base class, with vetgrad's engine
+    finally:
+        sys.path[:] = path
+        for name in [m for m in sys.modules if m == "engine" or m.startswith("engine.")]:
+            del sys.modules[name]
+    return OPS
+
+
+OPS = vetgrad_ops()
+'''
+
 
 def _engine_header(ref: EngineRef) -> list[str]:
     """How the script gets the engine, and how it reads values and grads and runs backward."""
     module, _, attr = ref.target.partition(":")
     name = "A" if ref.kind == "adapter" else "V"
-    if ref.source:
+    if ref.file:  # given by path: loaded from that file under its own name, as the harness did
+        get = ["import importlib.util",
+               f"spec = importlib.util.spec_from_file_location({module!r}, {ref.file!r})",
+               "sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)",
+               "spec.loader.exec_module(module)",
+               f"{name} = module.{attr}{'()' if ref.kind == 'adapter' else ''}"]
+    elif ref.source:
         get = [f"# the engine's module {module!r} was made from source text in the harness (no import",
                f"# finds it): save that source as {module}.py beside this script and import {attr} from it",
                f"{name} = None"]
@@ -68,29 +116,51 @@ def _engine_header(ref: EngineRef) -> list[str]:
         get = [f"from {module} import {attr.split('.')[0]} as V" if attr.count(".") == 0 else
                f"from {module} import {attr.split('.')[0]}\nV = {attr}"]
     if ref.kind == "adapter":
-        reads = ["from engine.ops import OPS", "value, grad, backward = "
+        ops = [*_VETGRAD_OPS.strip("\n").splitlines(), "", ""]  # before the adapter imports Adapter
+        reads = ["value, grad, backward = "
                  "(lambda x: A.value(x)), (lambda x: A.grad(x)), (lambda x: A.backward(x))"]
-    else:
-        reads = ["value, grad, backward = (lambda x: x.data), (lambda x: x.grad), (lambda x: x.backward())"]
+        return [*ops, *get, *reads]
+    reads = ["value, grad, backward = (lambda x: x.data), (lambda x: x.grad), (lambda x: x.backward())"]
     return [*get, *reads]
 
 
-def _engine_line(ref: EngineRef, graph: Graph, i: int, names: dict[int, str]) -> str:
+def _engine_line(ref: EngineRef, graph: Graph, i: int, names: dict[int, str],
+                 methods: set[tuple[str, str]]) -> str:
     node = graph.nodes[i]
     if ref.kind != "adapter":
-        return f"x{i} = V({node.value!r})" if node.op == "leaf" else f"x{i} = {expression(graph, i, names)}"
+        if node.op == "leaf":
+            return f"x{i} = V({node.value!r})"
+        return f"x{i} = {expression(graph, i, names, (node.op, node.form) in methods)}"
     if node.op == "leaf":
         return f"x{i} = A.leaf({node.value!r})"
     args = ", ".join(f"{a.value!r}" if isinstance(a, Const) else names[a] for a in node.args)
     return f"x{i} = A.apply(OPS[{node.op!r}], [{args}], {tuple(node.params)!r})"
 
 
-def reproducer(finding: Finding, engine: EngineRef | str) -> str:
-    """A standalone script: builds the graph in the engine (a Value class by its operators, an
-    Adapter by ``leaf``/``apply``) and in torch, prints both, marks each value or grad of the
-    engine that differs from torch's, and exits 1 while any differs (or the engine raises where
-    torch does not), 0 otherwise. ``engine`` is ``module:attr`` of a Value class or an EngineRef."""
+def spellings_of(engine: Any, graph: Graph) -> dict[tuple[str, str], str]:
+    """The spelling (``operator``, ``method``) ``engine`` (a session or an Adapter) applies each op
+    and operand form of ``graph`` with: what its reproducer must write (``x.abs()`` for an engine
+    that has no ``abs(x)``)."""
+    pairs = sorted({(n.op, n.form) for n in graph.nodes if n.op != "leaf"})
+    if hasattr(engine, "spellings") and not isinstance(engine, Adapter):
+        chosen = engine.spellings(pairs)
+    elif hasattr(engine, "spelling"):
+        chosen = [engine.spelling(OPS[op], form) for op, form in pairs]
+    else:
+        return {}
+    return {pair: s for pair, s in zip(pairs, chosen) if s is not None}
+
+
+def reproducer(finding: Finding, engine: EngineRef | str,
+               spellings: dict[tuple[str, str], str] | None = None) -> str:
+    """A standalone script: builds the graph in the engine (a Value class by its operators or
+    methods, as ``spellings`` says the engine takes each op and form; an Adapter by
+    ``leaf``/``apply``) and in torch, prints both, marks each value or grad of the engine that
+    differs from torch's, and exits 1 while any differs (or the engine raises where torch does
+    not), 0 otherwise. The sign of a zero counts where the finding's level is ``torch``.
+    ``engine`` is ``module:attr`` of a Value class or an EngineRef."""
     ref = as_ref(engine)
+    methods = {pair for pair, s in (spellings or {}).items() if s == "method"}
     graph = finding.graph
     passes = 2 if finding.kind == "repeat-backward" else 1
     last = len(graph.nodes) - 1
@@ -100,7 +170,7 @@ def reproducer(finding: Finding, engine: EngineRef | str) -> str:
     tnames = {i: f"t{i}" for i in range(len(graph.nodes))}
     engine_lines, torch_lines = [], []
     for i, node in enumerate(graph.nodes):
-        engine_lines.append("    " + _engine_line(ref, graph, i, names))
+        engine_lines.append("    " + _engine_line(ref, graph, i, names, methods))
         if node.op == "leaf":
             torch_lines.append(f"    t{i} = T({node.value!r})")
         else:
@@ -116,6 +186,8 @@ def reproducer(finding: Finding, engine: EngineRef | str) -> str:
         "",
         *_engine_header(ref),
         "inf, nan = float('inf'), float('nan')",
+        f"SIGNED_ZEROS = {finding.level == TORCH}  # the sign of a zero is torch's convention: "
+        f"it counts at level torch (this finding's: {finding.level})",
         "T = lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)",
         "",
         "",

@@ -3,6 +3,9 @@ one of vetgrad's packages (refused, never a false pass), and a missing harness e
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,45 @@ def test_a_missing_extra_is_one_line_saying_what_to_install(monkeypatch: pytest.
     assert main(COMMON) == 2
     assert capsys.readouterr().err.strip() == ("error: the conformance harness needs mpmath, which is "
                                                "not installed: pip install 'vetgrad[conformance]'")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=env)
+
+
+def test_python_m_conformance_runs_in_a_learners_folder(learner: Path) -> None:
+    """`python -m` puts the folder first on sys.path: the learner's engine.py must not shadow
+    vetgrad's engine package while the harness imports (it crashed on engine.ops)."""
+    by_path = _python(["-m", "conformance", "--engine", "./engine.py:Value", *COMMON,
+                       "--json", "r.json"], learner)
+    assert by_path.returncode == 0 and "Traceback" not in by_path.stderr, by_path.stderr
+    assert by_path.stdout.strip().endswith("passed, 0 failed")
+    by_name = _python(["-m", "conformance", "--engine", "engine:Value", *COMMON], learner)
+    assert by_name.returncode == 2 and "Traceback" not in by_name.stderr, by_name.stderr
+    assert "has the name of vetgrad's own 'engine' package" in by_name.stderr
+
+
+def test_a_reproducer_of_an_engine_given_by_path_loads_that_file(learner: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
+
+    (learner / "engine.py").write_text(M.mutant_source("tanh_grad_1_minus_t"))
+    assert main(["--engine", "./engine.py:Value", *COMMON, "--json", "r.json"]) == 1
+    capsys.readouterr()
+    data = json.loads((learner / "r.json").read_text())
+    assert data["engine_version"] is None  # a file is no distribution
+    text = next(f["reproducer"] for f in data["findings"] if f["op"] == "tanh")
+    assert f"spec_from_file_location('_vetgrad_user_engine', {str(learner / 'engine.py')!r})" in text
+    (learner / "repro.py").write_text(text)
+    bad = _python(["repro.py"], learner)
+    assert bad.returncode == 1 and "<-- differs" in bad.stdout, bad.stdout + bad.stderr
+    (learner / "engine.py").write_text(TEXTBOOK.read_text())  # the learner fixes the bug
+    good = _python(["repro.py"], learner)
+    assert good.returncode == 0, good.stdout + good.stderr

@@ -32,6 +32,9 @@ def test_report_follows_the_schema(tmp_path: Path, engine: str) -> None:
     jsonschema.validate(data, SCHEMA)
     assert data["schema_version"] == SCHEMA_VERSION == SCHEMA["properties"]["schema_version"]["const"]
     assert data["options"]["engine"] == spec and data["engine_module"] == spec.partition(":")[0]
+    kinds = data["random_graphs"], data["edge_sweep_graphs"]  # added to version 1: graphs is both
+    assert kinds[0]["graphs"] == 20 and sum(k["graphs"] for k in kinds) == data["graphs"]
+    assert sum(k["failed"] for k in kinds) == data["failed"]
     if engine == "mutant":
         assert data["findings"] and data["per_op"]["tanh"]["status"] == "fail"
     if engine.startswith("micrograd"):
@@ -49,3 +52,17 @@ def test_the_fields_scripts_read_keep_their_names(tmp_path: Path) -> None:
 def test_a_report_that_breaks_the_schema_is_refused() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"schema_version": 1, "per_op": {"tanh": {"status": "great"}}}, SCHEMA)
+
+
+@pytest.mark.parametrize(("field", "broken"), [
+    ("edge_sweep_graphs", {"graphs": 4, "passed": 4}),  # a count missing
+    ("random_graphs", {"graphs": -1, "passed": 0, "failed": 0}),
+    ("random_graphs", {"graphs": 1, "passed": 1, "failed": 0, "failed_by_level": {"bogus": 0}}),
+    ("not_asked", {"add": 3}),
+])
+def test_the_added_counts_are_checked_too(tmp_path: Path, field: str, broken: dict) -> None:
+    data = _report(tmp_path, "--ops", "tanh")
+    jsonschema.validate(data, SCHEMA)
+    data[field] = broken
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, SCHEMA)

@@ -3,6 +3,7 @@ the numbers that differ from torch and exit 1 while any does, 0 once the engine 
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -183,3 +184,129 @@ def test_an_engine_no_import_finds_is_said_in_a_comment() -> None:
     for target in ("__main__:Value", "tests.x:f.<locals>.MyAdapter"):
         text = reproducer(finding, EngineRef("adapter", target))
         assert "no import finds it" in text and "import MyAdapter" not in text and "from __main__" not in text
+
+
+def _textbook_variant(key: str, *edits: tuple[str, str]) -> str:
+    """The textbook engine's source with ``edits`` (each old text once), registered as module
+    ``key`` (the harness's engine process gets it as source text): its ``module:Value``."""
+    import types
+
+    if key not in sys.modules:
+        source = M.textbook_source()
+        for old, new in edits:
+            assert source.count(old) == 1, old
+            source = source.replace(old, new)
+        module = types.ModuleType(key)
+        module.__file__ = str(M.TEXTBOOK_PATH)
+        module.__vetgrad_source__ = source  # type: ignore[attr-defined]
+        sys.modules[key] = module
+        exec(compile(source, f"<{key}>", "exec"), module.__dict__)
+    return key + ":Value"
+
+
+METHOD_ABS = ("    def __abs__(self):\n", "    def abs(self):\n")  # x.abs() only, no abs(x)
+ABS_GRAD_DOUBLED = ("out.grad * sign(self.data)", "out.grad * 2 * sign(self.data)")
+PLUS_ZERO_START = ("            v.grad = -0.0\n", "            v.grad = 0.0\n")  # -0.0 lost
+
+
+def _save(spec: str, folder: Path, name: str) -> str:
+    """The source of a registered variant saved as ``name``.py in ``folder``: its module:Value."""
+    (folder / f"{name}.py").write_text(sys.modules[spec.partition(":")[0]].__vetgrad_source__)
+    return f"{name}:Value"
+
+
+def test_a_method_only_engines_reproducer_writes_the_method_it_was_probed_with(tmp_path: Path) -> None:
+    buggy = _textbook_variant("_vetgrad_repro_method_abs_bug", METHOD_ABS, ABS_GRAD_DOUBLED)
+    good = _textbook_variant("_vetgrad_repro_method_abs", METHOD_ABS)
+    report = conformance.run_campaign(buggy, graphs=10, seed=0, ops=["abs", "add"])
+    finding = next(f for f in report.findings if f.op == "abs")
+    assert ".abs()" in finding.reproducer and "abs(x" not in finding.reproducer
+    spellings = {("abs", "n"): "method"}
+    bad = run_script(reproducer(finding, _save(buggy, tmp_path, "bug_abs"), spellings), tmp_path)
+    assert bad.returncode == 1 and "<-- differs" in bad.stdout, bad.stdout + bad.stderr
+    ok = run_script(reproducer(finding, _save(good, tmp_path, "good_abs"), spellings), tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr  # abs(x) would raise TypeError: exit 1
+
+
+def test_check_graph_reproducer_uses_the_method_too() -> None:
+    spec = _textbook_variant("_vetgrad_repro_method_abs_bug", METHOD_ABS, ABS_GRAD_DOUBLED)
+    graph = Graph((Node("leaf", value=-1.5), Node("abs", (0,))))
+    finding = conformance.check_graph(spec, graph)
+    assert finding is not None and "x1 = x0.abs()" in finding.reproducer
+
+
+LEARNER_ENGINE = 'print("the learner\'s engine.py")\n'
+LEARNER_ADAPTER = textwrap.dedent("""
+    from conformance.adapters import Adapter
+    from engine import Value  # the learner's engine.py beside it, not vetgrad's engine package
+
+
+    class Mine(Adapter):
+        name = "mine"
+        scale = 1.0
+
+        def leaf(self, x):
+            return Value(x)
+
+        def apply(self, op, args, params):
+            out = op.call(*args, *params)
+            return out * self.scale if op.name == "tanh" else out
+
+        def value(self, node):
+            return node.data
+
+        def grad(self, node):
+            return node.grad
+
+        def backward(self, root):
+            root.backward()
+
+
+    class Buggy(Mine):
+        scale = 1.5
+""")
+
+
+def test_an_adapters_reproducer_runs_beside_a_learners_engine_py(tmp_path: Path) -> None:
+    """A file named engine.py beside the script shadows `import engine`: the reproducer still
+    gets vetgrad's op table, and the adapter still gets the learner's engine."""
+    finding = conformance.check_graph(M.spec("tanh_grad_1_minus_t"), GRAPH)
+    assert finding is not None
+    (tmp_path / "engine.py").write_text(M.textbook_source() + LEARNER_ENGINE)
+    (tmp_path / "learner_adapter.py").write_text(LEARNER_ADAPTER)
+    bad = run_script(reproducer(finding, EngineRef("adapter", "learner_adapter:Buggy")), tmp_path)
+    assert bad.returncode == 1 and "value of x1" in bad.stdout, bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stderr and "the learner's engine.py" in bad.stdout
+    good = run_script(reproducer(finding, EngineRef("adapter", "learner_adapter:Mine")), tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "the learner's engine.py" in good.stdout
+
+
+# d(y * x)/dx at y = -0.0 is -0.0 in torch (it assigns the first contribution); an engine whose
+# grads start at +0.0 gives +0.0 (a graph a campaign of that engine found)
+SIGNED_ZERO_GRAPH = Graph((Node("leaf", value=-0.0), Node("leaf", value=-math.inf), Node("mul", (1, 0))))
+
+
+def test_a_signed_zero_findings_reproducer_exits_1_on_the_mutant_and_0_on_ours(tmp_path: Path) -> None:
+    spec = _textbook_variant("_vetgrad_repro_plus_zero", PLUS_ZERO_START)
+    finding = conformance.check_graph(spec, SIGNED_ZERO_GRAPH)
+    assert finding is not None and finding.level == "torch", finding
+    assert "the sign of a zero" in finding.message or "sign of a zero" in finding.cause
+    text = reproducer(finding, _save(spec, tmp_path, "plus_zero"))
+    assert "SIGNED_ZEROS = True" in text
+    bad = run_script(text, tmp_path)
+    assert bad.returncode == 1 and "grad of x1: engine 0.0, torch -0.0  <-- differs" in bad.stdout, \
+        bad.stdout + bad.stderr
+    good = run_script(reproducer(finding, "engine:Value"), tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+
+
+def test_below_level_torch_the_sign_of_a_zero_does_not_count(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    spec = _textbook_variant("_vetgrad_repro_plus_zero", PLUS_ZERO_START)
+    finding = conformance.check_graph(spec, SIGNED_ZERO_GRAPH)
+    assert finding is not None
+    text = reproducer(replace(finding, level="math"), _save(spec, tmp_path, "plus_zero"))
+    assert "SIGNED_ZEROS = False" in text
+    assert run_script(text, tmp_path).returncode == 0
