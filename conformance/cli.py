@@ -255,6 +255,8 @@ def _main(args: argparse.Namespace, out: Any) -> int:
     except interrupt.Interrupted:
         print("interrupted before any graph was checked", file=sys.stderr)
         return interrupt.exit_status()
+    if report.engine != args.engine:  # what was loaded, e.g. a file given by path
+        print(f"engine {report.engine} (as loaded from {args.engine})", file=out)
     print(format_report(report, args.show), file=out)
     rate = report.graphs / report.elapsed if report.elapsed else 0.0
     print(f"{graph_counts(report)} in {report.elapsed:.1f} s ({rate:.0f}/s with {args.workers} "

@@ -17,7 +17,7 @@ import time
 from typing import Any, Protocol, TextIO
 
 from conformance.levels import LEVELS, at_or_below
-from conformance.report import Finding
+from conformance.report import Finding, printable
 
 INTERVAL = float(os.environ.get("VETGRAD_PROGRESS_INTERVAL", "5"))  # seconds between lines off a terminal
 LIVE = 0.2  # seconds between redraws of the live line
@@ -34,8 +34,7 @@ def finding_line(f: Finding) -> str:
     """One line for a finding just found (unshrunk: graph ``f.index`` as generated)."""
     where = "the edge sweep" if f.index < 0 else f"graph {f.index}"
     message = " ".join(f.message.split())
-    # the text may come from the engine (an exception's message): no terminal escapes from it
-    message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    message = printable(message)  # it may quote the engine's own text
     if len(message) > MESSAGE:
         message = message[: MESSAGE - 1] + "…"
     cause = f" ({f.cause})" if f.cause else ""

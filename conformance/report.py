@@ -13,6 +13,13 @@ from conformance.levels import LEVELS, MATH, at_or_below, rank
 from conformance.numerics import class_difference
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``): a message may quote the engine's own
+    exception text, which must not drive the terminal the report is read on."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+
 @dataclass
 class OpStats:
     """The cases judged of one op. ``worst_ulps``: the largest ulp distance from torch of a case

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.levels import at_or_below
 from conformance.probe import FORM_LEGEND
-from conformance.report import OpStats, Report
+from conformance.report import OpStats, Report, printable
 
 
 def ladder_line(report: Report) -> str:
@@ -145,7 +145,7 @@ def format_report(report: Report, show: int) -> str:
         for i, f in enumerate(shown):
             where = "edge sweep" if f.index < 0 else f"graph {f.index}"
             lines.append(f"- [{f.level}] [{f.device}] {where}: {f.cause or f.kind} in {f.op} "
-                         f"(node {f.node}, {len(f.graph.nodes)} nodes after shrinking): {f.message}")
+                         f"(node {f.node}, {len(f.graph.nodes)} nodes after shrinking): {printable(f.message)}")
             if i < show and f.reproducer:
                 lines.append("  reproducer:")
                 lines.extend("    " + line for line in f.reproducer.splitlines())

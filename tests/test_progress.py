@@ -125,3 +125,15 @@ def test_cli_prints_header_first_then_progress_and_findings_before_the_end(
     confirming = [i for i, line in enumerate(err) if "— confirming and shrinking" in line]
     assert confirming and found[0] < confirming[0]  # printed while checking, not after it
     assert any("graphs," in line and "failed" in line for line in err)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("plain text", "plain text"),
+    ("ValueError: \x1b[31mred\x1b[0m", "ValueError: \\x1b[31mred\\x1b[0m"),
+    ("bell\x07 and tab\t", "bell\\x07 and tab\\t"),
+    ("two\nlines", "two\nlines"),
+])
+def test_printable_escapes_control_characters(text: str, shown: str) -> None:
+    from conformance.report import printable
+
+    assert printable(text) == shown
