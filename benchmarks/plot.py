@@ -33,7 +33,7 @@ def plot(rows: Sequence[Any], path: Path, mlp: Sequence[Any] = ()) -> Path:
     kinds = [k for k in ("dag", "chain") if any(r.kind == k and r.status == "ok" for r in rows)]
     steps = [r for r in mlp if r.status == "ok"]
     panels = len(kinds) + (1 if steps else 0)
-    fig, axes = plt.subplots(1, max(1, panels), figsize=(6.5 * max(1, panels), 4.8),
+    fig, axes = plt.subplots(1, max(1, panels), figsize=(6.5 * max(1, panels), 6.4),
                              squeeze=False)
     titles = {"dag": "random DAG (add mul tanh relu)", "chain": "deep chain"}
     for ax, kind in zip(axes[0], kinds):
@@ -61,7 +61,7 @@ def plot(rows: Sequence[Any], path: Path, mlp: Sequence[Any] = ()) -> Path:
         _axes(ax, "samples per step", "training step, ms (median)", "MLP(2, [16, 16, 1]) step")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -82,4 +82,6 @@ def _axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    # under the axes, not over them: no legend hides a line
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
