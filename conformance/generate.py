@@ -62,9 +62,12 @@ class DrawSource:
         return self.draw(self.st.integers(0, 999)) >= 1000 * (1 - p) if p > 0 else False
 
 
+_PUBLIC = {op.name: op for op in public_ops()}  # the table is fixed at import
+
+
 def resolve_ops(names: Sequence[str] | None) -> list[Op]:
     """The public ops named (all of them for None); ValueError listing valid names otherwise."""
-    valid = {op.name: op for op in public_ops()}
+    valid = _PUBLIC
     if names is None:
         return list(valid.values())
     unknown = [n for n in names if n not in valid]
