@@ -131,14 +131,13 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     report.precision = checker.precision
     k, n = shard
     start = time.perf_counter()
-    swept = 0  # edge-sweep graphs: not among the random ones the monitor counts
     session.max_hangs = max_hangs
     try:
         if edges and k == 1 and blocks[0] == 0:
             sweep = edge_graphs(tested, forms)
             for result in checker.check(sweep, [-1] * len(sweep)):
                 _count(report, result, monitor)
-            swept = len(sweep)
+
         def batches() -> Iterator[tuple[list[Graph], list[int]]]:
             i = b = 0
             while (graphs is None or i < graphs) and not interrupt.requested() \
@@ -154,7 +153,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
         for results in _pipelined(checker, batches(), lambda: hang_cap_reached(session)):
             for result in results:
                 _count(report, result, monitor)
-            monitor.checked(report.graphs - swept, report.failed, blocks[0])
+            monitor.checked(report.random_graphs, report.failed, blocks[0])
             if progress is not None:
                 progress(report)
     except interrupt.Interrupted:

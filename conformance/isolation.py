@@ -90,48 +90,42 @@ class ChildEngine(EngineProcess):
         """Send ``graphs`` to the engine's process and return at once: the engine runs them
         while this process does other work; :meth:`collect` reads the answers."""
         self._where, self._graphs = [], list(graphs)
+        self._sent = self._resend(self._graphs)
+
+    def _resend(self, graphs: list[Graph]) -> _LostError | None:
+        """Ask the engine's process (a fresh one if it was lost) to run ``graphs``; how it was
+        lost if it died while idle (the first of them is then blamed)."""
+        if not graphs:
+            return None
         self._ensure()
         try:
-            self._send(("run", self._graphs))
-            self._sent = None
-        except _LostError as exc:  # it died while idle: blame the graph it was given
-            self._sent = exc
+            self._send(("run", graphs))
+        except _LostError as exc:
+            return exc
+        return None
 
     def collect(self) -> list[GraphRun]:
         """The answers to the last :meth:`submit`, one per graph, in order."""
         out: list[GraphRun] = []
         todo, lost = list(self._graphs), self._sent
         while todo:
-            if lost is not None:
-                out.append(self._lost_graph(todo[0], lost))
-                todo, lost = todo[1:] if not hang_cap_reached(self) else [], None
-                if not todo:
+            if lost is None:
+                for k, graph in enumerate(todo):
+                    try:
+                        message = self._receive("")
+                        if message[0] != "graph" or len(message) != 10:
+                            raise _LostError("the engine's process broke the protocol")
+                    except _LostError as exc:
+                        todo, lost = todo[k:], exc
+                        break
+                    self._where.append((self.generation, k))
+                    out.append(_graph_run(graph, message))
+                else:
                     break
-                self._ensure()
-                try:
-                    self._send(("run", todo))
-                except _LostError as exc:
-                    lost = exc
-                    continue
-            for k, graph in enumerate(todo):
-                try:
-                    message = self._receive("")
-                    if message[0] != "graph" or len(message) != 10:
-                        raise _LostError("the engine's process broke the protocol")
-                except _LostError as exc:
-                    out.append(self._lost_graph(graph, exc))
-                    todo = todo[k + 1:] if not hang_cap_reached(self) else []
-                    if todo:
-                        self._ensure()
-                        try:
-                            self._send(("run", todo))
-                        except _LostError as again:
-                            lost = again
-                    break
-                self._where.append((self.generation, k))
-                out.append(_graph_run(graph, message))
-            else:
-                todo = []
+            # the process was lost running todo[0]: a verdict on it, and a fresh one for the rest
+            out.append(self._lost_graph(todo[0], lost))
+            todo = todo[1:] if not hang_cap_reached(self) else []
+            lost = self._resend(todo)
         return out
 
     def _lost_graph(self, graph: Graph, exc: _LostError) -> GraphRun:

@@ -4,7 +4,6 @@ code fails is a usage error, not a finding about the engine."""
 
 from __future__ import annotations
 
-import sys
 import types
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
@@ -20,17 +19,7 @@ REFUSE = '        raise RuntimeError("abs is not supported by this engine")\n'
 
 def _variant(name: str, old: str, new: str) -> type:
     """The textbook engine with one edit, registered as a module the engine's process can load."""
-    key = f"_vetgrad_probe_{name}"
-    if key not in sys.modules:
-        source = M.textbook_source()
-        assert source.count(old) == 1
-        source = source.replace(old, new)
-        module = types.ModuleType(key)
-        module.__file__ = str(M.TEXTBOOK_PATH)
-        module.__vetgrad_source__ = source  # type: ignore[attr-defined]
-        sys.modules[key] = module
-        exec(compile(source, f"<{key}>", "exec"), module.__dict__)
-    return sys.modules[key].Value  # type: ignore[no-any-return]
+    return M.variant(f"_vetgrad_probe_{name}", (old, new))
 
 
 def _method_only() -> type:

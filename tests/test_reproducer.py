@@ -189,18 +189,7 @@ def test_an_engine_no_import_finds_is_said_in_a_comment() -> None:
 def _textbook_variant(key: str, *edits: tuple[str, str]) -> str:
     """The textbook engine's source with ``edits`` (each old text once), registered as module
     ``key`` (the harness's engine process gets it as source text): its ``module:Value``."""
-    import types
-
-    if key not in sys.modules:
-        source = M.textbook_source()
-        for old, new in edits:
-            assert source.count(old) == 1, old
-            source = source.replace(old, new)
-        module = types.ModuleType(key)
-        module.__file__ = str(M.TEXTBOOK_PATH)
-        module.__vetgrad_source__ = source  # type: ignore[attr-defined]
-        sys.modules[key] = module
-        exec(compile(source, f"<{key}>", "exec"), module.__dict__)
+    M.variant(key, *edits)
     return key + ":Value"
 
 

@@ -281,18 +281,37 @@ def module_name(name: str | None) -> str:
     return _MODULE_PREFIX + ("textbook" if name is None else "mutant_" + name)
 
 
+def _register(key: str, source: str, doc: str) -> type:
+    """Execute ``source`` as module ``key`` (registered in ``sys.modules``); its ``Value``."""
+    module = types.ModuleType(key, doc)
+    module.__file__ = str(TEXTBOOK_PATH)
+    module.__vetgrad_source__ = source  # how the harness's engine process gets the module
+    sys.modules[key] = module  # the harness's adapter imports cls.__module__
+    exec(compile(source, f"<{key}>", "exec"), module.__dict__)
+    return module.Value
+
+
 def _load(name: str | None) -> type:
     key = module_name(name)
     cls = _loaded.get(key)
     if cls is None:
         source = textbook_source() if name is None else mutant_source(name)
-        module = types.ModuleType(key, f"textbook engine{'' if name is None else ' mutant ' + name}")
-        module.__file__ = str(TEXTBOOK_PATH)
-        module.__vetgrad_source__ = source  # how the harness's engine process gets the module
-        sys.modules[key] = module  # the harness's adapter imports cls.__module__
-        exec(compile(source, f"<{key}>", "exec"), module.__dict__)
-        cls = _loaded[key] = module.Value
+        cls = _loaded[key] = _register(
+            key, source, f"textbook engine{'' if name is None else ' mutant ' + name}")
     return cls
+
+
+def variant(key: str, *edits: tuple[str, str]) -> type:
+    """The textbook's ``Value`` with ``edits`` (each old text occurring once) applied, loaded as
+    module ``key`` once: a test's own engine that the harness's engine process can load too."""
+    if key not in sys.modules:
+        source = textbook_source()
+        for old, new in edits:
+            count = source.count(old)
+            assert count == 1, f"variant {key!r}: {old!r} occurs {count} times in textbook.py"
+            source = source.replace(old, new)
+        _register(key, source, f"textbook engine variant {key}")
+    return sys.modules[key].Value  # type: ignore[no-any-return]
 
 
 def load_textbook() -> type:
