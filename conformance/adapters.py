@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from conformance.probe import (
     FORMS_BINARY,
@@ -91,6 +91,7 @@ class ValueClassAdapter(Adapter):
         self.name = name or f"{cls.__module__}:{cls.__qualname__}"
         self._grad_fn = None
         self._chosen: dict[tuple[str, str], str] = {}
+        self._calls: dict[tuple[str, str], Callable[..., Any]] = {}  # apply's, per (op, form)
         module = importlib.import_module(cls.__module__)
         package = importlib.import_module(module.__name__.split(".")[0])
         grad_fn = getattr(package, "grad", None)
@@ -103,17 +104,25 @@ class ValueClassAdapter(Adapter):
 
     def apply(self, op: Op, args: Sequence[Any], params: tuple[Any, ...]) -> Any:
         """``op`` written the way the probe found the class takes it (``abs(x)`` or ``x.abs()``)."""
-        form = "".join("n" if isinstance(a, self.cls) else "c" for a in args)
-        out = spelled_call(op, self.spelling(op, form))(*args, *params)
-        if not isinstance(out, self.cls):
-            raise WrongResultError(f"{op.name} returned a {type(out).__name__}, not a {self.cls.__name__}")
+        cls = self.cls
+        key = (op.name, "".join("n" if isinstance(a, cls) else "c" for a in args))
+        call = self._calls.get(key)
+        if call is None:
+            call = self._calls[key] = spelled_call(op, self.spelling(op, key[1]))
+        out = call(*args, *params)
+        if not isinstance(out, cls):
+            raise WrongResultError(f"{op.name} returned a {type(out).__name__}, not a {cls.__name__}")
         return out
 
     def spellings(self, op: Op, form: str) -> tuple[str, ...]:
         return spellings(op, form)
 
     def use(self, op: Op, form: str, spelling: str) -> None:
-        self._chosen[(op.name, form)] = spelling
+        self._choose((op.name, form), spelling)
+
+    def _choose(self, key: tuple[str, str], spelling: str) -> None:
+        self._chosen[key] = spelling
+        self._calls.pop(key, None)
 
     def spelling(self, op: Op, form: str) -> str:
         """The spelling chosen for ``op`` in ``form``: the probe's, else (a process that did not
@@ -122,14 +131,14 @@ class ValueClassAdapter(Adapter):
         if key not in self._chosen:
             names = spellings(op, form) or ("operator",)
             have = [s for s in names if hasattr(self.cls, entry_point(op, form, s))] or list(names)
-            self._chosen[key] = have[0]
+            self._choose(key, have[0])
             if len(have) > 1:
                 for s in have:
-                    self._chosen[key] = s
+                    self._choose(key, s)
                     if decide(self, op, form)[0]:
                         break
                 else:
-                    self._chosen[key] = have[0]
+                    self._choose(key, have[0])
         return self._chosen[key]
 
     def offers(self, op: Op, form: str) -> bool:
@@ -184,6 +193,8 @@ class WrongResultError(Exception):
 
 def _real(x: Any, what: str) -> float:
     """``x`` as a float; a complex number or a non-number is the engine's, said as such."""
+    if type(x) is float:
+        return x
     if isinstance(x, complex):
         raise WrongResultError(f"the engine returned a complex value as its {what}: {x!r}")
     if isinstance(x, (str, bytes)):  # float("0.5") would read it as a number

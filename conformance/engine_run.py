@@ -112,29 +112,21 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
              aliased: bool = False) -> OpResult:
     """The op alone in the engine, on these inputs: its value and local derivatives. ``aliased``
     (``x op x``): one leaf as both operands, and the leaf's total derivative."""
-    op = OPS[node.op]
-    leaves: list[Any] = []
-    args: list[Any] = []
     if aliased:
-        leaves.append(adapter.leaf(inputs[0]))
-        args = leaves * 2
-    for a, x in ([] if aliased else zip(node.args, inputs)):
-        if isinstance(a, Const):
-            args.append(x)
-        else:
-            leaf = adapter.leaf(x)
-            leaves.append(leaf)
-            args.append(leaf)
-    out = adapter.apply(op, args, node.params)
+        args = [adapter.leaf(inputs[0])] * 2
+        leaves = args[:1]
+    else:
+        args = [x if isinstance(a, Const) else adapter.leaf(x) for a, x in zip(node.args, inputs)]
+        leaves = args
+    out = adapter.apply(OPS[node.op], args, node.params)
     value = adapter.value(out)
     try:
         adapter.backward(out)
     except Exception as exc:
         return value, None, f"{type(exc).__name__}: {exc}"
-    if aliased:
-        return value, (adapter.grad(leaves[0]),), None
-    grads = iter(adapter.grad(leaf) for leaf in leaves)
-    return value, tuple(next(grads) if not isinstance(a, Const) else math.nan for a in node.args), None
+    # (zip stops at the one leaf of x op x)
+    return value, tuple(math.nan if isinstance(a, Const) else adapter.grad(h)
+                        for a, h in zip(node.args, leaves)), None
 
 
 def is_aliased(node: Node) -> bool:

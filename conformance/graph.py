@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence, Union
 
 ALIASED = "s"  # the form of an ``x op x`` case run alone: one input, used as both operands
@@ -34,7 +35,7 @@ class Node:
     params: tuple[Any, ...] = ()
     value: float | None = None
 
-    @property
+    @cached_property  # (in the instance's __dict__: every stage of a check reads it)
     def form(self) -> str:
         """The operand form: 'n' per node argument, 'c' per constant ('nc' is ``x + 2.0``)."""
         return "".join("c" if isinstance(a, Const) else "n" for a in self.args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from conformance.graph import ALIASED, Const, Graph
 from engine.ops import OPS, Op
@@ -80,8 +80,7 @@ def run_graph(graph: Graph, device: str) -> TorchRun:
     return TorchRun(values, grads)
 
 
-@dataclass
-class LocalCase:
+class LocalCase(NamedTuple):
     """One op applied to given inputs (the engine's own values at a node)."""
 
     op: Op
@@ -117,8 +116,8 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
             for k, col in enumerate(cols):
                 if col.requires_grad:
                     grads[k] = col.grad.cpu().tolist()
-        for j, i in enumerate(idx):
-            results[i] = (values[j], tuple(g[j] for g in grads))
+        for i, value, *local in zip(idx, values, *grads):
+            results[i] = (value, tuple(local))
     return results  # type: ignore[return-value]
 
 
@@ -161,75 +160,72 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
             batch.remove(gi)
     if not batch:
         return results  # type: ignore[return-value]
-    # Global numbering of the batch's nodes, and each node's depth.
-    where: dict[tuple[int, int], tuple[int, int]] = {}  # (graph, node) -> (level, index in level)
-    levels: list[list[tuple[int, int]]] = [[]]
+    # Every node of the batch gets a global number (graph gi's node i is base[gi] + i) and, once
+    # computed, a slot: its place in the concatenation of the level tensors.
+    base: dict[int, int] = {}
+    nodes: list[Any] = []
+    origin: list[int] = []  # global number -> its graph's base
+    levels: list[list[int]] = [[]]
     for gi in batch:
-        depth = []
-        for i, node in enumerate(graphs[gi].nodes):
-            d = 0 if node.op == "leaf" else 1 + max(depth[a] for a in node.args if isinstance(a, int))
+        first = base[gi] = len(nodes)
+        depth: list[int] = []
+        for node in graphs[gi].nodes:
+            d = 0 if node.op == "leaf" else 1 + max(depth[a] for a in node.args if type(a) is int)
             depth.append(d)
             while len(levels) <= d:
                 levels.append([])
-            levels[d].append((gi, i))
+            levels[d].append(len(nodes))
+            nodes.append(node)
+            origin.append(first)
+    slot = [0] * len(nodes)
     leaves = levels[0]
-    leaf_tensor = torch.tensor([graphs[g].nodes[i].value for g, i in leaves], dtype=f64, device=device,
+    leaf_tensor = torch.tensor([nodes[n].value for n in leaves], dtype=f64, device=device,
                                requires_grad=True)
-    for k, key in enumerate(leaves):
-        where[key] = (0, k)
+    for k, n in enumerate(leaves):
+        slot[n] = k
     level_tensors = [leaf_tensor]
-    offsets = [0, len(leaves)]
+    filled = len(leaves)
     for d in range(1, len(levels)):
         pool = torch.cat(level_tensors) if len(level_tensors) > 1 else level_tensors[0]
-        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
-        for g, i in levels[d]:
-            node = graphs[g].nodes[i]
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for n in levels[d]:
+            node = nodes[n]
             exponent = _scalar_exponent(node)
             key = None if exponent is None else repr(exponent)  # nan != nan: group by its text
-            groups.setdefault((node.op, node.form, node.params, key), []).append((g, i))
+            groups.setdefault((node.op, node.form, node.params, key), []).append(n)
         outs = []
-        count = 0
         for (name, form, params, exponent), members in groups.items():
             cols = []
             for pos, f in enumerate(form):
                 if f == "c":
-                    cols.append(torch.tensor([graphs[g].nodes[i].args[pos].value for g, i in members],
+                    cols.append(torch.tensor([nodes[n].args[pos].value for n in members],
                                              dtype=f64, device=device))
                 else:
-                    idx = []
-                    for g, i in members:
-                        lv, k = where[(g, graphs[g].nodes[i].args[pos])]
-                        idx.append(offsets[lv] + k)
+                    idx = [slot[origin[n] + nodes[n].args[pos]] for n in members]
                     cols.append(pool.index_select(0, torch.tensor(idx, device=device)))
             out = apply_op(torch, name, cols, params, None if exponent is None else float(exponent), form)
             if not OPS[name].differentiable:
                 out = out.detach()
             outs.append(out)
-            for g, i in members:
-                where[(g, i)] = (d, count)
-                count += 1
+            for n in members:
+                slot[n] = filled
+                filled += 1
         level = torch.cat(outs)
         if level.requires_grad:  # not when every node of the level is a detached '//'
             level.retain_grad()
         level_tensors.append(level)
-        offsets.append(offsets[-1] + count)
-    roots = []
-    for gi in batch:
-        lv, k = where[(gi, len(graphs[gi].nodes) - 1)]
-        roots.append(level_tensors[lv][k])
-    total = torch.stack(roots).sum()
+    flat = torch.cat(level_tensors) if len(level_tensors) > 1 else level_tensors[0]
+    total = flat.index_select(0, torch.tensor(
+        [slot[base[gi] + len(graphs[gi].nodes) - 1] for gi in batch], device=device)).sum()
     if total.requires_grad:  # not when every root is a detached '//' (x // x alone)
         total.backward()
-    values = [t.detach().cpu().tolist() for t in level_tensors]
-    grads = [t.grad.cpu().tolist() if t.grad is not None else [0.0] * len(v)
-             for t, v in zip(level_tensors, values)]
+    order = torch.tensor(slot, device=device)
+    values = flat.detach().index_select(0, order).cpu().tolist()
+    grads = torch.cat([t.grad if t.grad is not None else torch.zeros_like(t) for t in level_tensors])
+    grads = grads.index_select(0, order).cpu().tolist()
     for gi in batch:
-        n = len(graphs[gi].nodes)
-        vs, gs = [], []
-        for i in range(n):
-            lv, k = where[(gi, i)]
-            vs.append(values[lv][k])
-            gs.append(grads[lv][k])
+        first, n = base[gi], len(graphs[gi].nodes)
+        vs, gs = values[first:first + n], grads[first:first + n]
         if gi in raising:
             results[gi] = TorchRun(vs, None, "derivative for floor_divide is not implemented", batched=True)
         else:

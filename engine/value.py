@@ -554,6 +554,8 @@ def no_history(index: int) -> str:
 def gradient_seed(g: Any, what: str) -> float | Value:
     """A gradient given to backward() or grad(): None is 1.0, a real number a float, a Value
     stays; anything else (a str, a bool, a list) is a TypeError naming it, as in torch."""
+    if g.__class__ is float:  # the usual case, before the ABC check below
+        return g  # type: ignore[no-any-return]
     if g is None:
         return 1.0
     if isinstance(g, Value):
