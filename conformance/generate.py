@@ -105,11 +105,13 @@ INT_CONST_RATE = 0.3
 INT_EXPONENTS = (-3, 10)
 
 
-def _in_domain(op: Op, position: int, x: float) -> bool:
+def _bounds(op: Op, position: int) -> tuple[float, float]:
+    """Where a parent's value suits the op's operand: its domain; a finite |x| <= 1e3 for ANY."""
     lo, hi = op.domain[min(position, len(op.domain) - 1)]
-    if (lo, hi) == ANY:
-        return math.isfinite(x) and abs(x) <= 1e3
-    return lo <= x <= hi
+    return (-1e3, 1e3) if (lo, hi) == ANY else (lo, hi)
+
+
+_BOUNDS = {op.name: (_bounds(op, 0), _bounds(op, 1)) for op in OPS.values()}
 
 
 def _params(source: Source, op: Op) -> tuple[Any, ...]:
@@ -142,22 +144,23 @@ def build_graph(
             raise ValueError(f"{name} must be in [0, 1], got {rate}")
     chosen = resolve_ops(ops)
     add = OPS["add"]
+    integer, chance, uniform = source.integer, source.chance, source.uniform  # (hot loop)
     # Backward through '//' raises (in torch too), so a graph holding one checks values only:
     # let most graphs go without it, to keep their gradients under test.
     if ordinary:
         edge_rate = 0.0
-    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and (ordinary or source.chance(0.85)):
+    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and (ordinary or chance(0.85)):
         chosen = [op for op in chosen if op.vjp is not None]
-    n_leaves = source.integer(1, max(1, min(6, max_nodes // 4)))
+    n_leaves = integer(1, max(1, min(6, max_nodes // 4)))
     nodes: list[Node] = []
     values: list[float] = []
     for _ in range(n_leaves):
-        if source.chance(edge_rate):
+        if chance(edge_rate):
             x = _edge_value(source, None)
-        elif source.chance(0.15) and not ordinary:  # any magnitude, not only (-3, 3)
-            x = (-1.0 if source.chance(0.5) else 1.0) * 10.0 ** source.uniform(-8.0, 8.0)
+        elif chance(0.15) and not ordinary:  # any magnitude, not only (-3, 3)
+            x = (-1.0 if chance(0.5) else 1.0) * 10.0 ** uniform(-8.0, 8.0)
         else:
-            x = source.uniform(*ANY)
+            x = uniform(*ANY)
         nodes.append(Node("leaf", value=x))
         values.append(x)
     sinks: dict[int, None] = {}  # unused op nodes, in order: the root will sum them
@@ -166,21 +169,22 @@ def build_graph(
         tries += 1
         if tries > 20 * max_nodes:
             break
-        op = _pick(source, chosen)
+        op = chosen[integer(0, len(chosen) - 1)]
+        bounds = _BOUNDS[op.name]
         args: list[int | Const] = []
         const_slot = -1
-        if op.arity == 2 and source.chance(const_rate):
+        if op.arity == 2 and chance(const_rate):
             # a method (x.maximum(2)) only takes its constant on the right
-            const_slot = source.integer(0, 1) if op.dunder else 1
+            const_slot = integer(0, 1) if op.dunder else 1
         for pos in range(op.arity):
             if pos == const_slot:
-                c = _edge_value(source, op) if source.chance(edge_rate) else _ordinary_value(source, op, pos)
+                c = _edge_value(source, op) if chance(edge_rate) else _ordinary_value(source, op, pos)
                 args.append(Const(c))
                 continue
-            if pos == 1 and isinstance(args[0], int) and source.chance(0.1):
+            if pos == 1 and isinstance(args[0], int) and chance(0.1):
                 args.append(args[0])  # the same node twice: x * x, a + a
                 continue
-            if len(nodes) + len(sinks) + 2 <= max_nodes and source.chance(edge_rate):
+            if len(nodes) + len(sinks) + 2 <= max_nodes and chance(edge_rate):
                 # a fresh leaf at one of the op's edges or kinks
                 x = _edge_value(source, op)
                 nodes.append(Node("leaf", value=x))
@@ -188,18 +192,18 @@ def build_graph(
                 args.append(len(nodes) - 1)
                 continue
             for _attempt in range(12 if ordinary else 4):  # prefer a parent whose value suits the op
-                recent = source.chance(0.5)
+                recent = chance(0.5)
                 lo = max(0, len(nodes) - 4) if recent else 0
-                i = source.integer(lo, len(nodes) - 1)
-                if _in_domain(op, pos, values[i]) or source.chance(edge_rate):
+                i = integer(lo, len(nodes) - 1)
+                if bounds[pos][0] <= values[i] <= bounds[pos][1] or chance(edge_rate):
                     break
-            if ordinary and not _in_domain(op, pos, values[i]):
+            if ordinary and not bounds[pos][0] <= values[i] <= bounds[pos][1]:
                 lo_d, hi_d = op.domain[min(pos, len(op.domain) - 1)]
-                nodes.append(Node("leaf", value=source.uniform(lo_d, hi_d)))  # a fresh leaf
+                nodes.append(Node("leaf", value=uniform(lo_d, hi_d)))  # a fresh leaf
                 values.append(nodes[-1].value)  # type: ignore[arg-type]
                 i = len(nodes) - 1
             args.append(i)
-        if const_slot >= 0 and source.chance(0.15) and isinstance(args[1 - const_slot], int):
+        if const_slot >= 0 and chance(0.15) and isinstance(args[1 - const_slot], int):
             args[const_slot] = Const(values[args[1 - const_slot]])  # a tie: x - c, max(x, c), c == x
         params = _params(source, op)
         inputs = [a.value if isinstance(a, Const) else values[a] for a in args]

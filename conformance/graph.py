@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Sequence, Union
 
 ALIASED = "s"  # the form of an ``x op x`` case run alone: one input, used as both operands
@@ -35,10 +34,20 @@ class Node:
     params: tuple[Any, ...] = ()
     value: float | None = None
 
-    @cached_property  # (in the instance's __dict__: every stage of a check reads it)
-    def form(self) -> str:
-        """The operand form: 'n' per node argument, 'c' per constant ('nc' is ``x + 2.0``)."""
-        return "".join("c" if isinstance(a, Const) else "n" for a in self.args)
+    # The operand form: 'n' per node argument, 'c' per constant ('nc' is ``x + 2.0``); derived
+    # once, as every stage of a check reads it (and pickled with the node, not derived again).
+    form: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        args = self.args
+        if len(args) == 2:
+            form = _PAIRS[isinstance(args[0], Const)][isinstance(args[1], Const)]
+        else:
+            form = "".join(["c" if isinstance(a, Const) else "n" for a in args])
+        object.__setattr__(self, "form", form)
+
+
+_PAIRS = (("nn", "nc"), ("cn", "cc"))  # a binary node's form, by which operands are constants
 
 
 @dataclass(frozen=True)
