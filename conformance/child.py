@@ -10,7 +10,8 @@ Each message is an 8-byte length and a pickle. Requests (tuples, from the truste
 ``("precision",)``.
 Answers hold builtins only (the harness unpickles them with no globals allowed): ``("ok", x)``,
 ``("error", text)``, per graph of a run ``("graph", values, crash, backward_error, grads,
-repeat_error, repeat_node, alone, output, repeat_grads)``; a BaseException other than SystemExit out of the
+repeat_error, repeat_node, alone, output, repeat_grads)``, ``alone`` the result of each op run
+alone in :func:`conformance.engine_run.alone_cases`' order (the harness knows the rest); a BaseException other than SystemExit out of the
 engine gives ``("fatal", text)`` and the process exits. What the engine is doing is written to the
 file MARK as three int32 (graph, node, phase) before each step, so that the harness can say where
 a process that died or hung was. The engine's prints go to a per-graph buffer (an excerpt comes
@@ -21,6 +22,7 @@ crash).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import mmap
@@ -208,12 +210,13 @@ class Server:
         for k, graph in enumerate(graphs):
             self.graph = k
             alone: list[Any] = []
-            run = R.run_engine(self.adapter, graph, alone, self.mark)
+            mark = functools.partial(MARK.pack_into, self.marks, 0, k)  # self.mark without a frame
+            run = R.run_engine(self.adapter, graph, alone, mark)
             self.runs.append(run)
             grads = None if run.grads is None else [float(g) for g in run.grads]
             send(self.fd_out, ("graph", [float(v) for v in run.values], run.crash,
                                run.backward_error, grads, run.repeat_error, run.repeat_node,
-                               [(a.index, a.form, a.inputs, _plain(a.result)) for a in alone],
+                               [_plain(a.result) for a in alone],  # (in alone_cases' order)
                                self.capture.take(),
                                None if run.repeat_grads is None else [float(g) for g in run.repeat_grads]))
 
@@ -232,6 +235,9 @@ def _installed(names: set[str]) -> list[str]:
 def _plain(result: Any) -> tuple:
     """An op's result with builtin floats only (an adapter may hand back numpy scalars)."""
     value, grads, error = result
+    if value.__class__ is float and error is None and grads.__class__ is tuple and all(
+            g.__class__ is float for g in grads):
+        return result  # type: ignore[no-any-return]
     return (float(value), None if grads is None else tuple(float(g) for g in grads),
             None if error is None else str(error))
 

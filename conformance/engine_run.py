@@ -134,31 +134,38 @@ def is_aliased(node: Node) -> bool:
     return len(node.args) == 2 and not isinstance(node.args[0], Const) and node.args[0] == node.args[1]
 
 
+def alone_cases(graph: Graph, values: Sequence[float]) -> Iterator[tuple[int, Node, str, tuple[float, ...]]]:
+    """The ops a graph runs alone, in order, on the engine's ``values``: (node index, node, form,
+    inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (form
+    ``ALIASED``). The engine's process answers with results only, in this order."""
+    for i, node in enumerate(graph.nodes):
+        if node.op == "leaf":
+            continue
+        inputs = tuple(a.value if isinstance(a, Const) else values[a] for a in node.args)
+        yield i, node, node.form, inputs
+        if is_aliased(node):
+            yield i, node, ALIASED, inputs[:1]
+
+
 def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
                mark: Mark | None = None) -> EngineRun:
-    """The graph in the engine (forward, backward twice), and each op alone on its inputs (an
-    ``x op x`` node also as one leaf in both operands, form ``ALIASED``), appended to ``alone`` as
-    each returns: what ran before a timeout is kept (torch's batched reference still runs it).
-    ``mark(node, phase)`` is told what runs next."""
+    """The graph in the engine (forward, backward twice), and each op alone on its inputs (see
+    :func:`alone_cases`), appended to ``alone`` as each returns: what ran before a timeout is
+    kept (torch's batched reference still runs it). ``mark(node, phase)`` is told what runs next."""
     run = build(adapter, graph, mark)
     if run.crash is None:
         if mark is not None:
             mark(graph.root, BACKWARD)
         backward_twice(adapter, run)
     if run.crash is None:
-        for i, node in enumerate(graph.nodes):
-            if node.op == "leaf":
-                continue
+        for i, node, form, xs in alone_cases(graph, run.values):
             if mark is not None:
                 mark(i, ALONE)
-            inputs = tuple(a.value if isinstance(a, Const) else run.values[a] for a in node.args)
-            checks = [(node.form, inputs)] + ([(ALIASED, inputs[:1])] if is_aliased(node) else [])
-            for form, xs in checks:
-                try:
-                    mine = op_alone(adapter, node, xs, aliased=form == ALIASED)
-                except Exception as exc:
-                    mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
-                alone.append(OpAlone(i, node, form, xs, mine))
+            try:
+                mine = op_alone(adapter, node, xs, aliased=form == ALIASED)
+            except Exception as exc:
+                mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
+            alone.append(OpAlone(i, node, form, xs, mine))
     return run
 
 

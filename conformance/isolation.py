@@ -19,6 +19,7 @@ from conformance.engine_run import (
     EngineRun,
     GraphRun,
     OpAlone,
+    alone_cases,
     hang_cap_reached,
 )
 from conformance.engine_spec import EngineSpec
@@ -202,6 +203,6 @@ def _graph_run(graph: Graph, message: tuple) -> GraphRun:
     run = EngineRun(list(values), [], None if crash is None else (int(crash[0]), str(crash[1])),
                     backward_error, None if grads is None else list(grads), repeat_error,
                     int(repeat_node), repeat_grads=None if again is None else list(again))
-    ops = [OpAlone(i, graph.nodes[i], form, tuple(inputs), tuple(result))
-           for i, form, inputs, result in alone]
+    cases = alone_cases(graph, run.values) if run.crash is None and len(run.values) == len(graph.nodes) else ()
+    ops = [OpAlone(i, node, form, inputs, tuple(result)) for (i, node, form, inputs), result in zip(cases, alone)]
     return GraphRun(run, ops, False, str(output))
