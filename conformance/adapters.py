@@ -105,7 +105,12 @@ class ValueClassAdapter(Adapter):
     def apply(self, op: Op, args: Sequence[Any], params: tuple[Any, ...]) -> Any:
         """``op`` written the way the probe found the class takes it (``abs(x)`` or ``x.abs()``)."""
         cls = self.cls
-        key = (op.name, "".join("n" if isinstance(a, cls) else "c" for a in args))
+        if len(args) == 2:
+            key = (op.name, _FORMS[isinstance(args[0], cls)][isinstance(args[1], cls)])
+        elif len(args) == 1:
+            key = (op.name, "n" if isinstance(args[0], cls) else "c")
+        else:
+            key = (op.name, "".join(["n" if isinstance(a, cls) else "c" for a in args]))
         call = self._calls.get(key)
         if call is None:
             call = self._calls[key] = spelled_call(op, self.spelling(op, key[1]))
@@ -164,6 +169,9 @@ class ValueClassAdapter(Adapter):
             return _walk_prev(node)
         except Exception:
             return []
+
+
+_FORMS = (("cc", "cn"), ("nc", "nn"))  # a binary op's operand form, by which operands are nodes
 
 
 def _walk_prev(root: Any) -> list[NodeInfo]:
