@@ -134,17 +134,26 @@ def is_aliased(node: Node) -> bool:
     return len(node.args) == 2 and not isinstance(node.args[0], Const) and node.args[0] == node.args[1]
 
 
-def alone_cases(graph: Graph, values: Sequence[float]) -> Iterator[tuple[int, Node, str, tuple[float, ...]]]:
+def alone_cases(graph: Graph, values: Sequence[float]) -> list[tuple[int, Node, str, tuple[float, ...]]]:
     """The ops a graph runs alone, in order, on the engine's ``values``: (node index, node, form,
     inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (form
     ``ALIASED``). The engine's process answers with results only, in this order."""
+    out = []
     for i, node in enumerate(graph.nodes):
         if node.op == "leaf":
             continue
-        inputs = tuple(a.value if isinstance(a, Const) else values[a] for a in node.args)
-        yield i, node, node.form, inputs
-        if is_aliased(node):
-            yield i, node, ALIASED, inputs[:1]
+        args, form = node.args, node.form
+        if form == "nn":
+            a, b = args
+            out.append((i, node, form, (values[a], values[b])))  # type: ignore[index]
+            if a == b:
+                out.append((i, node, ALIASED, (values[a],)))  # type: ignore[index]
+        elif form == "n":
+            out.append((i, node, form, (values[args[0]],)))  # type: ignore[index]
+        else:
+            out.append((i, node, form, tuple(a.value if isinstance(a, Const) else values[a]
+                                               for a in args)))
+    return out
 
 
 def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
