@@ -72,10 +72,10 @@ class Checker:
         cases: list[LocalCase] = []
         for graph, (run, alone, timed_out, _) in zip(graphs, runs):
             locals_: list[Local] = []
-            for a in alone:
+            for index, node, form, inputs, result in alone:
                 if not timed_out:
-                    locals_.append((a.index, a.node, a.inputs, a.result, len(cases)))
-                cases.append(LocalCase(OPS[a.node.op], a.form, a.inputs, a.node.params))
+                    locals_.append((index, node, inputs, result, len(cases)))
+                cases.append(LocalCase(OPS[node.op], form, inputs, node.params))
             prepared.append((graph, run, locals_))
         torch_locals = run_local(cases, self.device) if cases else []
         results = [self._check_one(graph, index, run, locals_, torch_locals, ref, k)
@@ -167,7 +167,7 @@ class Checker:
             return findings
         # Every value was judged locally from its inputs: what differs end to end is rounding
         # carried along the graph, never a bug of its own.
-        imprecise = any(J.float_mismatch(v, tv) for v, tv in zip(run.values, ref.values))
+        imprecise = J.any_mismatch(run.values, ref.values)
         replayed: list = []
 
         def exact() -> Replay | None:
@@ -177,7 +177,7 @@ class Checker:
 
         if ref.grads is not None and run.grads is not None:
             for i, (g, tg) in enumerate(zip(run.grads, ref.grads)):
-                if not J.float_mismatch(g, tg):
+                if (g == tg and g != 0.0) or not J.float_mismatch(g, tg):  # (equal: the usual case)
                     continue
                 if exact() is None or not explained(g, exact(), i, len(graph.nodes)):
                     if g == 0.0 and tg == 0.0:

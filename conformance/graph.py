@@ -24,7 +24,7 @@ class Const:
 Arg = Union[int, Const]  # noqa: UP007 - a runtime alias; `|` on a class needs 3.10 at runtime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Node:
     """``op`` applied to ``args`` (earlier node indices or constants) with constant ``params``; a
     leaf has ``op == "leaf"`` and a ``value``."""
@@ -33,18 +33,19 @@ class Node:
     args: tuple[Arg, ...] = ()
     params: tuple[Any, ...] = ()
     value: float | None = None
-
     # The operand form: 'n' per node argument, 'c' per constant ('nc' is ``x + 2.0``); derived
     # once, as every stage of a check reads it (and pickled with the node, not derived again).
-    form: str = field(init=False, repr=False, compare=False)
+    form: str = field(default="", init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        args = self.args
+    def __init__(self, op: str, args: tuple[Arg, ...] = (), params: tuple[Any, ...] = (),
+                  value: float | None = None) -> None:
+        # (written into __dict__: a frozen dataclass's own __init__ costs a call per field, and
+        # the generator makes ~30 nodes a graph)
         if len(args) == 2:
             form = _PAIRS[isinstance(args[0], Const)][isinstance(args[1], Const)]
         else:
             form = "".join(["c" if isinstance(a, Const) else "n" for a in args])
-        object.__setattr__(self, "form", form)
+        self.__dict__.update(op=op, args=args, params=params, value=value, form=form)
 
 
 _PAIRS = (("nn", "nc"), ("cn", "cc"))  # a binary node's form, by which operands are constants

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from conformance.numerics import float_class, ulp_distance
 
@@ -89,3 +89,14 @@ def float_mismatch(a: float, b: float) -> bool:
     if float_class(a) != float_class(b):
         return True
     return ulp_distance(a, b) > CLOSE_ULPS and abs(a - b) > DEFAULT_REL * abs(b)
+
+
+def any_mismatch(xs: Sequence[float], ys: Sequence[float]) -> bool:
+    """Whether any pair of ``xs`` and ``ys`` is a :func:`float_mismatch` (equal non-zero numbers,
+    the usual case, are passed over without a call)."""
+    for a, b in zip(xs, ys):
+        if a == b and a != 0.0:
+            continue
+        if float_mismatch(a, b):
+            return True
+    return False
