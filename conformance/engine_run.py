@@ -124,8 +124,12 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
         adapter.backward(out)
     except Exception as exc:
         return value, None, f"{type(exc).__name__}: {exc}"
-    # (zip stops at the one leaf of x op x)
-    return value, tuple(math.nan if isinstance(a, Const) else adapter.grad(h)
+    grad, form = adapter.grad, node.form
+    if aliased or form == "n":
+        return value, (grad(leaves[0]),), None
+    if form == "nn":
+        return value, (grad(leaves[0]), grad(leaves[1])), None
+    return value, tuple(math.nan if isinstance(a, Const) else grad(h)
                         for a, h in zip(node.args, leaves)), None
 
 
