@@ -47,6 +47,9 @@ class Node:
             form = "".join(["c" if isinstance(a, Const) else "n" for a in args])
         self.__dict__.update(op=op, args=args, params=params, value=value, form=form)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # half the bytes and time of pickling the __dict__
+        return Node, (self.op, self.args, self.params, self.value)
+
 
 _PAIRS = (("nn", "nc"), ("cn", "cc"))  # a binary node's form, by which operands are constants
 
