@@ -37,6 +37,9 @@ LOAD_TIMEOUT = 60.0  # seconds, at least, to import the engine (importing torch 
 PIPE_SIZE = 1 << 20  # bytes of each pipe's buffer, where the OS lets us (Linux's default maximum)
 MAX_MESSAGE = 256 << 20  # bytes: a longer answer is a broken protocol, not data
 _ROOT = str(Path(__file__).resolve().parent.parent)
+# Seconds a closed engine process may take to exit of itself before it is killed (default 0: at
+# once). benchmarks.callgrind_harness sets it, so that valgrind can write the process's counts.
+EXIT_GRACE = float(os.environ.get("VETGRAD_ENGINE_EXIT_GRACE", "0") or 0)
 
 
 class _NoGlobals(pickle.Unpickler):
@@ -156,6 +159,9 @@ class EngineProcess:
         for fd in (self._w, self._r):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if self._status is None and EXIT_GRACE > 0:  # it reads EOF and exits of itself
+            with contextlib.suppress(OSError, EngineLoadError):
+                self._status = self._zask(("wait", self.pid, EXIT_GRACE))
         if self._status is None:
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signal.SIGKILL)

@@ -1,0 +1,35 @@
+"""benchmarks.callgrind_harness: reading callgrind's files and refusing bad sizes (the
+measurement itself needs valgrind and minutes: it is a benchmark, not a test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import callgrind_harness as cg
+
+
+def _write(folder: Path, name: str, command: str, total: int) -> None:
+    (folder / name).write_text(f"version: 1\ncmd:  {command}\nevents: Ir\nsummary: {total}\n")
+
+
+def test_counts_tell_the_harness_from_the_processes_it_forked(tmp_path: Path) -> None:
+    _write(tmp_path, "cg.1", "/venv/bin/python -m conformance --graphs 50", 900)
+    _write(tmp_path, "cg.2", "/venv/bin/python -c import runpy; runpy.run_module('conformance.child')", 30)
+    _write(tmp_path, "cg.3", "/venv/bin/python -c import runpy; runpy.run_module('conformance.child')", 70)
+    (tmp_path / "cg.4").write_text("a file cut short by a kill\n")
+    assert cg.counts(str(tmp_path)) == (900, [70, 30])
+
+
+@pytest.mark.parametrize("graphs", ["550", "550,50", "0,10", "a,b"])
+def test_sizes_must_be_two_rising_positive_numbers(graphs: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cg.main(["--graphs", graphs])
+    assert exc.value.code == 2 and "--graphs" in capsys.readouterr().err
+
+
+def test_a_tree_without_the_harness_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        cg.main(["--tree", str(tmp_path)])
+    assert "no conformance package" in capsys.readouterr().err
