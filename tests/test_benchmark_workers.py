@@ -124,6 +124,21 @@ def test_compiled_contenders_replay_the_dag_in_workers() -> None:
     assert all(r.total > 0.0 and r.backward == 0.0 for r in rows)
 
 
+def test_the_pytest_benchmark_suite_replays_the_compiled_contenders() -> None:
+    """``tox -e bench``: compiled and batched contenders build no scalar graph (leaf() raises)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "--benchmark-disable", "benchmarks/test_graphs.py",
+         "-k", "test_dag and 100] and (compiled or float or batched)"],
+        cwd=root, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "4 passed" in done.stdout
+
+
 def test_compiled_memory_per_node_is_measured() -> None:
     from benchmarks.compiled import memory_per_node
 
