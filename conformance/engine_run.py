@@ -133,14 +133,10 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
                         for a, h in zip(node.args, leaves)), None
 
 
-def is_aliased(node: Node) -> bool:
-    """``x op x``: one node as both operands (an engine may take a shortcut there)."""
-    return len(node.args) == 2 and not isinstance(node.args[0], Const) and node.args[0] == node.args[1]
-
-
 def alone_cases(graph: Graph, values: Sequence[float]) -> list[tuple[int, Node, str, tuple[float, ...]]]:
     """The ops a graph runs alone, in order, on the engine's ``values``: (node index, node, form,
-    inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (form
+    inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (where an
+    engine may take a shortcut; form
     ``ALIASED``). The engine's process answers with results only, in this order."""
     out = []
     for i, node in enumerate(graph.nodes):
