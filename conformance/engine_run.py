@@ -135,9 +135,9 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
 
 def alone_cases(graph: Graph, values: Sequence[float]) -> list[tuple[int, Node, str, tuple[float, ...]]]:
     """The ops a graph runs alone, in order, on the engine's ``values``: (node index, node, form,
-    inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (where an
-    engine may take a shortcut; form
-    ``ALIASED``). The engine's process answers with results only, in this order."""
+    inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (form
+    ``ALIASED``: an engine may take a shortcut there). The engine's process answers with results
+    only, in this order."""
     out = []
     for i, node in enumerate(graph.nodes):
         if node.op == "leaf":
