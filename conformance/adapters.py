@@ -9,6 +9,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from conformance.graph import BINARY_FORMS
 from conformance.probe import (
     FORMS_BINARY,
     decide,
@@ -106,7 +107,7 @@ class ValueClassAdapter(Adapter):
         """``op`` written the way the probe found the class takes it (``abs(x)`` or ``x.abs()``)."""
         cls = self.cls
         if len(args) == 2:
-            key = (op.name, _FORMS[isinstance(args[0], cls)][isinstance(args[1], cls)])
+            key = (op.name, BINARY_FORMS[not isinstance(args[0], cls)][not isinstance(args[1], cls)])
         elif len(args) == 1:
             key = (op.name, "n" if isinstance(args[0], cls) else "c")
         else:
@@ -169,9 +170,6 @@ class ValueClassAdapter(Adapter):
             return _walk_prev(node)
         except Exception:
             return []
-
-
-_FORMS = (("cc", "cn"), ("nc", "nn"))  # a binary op's operand form, by which operands are nodes
 
 
 def _walk_prev(root: Any) -> list[NodeInfo]:

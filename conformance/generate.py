@@ -170,7 +170,7 @@ def build_graph(
         tries += 1
         if tries > 20 * max_nodes:
             break
-        op = chosen[integer(0, len(chosen) - 1)]
+        op = _pick(source, chosen)
         bounds = _BOUNDS[op.name]
         args: list[int | Const] = []
         const_slot = -1
@@ -192,13 +192,14 @@ def build_graph(
                 values.append(x)
                 args.append(len(nodes) - 1)
                 continue
+            lo_b, hi_b = bounds[pos]
             for _attempt in range(12 if ordinary else 4):  # prefer a parent whose value suits the op
                 recent = chance(0.5)
                 lo = max(0, len(nodes) - 4) if recent else 0
                 i = integer(lo, len(nodes) - 1)
-                if bounds[pos][0] <= values[i] <= bounds[pos][1] or chance(edge_rate):
+                if lo_b <= values[i] <= hi_b or chance(edge_rate):
                     break
-            if ordinary and not bounds[pos][0] <= values[i] <= bounds[pos][1]:
+            if ordinary and not lo_b <= values[i] <= hi_b:
                 lo_d, hi_d = op.domain[min(pos, len(op.domain) - 1)]
                 nodes.append(Node("leaf", value=uniform(lo_d, hi_d)))  # a fresh leaf
                 values.append(nodes[-1].value)  # type: ignore[arg-type]

@@ -42,7 +42,7 @@ class Node:
         # (written into __dict__: a frozen dataclass's own __init__ costs a call per field, and
         # the generator makes ~30 nodes a graph)
         if len(args) == 2:
-            form = _PAIRS[isinstance(args[0], Const)][isinstance(args[1], Const)]
+            form = BINARY_FORMS[isinstance(args[0], Const)][isinstance(args[1], Const)]
         else:
             form = "".join(["c" if isinstance(a, Const) else "n" for a in args])
         self.__dict__.update(op=op, args=args, params=params, value=value, form=form)
@@ -51,7 +51,8 @@ class Node:
         return Node, (self.op, self.args, self.params, self.value)
 
 
-_PAIRS = (("nn", "nc"), ("cn", "cc"))  # a binary node's form, by which operands are constants
+# A binary op's operand form, by which operands are constants: BINARY_FORMS[first][second].
+BINARY_FORMS = (("nn", "nc"), ("cn", "cc"))
 
 
 @dataclass(frozen=True)

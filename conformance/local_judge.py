@@ -65,8 +65,8 @@ def judge_local(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tupl
         alternative = run_scalar(LocalCase(OPS[node.op], node.form, inputs, node.params),
                                  device, operator=False)
         alt_scratch: dict[str, OpStats] = {}
-        if _judge_against(node, inputs, mine, alternative, alt_scratch, local_derivs, i, device,
-                          strict, False) is None:
+        if _bit_identical(node, mine, alternative, alt_scratch, local_derivs, i) or _judge_against(
+                node, inputs, mine, alternative, alt_scratch, local_derivs, i, device, strict, False) is None:
             found, scratch = None, alt_scratch
     for name, st in scratch.items():
         stats.setdefault(name, OpStats()).merge(st)
@@ -76,8 +76,6 @@ def judge_local(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tupl
 def _judge_against(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tuple,
                    stats: dict[str, OpStats], local_derivs: dict[int, tuple[float, ...]], i: int,
                    device: str, strict: bool, operator: bool) -> tuple[str, str] | None:
-    if _bit_identical(node, mine, theirs, stats, local_derivs, i):
-        return None
     value, grads, error = mine
     t_value, t_grads = theirs
     if _disagrees(value, grads, t_value, t_grads):

@@ -99,12 +99,8 @@ def run_local(cases: Sequence[LocalCase], device: str) -> list[tuple[float, tupl
     for i, (op, form, inputs, params) in enumerate(cases):
         # x ** c with a number c is torch's pow(Tensor, Scalar), which special-cases some c: one
         # group (and one torch call) per exponent, as a graph would call it.
-        key = (op.name, form, params, repr(inputs[1]) if form == "nc" and op.scalar_form else None)
-        members = groups.get(key)
-        if members is None:
-            groups[key] = [i]
-        else:
-            members.append(i)
+        exponent = repr(inputs[1]) if op.scalar_form and form == "nc" else None
+        groups.setdefault((op.name, form, params, exponent), []).append(i)
     for (name, form, params, exponent), idx in groups.items():
         op = OPS[name]
         cols = []
@@ -174,16 +170,7 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
         first = base[gi] = len(nodes)
         depth: list[int] = []
         for node in graphs[gi].nodes:
-            form = node.form
-            if form == "nn":
-                a, b = node.args
-                d = 1 + max(depth[a], depth[b])  # type: ignore[index]
-            elif form in ("n", "nc"):
-                d = 1 + depth[node.args[0]]  # type: ignore[index]
-            elif form == "cn":
-                d = 1 + depth[node.args[1]]  # type: ignore[index]
-            else:  # a leaf (no operands), or a form not above
-                d = 1 + max(depth[a] for a in node.args if type(a) is int) if node.args else 0
+            d = 1 + max([depth[a] for a in node.args if type(a) is int]) if node.args else 0
             depth.append(d)
             while len(levels) <= d:
                 levels.append([])
@@ -203,15 +190,9 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
         groups: dict[tuple[Any, ...], list[int]] = {}
         for n in levels[d]:
             node = nodes[n]
-            form = node.form
-            # x ** c with a number c is torch's pow(Tensor, Scalar): one call per exponent, by its
-            # text (nan != nan)
-            key = repr(node.args[1].value) if form == "nc" and OPS[node.op].scalar_form else None  # type: ignore[union-attr]
-            members = groups.get((node.op, form, node.params, key))
-            if members is None:
-                groups[(node.op, form, node.params, key)] = [n]
-            else:
-                members.append(n)
+            exponent = _scalar_exponent(node)
+            key = None if exponent is None else repr(exponent)  # nan != nan: group by its text
+            groups.setdefault((node.op, node.form, node.params, key), []).append(n)
         outs = []
         for (name, form, params, exponent), members in groups.items():
             cols = []
