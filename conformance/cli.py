@@ -238,6 +238,10 @@ def _main(args: argparse.Namespace, out: Any) -> int:
                                           f"gradients); {session.name} has none")
             finally:
                 session.close()
+        if args.workers > 1 and not args.cluster:
+            from conformance.workers import prestart
+
+            prestart()  # the workers' fork server imports torch while this process does
         devices = resolve_devices(args.device)
         mode = ("strict" if args.strict else "default") + f", level {args.level}"
         # the header first (a CI log shows what runs before the progress lines)

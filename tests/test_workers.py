@@ -1,0 +1,60 @@
+"""Worker processes (``--workers N``): forked from a fork server that imported torch once, they
+still run in this process's folder, import path and environment as they are when the workers
+start, not as they were when the server started."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the harness compares with PyTorch")
+
+from conformance import workers
+
+pytestmark = pytest.mark.torch
+
+# An engine that exists only in a folder made after the fork server started, and that refuses to
+# load unless the environment and the folder are this test's.
+LATE_ENGINE = """\
+import os
+assert os.environ.get("VETGRAD_TEST_LATE") == "yes", "the worker's environment is stale"
+assert os.getcwd() == {folder!r}, "the worker runs in a stale folder"
+from engine import Value
+"""
+
+
+def _job(w: int) -> dict:
+    return dict(engine="late_engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
+                device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False)
+
+
+def test_workers_see_the_folder_path_and_environment_of_their_start(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    workers.prestart()  # the server starts here, before the folder, the path and the variable
+    (tmp_path / "late_engine.py").write_text(LATE_ENGINE.format(folder=str(tmp_path)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("VETGRAD_TEST_LATE", "yes")
+    reports = workers.run_workers([_job(0), _job(1)])
+    assert sorted(r.graphs for r in reports) == [20, 20]
+    assert all(r.failed == 0 and r.passed == 20 for r in reports)
+
+
+def test_a_fork_server_where_the_platform_has_one() -> None:
+    method = workers._context().get_start_method()
+    assert method == ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                      else "spawn")
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="no fork server on this platform")
+def test_prestart_leaves_the_server_running_with_torch_imported() -> None:
+    from multiprocessing import forkserver
+
+    workers.prestart()
+    pid = forkserver._forkserver._forkserver_pid  # (CPython's own record of its server)
+    assert pid and os.waitpid(pid, os.WNOHANG) == (0, 0)
+    assert "torch" in workers.PRELOAD
