@@ -4,7 +4,6 @@ given a reproducer."""
 
 from __future__ import annotations
 
-import gc
 import time
 from typing import Any, Callable, Iterator, Sequence
 
@@ -25,7 +24,6 @@ from conformance.torch_ref import load_torch
 from engine.ops import OPS
 
 __all__ = ["open_engine", "run_campaign", "shrink_finding"]
-_frozen: list[bool] = []
 
 
 def open_engine(engine: str | type | Adapter, graph_timeout: float | None = GRAPH_TIMEOUT,
@@ -43,16 +41,6 @@ def open_engine(engine: str | type | Adapter, graph_timeout: float | None = GRAP
         session.close()
         raise
     return session
-
-
-def prepare_reference() -> None:
-    """Import torch and freeze what exists then out of the cyclic GC's walks (once per process):
-    a campaign spent ~28% of its CPU in the collector walking torch's ~170k objects."""
-    load_torch()
-    if not _frozen:
-        gc.collect()
-        gc.freeze()
-        _frozen.append(True)
 
 
 def run_campaign(
@@ -126,7 +114,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             report.unsupported[name] = missing
     if not tested:
         return report
-    prepare_reference()
+    load_torch()  # (and torch's objects frozen out of the GC's walks)
     checker = Checker(session, device, strict, higher_order, session.timeout)
     report.precision = checker.precision
     k, n = shard

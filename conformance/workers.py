@@ -43,9 +43,9 @@ class _Relay:
         self.results.put(("phase", phase))
 
 
-# What every worker imports: once, in the fork server, instead of once per worker (torch alone
-# takes ~1.5 s of CPU).
-PRELOAD = ["torch", "conformance.campaign"]
+# What the fork server imports before it forks any worker: torch (~1.5 s of CPU) and the harness,
+# once instead of once per worker (conformance.server_preload).
+PRELOAD = ["conformance.server_preload"]
 
 
 def _context() -> Any:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ pytest.importorskip("torch", reason="the harness compares with PyTorch")
 from conformance import workers
 
 pytestmark = pytest.mark.torch
+ROOT = Path(__file__).resolve().parent.parent
 
 # An engine that exists only in a folder made after the fork server started, and that refuses to
 # load unless the environment and the folder are this test's.
@@ -57,4 +60,13 @@ def test_prestart_leaves_the_server_running_with_torch_imported() -> None:
     workers.prestart()
     pid = forkserver._forkserver._forkserver_pid  # (CPython's own record of its server)
     assert pid and os.waitpid(pid, os.WNOHANG) == (0, 0)
-    assert "torch" in workers.PRELOAD
+    assert "conformance.server_preload" in workers.PRELOAD
+
+
+def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
+    code = ("import gc; from conformance.torch_ref import load_torch; before = gc.get_freeze_count(); "
+            "load_torch(); print(before, gc.get_freeze_count())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    before, after = map(int, done.stdout.split())
+    assert before == 0 and after > 50_000  # torch's objects (~170k), walked by no collection
