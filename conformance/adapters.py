@@ -117,7 +117,7 @@ class ValueClassAdapter(Adapter):
             call = self._calls[key] = spelled_call(op, self.spelling(op, key[1]))
         out = call(*args, *params)
         if not isinstance(out, cls):
-            raise WrongResultError(f"{op.name} returned a {type(out).__name__}, not a {cls.__name__}")
+            raise WrongResultError(f"{op.name} returned {_kind(type(out), cls)}")
         return out
 
     def spellings(self, op: Op, form: str) -> tuple[str, ...]:
@@ -191,6 +191,15 @@ def _walk_prev(root: Any) -> list[NodeInfo]:
         out.append(NodeInfo(name if isinstance(name, str) else None,
                             tuple(float(p.data) for p in parents), float(v.data), constant))
     return out
+
+
+def _kind(got: type, wanted: type) -> str:
+    """"a float, not a Value"; with the modules where the names alone are the same (a subclass
+    whose ops return its base class's nodes)."""
+    if got.__name__ == wanted.__name__:
+        return (f"a {got.__module__}.{got.__qualname__}, not a {wanted.__module__}."
+                f"{wanted.__qualname__} (an op must return the class's own nodes)")
+    return f"a {got.__name__}, not a {wanted.__name__}"
 
 
 class WrongResultError(Exception):

@@ -27,14 +27,15 @@ __all__ = ["open_engine", "run_campaign", "shrink_finding"]
 
 
 def open_engine(engine: str | type | Adapter, graph_timeout: float | None = GRAPH_TIMEOUT,
-                isolate: bool = True) -> Any:
+                isolate: bool = True, memory_limit: int | None = None) -> Any:
     """A session with the engine: in its own process (ChildEngine) unless ``isolate`` is False
     or the engine is an object another process cannot get (then LocalEngine, in this one).
-    EngineLoadError when the engine cannot be loaded."""
+    ``memory_limit``: bytes of data the engine's process may hold (None: half this machine's
+    memory, at most 8 GiB; 0: no cap). EngineLoadError when the engine cannot be loaded."""
     spec = engine_spec(engine) if isolate else None
     if spec is None:
         return LocalEngine(load_adapter(engine), graph_timeout)
-    session = ChildEngine(spec, graph_timeout)
+    session = ChildEngine(spec, graph_timeout, memory_limit)
     try:
         session.start()
     except BaseException:
@@ -66,6 +67,7 @@ def run_campaign(
     forms: dict[str, tuple[str, ...]] | None = None,
     monitor: Monitor | None = None,
     max_hangs: int = MAX_HANGS,
+    memory_limit: int | None = None,
 ) -> Report:
     """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
     device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
@@ -74,7 +76,7 @@ def run_campaign(
     same whatever W, so no count depends on the number of workers). ``forms``: the probe's
     answer, when the caller has it. After ``max_hangs`` graphs ran out of ``graph_timeout`` the
     campaign stops (``report.stopped`` says so; 0: never), since an engine that hangs on most
-    graphs would otherwise cost a timeout per graph. ``monitor`` (e.g. conformance.progress.Progress) is told the
+    graphs would otherwise cost a timeout per graph. ``memory_limit``: see :func:`open_engine`. ``monitor`` (e.g. conformance.progress.Progress) is told the
     counts after each batch, each finding as it is found, and the phase (checking, confirming).
 
     With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
@@ -84,7 +86,7 @@ def run_campaign(
     if graphs is None and seconds is None:
         raise ValueError("give graphs or seconds (or both)")
     wanted = [op.name for op in resolve_ops(ops)]
-    session = open_engine(engine, graph_timeout, isolate)
+    session = open_engine(engine, graph_timeout, isolate, memory_limit)
     try:
         try:
             forms = forms if forms is not None else session.forms()

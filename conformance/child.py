@@ -154,6 +154,7 @@ class Server:
 
     def answer(self, kind: str, request: tuple, R: Any) -> tuple:
         if kind == "load":
+            R.MEMORY_LIMIT = limit_memory(request[2] if len(request) > 2 else 0)
             before = set(sys.modules)
             self.adapter = load(request[1])
             from conformance.engine_ref import adapter_ref
@@ -219,6 +220,26 @@ class Server:
                                [_plain(a.result) for a in alone],  # (in alone_cases' order)
                                self.capture.take(),
                                None if run.repeat_grads is None else [float(g) for g in run.repeat_grads]))
+
+
+def limit_memory(limit: int) -> int:
+    """Cap this process's data (heap and private mappings: RLIMIT_DATA) at ``limit`` bytes (0: no
+    cap), and make it the OOM killer's first pick, before the harness, where the OS has these.
+    Returns the cap in force (0: none)."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write("1000")
+    if limit <= 0:
+        return 0
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ImportError, AttributeError, ValueError, OSError):
+        return 0
+    return limit
 
 
 def _installed(names: set[str]) -> list[str]:

@@ -83,6 +83,17 @@ def _count(text: str) -> int:
     return value
 
 
+def _gib(text: str) -> float:
+    """--memory-limit: GiB, 0 (no cap) or at least 0.5 (torch alone takes ~0.25 GiB)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB, got {text!r}") from None
+    if not (value == 0 or 0.5 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected 0 (no cap) or at least 0.5 GiB, got {text!r}")
+    return value
+
+
 def _positive(kind: type) -> Any:
     def parse(text: str) -> Any:
         try:
@@ -142,6 +153,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-hangs", type=_count, default=MAX_HANGS, metavar="N",
                    help=f"stop the campaign once N graphs have hung (default {MAX_HANGS}; 0 never "
                         f"stops): each hanging graph costs a whole --graph-timeout")
+    p.add_argument("--memory-limit", type=_gib, default=None, metavar="GIB",
+                   help="GiB of data the engine's process may hold (default half this machine's "
+                        "memory, at most 8; 0: no cap): a leaking or runaway engine raises "
+                        "MemoryError there, a finding, instead of the machine running out")
     p.add_argument("--show-probe", action="store_true",
                    help="only probe the engine: print each op's forms and spellings (abs(x), "
                         "x.abs()), whether each is supported and why, then exit")

@@ -42,6 +42,17 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 EXIT_GRACE = float(os.environ.get("VETGRAD_ENGINE_EXIT_GRACE", "0") or 0)
 
 
+def default_memory_limit() -> int:
+    """Bytes of data an engine's process may hold by default: half this machine's memory, at most
+    8 GiB (a 30-node graph needs kilobytes; torch imported, ~0.25 GiB)."""
+    cap = 8 << 30
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return cap
+    return min(cap, physical // 2) if physical > 0 else cap
+
+
 class _NoGlobals(pickle.Unpickler):
     """An answer is builtins only: an engine that forges a pickle cannot run code here."""
 
@@ -70,8 +81,12 @@ _ZYGOTE = ("import sys; sys.path[:1] = []; import runpy; "
 class EngineProcess:
     """One engine process at a time, started on demand and replaced when it is lost."""
 
-    def __init__(self, spec: EngineSpec, timeout: float | None = GRAPH_TIMEOUT) -> None:
+    def __init__(self, spec: EngineSpec, timeout: float | None = GRAPH_TIMEOUT,
+                 memory_limit: int | None = None) -> None:
+        """``memory_limit``: bytes of data the engine's process may hold (None: the default,
+        :func:`default_memory_limit`; 0: no cap)."""
         self.spec, self.timeout = spec, timeout
+        self.memory_limit = default_memory_limit() if memory_limit is None else memory_limit
         self.name, self.supports_higher_order = spec.target, False
         self.ref = EngineRef("value", spec.target)  # what a reproducer imports (set by start)
         self.proc: bool | None = None  # an engine process is running (forked by the zygote)
@@ -134,7 +149,7 @@ class EngineProcess:
             timeout, self.timeout = self.timeout, max(self.timeout or 0.0, LOAD_TIMEOUT)
             try:
                 self.name, self.supports_higher_order, installed, (kind, target) = self._ask(
-                    ("load", vars(self.spec)), "loading the engine")
+                    ("load", vars(self.spec), self.memory_limit), "loading the engine")
                 made = {name: file for name, _, file in self.spec.sources}
                 module = target.partition(":")[0]
                 self.ref = EngineRef(str(kind), str(target), module in made,

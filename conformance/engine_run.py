@@ -27,6 +27,20 @@ FORWARD, BACKWARD, ALONE, HIGHER, PROBE = range(5)
 PHASES = ("forward", "backward()", "run alone", "higher-order", "probe")
 Mark = Callable[[int, int], None]  # mark(node, phase)
 LOST = "lost: "  # a crash text that is the whole verdict (the engine's process was lost)
+CRASH = "crash: "  # the error of an op alone that raised in its forward (its value: nan)
+# Bytes of data the engine's process may hold (set there by conformance.child; 0: no cap).
+MEMORY_LIMIT = 0
+
+
+def error_text(exc: BaseException) -> str:
+    """How an exception of the engine reads in a finding; a MemoryError under the harness's cap
+    names the cap (an engine that leaks, or a runaway op, stops there instead of at the OOM
+    killer)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError) and MEMORY_LIMIT:
+        text = (f"{text.rstrip(': ')} (the engine's process may hold "
+                f"{MEMORY_LIMIT / 2**30:.3g} GiB of data: --memory-limit)")
+    return text
 
 
 @dataclass
@@ -71,7 +85,7 @@ def build(adapter: Adapter, graph: Graph, mark: Mark | None = None) -> EngineRun
                 h = adapter.apply(OPS[node.op], args, node.params)
             v = adapter.value(h)
         except Exception as exc:
-            return EngineRun(values, handles, (i, f"{type(exc).__name__}: {exc}"))
+            return EngineRun(values, handles, (i, error_text(exc)))
         handles.append(h)
         values.append(v)
     return EngineRun(values, handles)
@@ -82,7 +96,7 @@ def backward_twice(adapter: Adapter, run: EngineRun) -> None:
         adapter.backward(run.handles[-1])
         run.grads = [adapter.grad(h) for h in run.handles]
     except Exception as exc:
-        run.backward_error = f"{type(exc).__name__}: {exc}"
+        run.backward_error = error_text(exc)
         return
     # torch with retain_graph=True adds the same gradients again on a second backward, and so
     # must a micrograd-style engine (micrograd itself counts intermediate gradients twice).
@@ -90,7 +104,7 @@ def backward_twice(adapter: Adapter, run: EngineRun) -> None:
         adapter.backward(run.handles[-1])
         again = [adapter.grad(h) for h in run.handles]
     except Exception as exc:
-        run.repeat_error = f"a second backward raised {type(exc).__name__}: {exc}"
+        run.repeat_error = f"a second backward raised {error_text(exc)}"
         return
     run.repeat_grads = again
     for i, (g, g2) in enumerate(zip(run.grads, again)):
@@ -123,7 +137,7 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
     try:
         adapter.backward(out)
     except Exception as exc:
-        return value, None, f"{type(exc).__name__}: {exc}"
+        return value, None, error_text(exc)
     grad, form = adapter.grad, node.form
     if aliased or form == "n":
         return value, (grad(leaves[0]),), None
@@ -173,7 +187,7 @@ def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
             try:
                 mine = op_alone(adapter, node, xs, aliased=form == ALIASED)
             except Exception as exc:
-                mine = (math.nan, None, f"crash: {type(exc).__name__}: {exc}")
+                mine = (math.nan, None, CRASH + error_text(exc))
             alone.append(OpAlone(i, node, form, xs, mine))
     return run
 
@@ -200,7 +214,7 @@ def derivatives(adapter: Adapter, run: EngineRun, leaf: int, max_order: int,
                 break
             out.append(adapter.value(g))
         except Exception as exc:
-            out.append(f"{type(exc).__name__}: {exc}")
+            out.append(error_text(exc))
             break
         handles.append(g)
     return out, handles

@@ -33,8 +33,9 @@ class ChildEngine(EngineProcess):
     """The engine session in its own process: graphs in batches (a lost process is a verdict on
     the graph it was running, and a fresh one runs the rest), the probe, higher derivatives."""
 
-    def __init__(self, spec: EngineSpec, timeout: float | None = GRAPH_TIMEOUT) -> None:
-        super().__init__(spec, timeout)
+    def __init__(self, spec: EngineSpec, timeout: float | None = GRAPH_TIMEOUT,
+                 memory_limit: int | None = None) -> None:
+        super().__init__(spec, timeout, memory_limit)
         self._where: list[tuple[int, int]] = []  # batch position -> (generation, index there)
         self._graphs: list[Graph] = []
         self._sent: _LostError | None = None  # how the last submit() failed, if it did

@@ -119,7 +119,7 @@ def _what(x: Any) -> str:
 
 def exception_cause(error: str, torch_result: Any) -> str:
     """'raises ZeroDivisionError where torch gives inf' from an error text 'Type: message'."""
-    head = error.removeprefix("crash: ").split(":", 1)[0].strip() or "an exception"
+    head = error.removeprefix("crash: ").split(":", 1)[0].split(" (")[0].strip() or "an exception"
     if "complex" in error:
         return "returned a complex value"
     if head == "WrongResultError":

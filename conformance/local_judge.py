@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
+from conformance.engine_run import CRASH
 from conformance.graph import Const, Node
 from conformance.numerics import versus
 from conformance.reference import exact_derivatives, exact_value
@@ -19,6 +20,9 @@ from engine.ops import OPS
 def judge_aliased(node: Node, x: float, mine: tuple, theirs: tuple, stats: dict[str, OpStats],
                   device: str, strict: bool) -> tuple[str, str] | None:
     """``x op x`` with one leaf: value, and the sum of both contributions to the leaf."""
+    crashed = _raised_alone(node, (x, x), mine, theirs, stats)
+    if crashed is not None:
+        return crashed
     value, grads, error = mine
     t_value, t_grads = theirs
     if _disagrees(value, grads, t_value, t_grads):  # ask torch's 0-d kernels, as judge_local
@@ -57,6 +61,9 @@ def judge_local(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tupl
     (``c / x``), an engine may follow either."""
     if _bit_identical(node, mine, theirs, stats, local_derivs, i):
         return None
+    crashed = _raised_alone(node, inputs, mine, theirs, stats)
+    if crashed is not None:
+        return crashed
     scratch: dict[str, OpStats] = {}
     found = _judge_against(node, inputs, mine, theirs, scratch, local_derivs, i, device, strict, True)
     # where torch's reflected operator (``c / x``: reciprocal(x) * c) and its function round and
@@ -112,6 +119,18 @@ def _judge_against(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: t
         if verdict == J.FAIL:
             return "local-grad", f"d/d(arg {pos}) of {_call(node, inputs)} = {versus(g, tg)}"
     return None
+
+
+def _raised_alone(node: Node, inputs: tuple[float, ...], mine: tuple, theirs: tuple,
+                  stats: dict[str, OpStats]) -> tuple[str, str] | None:
+    """A crash verdict when the op itself raised run alone on fresh leaves (a value of nan
+    stands in for it): the exception is the finding, not that nan."""
+    error = mine[2]
+    if error is None or not error.startswith(CRASH):
+        return None
+    stats.setdefault(node.op, OpStats()).add(J.FAIL, math.inf)
+    return "crash", (f"{_call(node, inputs)} raised {error[len(CRASH):]} when run alone on fresh "
+                     f"leaves; torch returns {theirs[0]!r}")
 
 
 def _bit_identical(node: Node, mine: tuple, theirs: tuple, stats: dict[str, OpStats],

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
     ops = resolve_ops(args.ops.split(",")) if args.ops else None
     names = [op.name for op in ops] if ops else None
     graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
-    forms = _probe(args.engine, args.graph_timeout) if args.workers > 1 else None
+    forms = _probe(args.engine, args.graph_timeout, memory_limit(args)) if args.workers > 1 else None
     workers = args.workers if forms is not None else 1
     combined: Report | None = None
     executor = None
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
         executor = Cluster(args.cluster)
         if args.workers == 1:  # one share per cluster worker
             workers = executor.size
-            forms = _probe(args.engine, args.graph_timeout) if workers > 1 else None
+            forms = _probe(args.engine, args.graph_timeout, memory_limit(args)) if workers > 1 else None
     progress = Progress(graphs, workers, level=args.level)
     try:
         with progress:
@@ -81,7 +81,7 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
                          shrink=not args.no_shrink, higher_order=args.higher_order,
                          edges=not args.no_edge_sweep and w == 0,
                          graph_timeout=args.graph_timeout, forms=forms,
-                         max_hangs=args.max_hangs))
+                         max_hangs=args.max_hangs, memory_limit=memory_limit(args)))
     if graphs is not None:
         jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
     if executor is not None:
@@ -119,11 +119,17 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
     return combined
 
 
-def _probe(engine: str, timeout: float) -> dict[str, tuple[str, ...]] | None:
+def memory_limit(args: argparse.Namespace) -> int | None:
+    """``--memory-limit`` in bytes (None: the default; 0: no cap)."""
+    gib = getattr(args, "memory_limit", None)
+    return None if gib is None else int(gib * 2**30)
+
+
+def _probe(engine: str, timeout: float, limit: int | None = None) -> dict[str, tuple[str, ...]] | None:
     """The probe, once for all workers (None: it failed; one process then reports how)."""
     from conformance.campaign import open_engine
 
-    session = open_engine(engine, timeout)
+    session = open_engine(engine, timeout, memory_limit=limit)
     try:
         return session.forms()
     except ProbeError:

@@ -206,6 +206,39 @@ def test_a_hanging_engine_is_reported_not_waited_for() -> None:
     assert result.finding.op == "tanh"
 
 
+def test_an_op_that_raises_only_run_alone_is_a_crash_not_a_nan() -> None:
+    from conformance.adapters import ValueClassAdapter
+    from conformance.graph import Node
+    from engine import Value
+
+    class LeafShy(ValueClassAdapter):  # tanh of a leaf raises: only the op alone meets one here
+        def apply(self, op, args, params):
+            if op.name == "tanh" and not args[0]._prev:
+                raise ValueError("tanh of a leaf")
+            return super().apply(op, args, params)
+
+    graph = Graph((Node("leaf", value=0.5), Node("add", (0, 0)), Node("tanh", (1,))))
+    (result,) = Checker(LeafShy(Value), "cpu", strict=False).check([graph], [0])
+    assert result.finding is not None and result.finding.kind == "crash", result.finding
+    assert result.finding.message == ("tanh(1.0) raised ValueError: tanh of a leaf when run alone "
+                                      "on fresh leaves; torch returns 0.7615941559557649")
+    assert result.finding.cause == "raises ValueError where torch gives a number"
+
+
+def test_a_subclass_whose_ops_return_base_nodes_is_told_so() -> None:
+    from conformance.adapters import ValueClassAdapter
+    from conformance.graph import Node
+    from engine import Value as Base
+
+    class Value(Base):  # its ops return engine.value.Value nodes, not this class's
+        pass
+
+    graph = Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
+    (result,) = Checker(ValueClassAdapter(Value), "cpu", strict=False).check([graph], [0])
+    assert "tanh returned a engine.value.Value, not a " in result.finding.message
+    assert "test_conformance_suite" in result.finding.message  # the other class, by its module
+
+
 def test_one_frequent_finding_does_not_hide_the_others() -> None:
     from conformance.report import Finding, select_findings
 

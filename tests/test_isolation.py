@@ -87,6 +87,40 @@ def test_a_hostile_engine_gets_its_verdict(name: str, workers: int, tmp_path: Pa
         assert data["graphs"] == (1 if name == "hang_probe" else 305)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA caps mmap on Linux")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_runaway_allocation_stops_at_the_memory_cap(workers: int, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, data, _ = campaign("memory_bomb", workers, tmp_path, capsys, "--memory-limit", "1",
+                             "--graph-timeout", "20")  # (filling 1 GiB takes a while)
+    assert code == 1 and data["graphs"] == 305
+    first = data["findings"][0]
+    assert first["kind"] == "crash" and first["op"] == "tanh", first
+    assert ("MemoryError (the engine's process may hold 1 GiB of data: --memory-limit)"
+            in first["message"]), first["message"]
+
+
+@pytest.mark.parametrize(("given", "ok"), [("0", True), ("0.5", True), ("16", True),
+                                           ("0.4", False), ("-1", False), ("inf", False),
+                                           ("lots", False)])
+def test_memory_limit_values(given: str, ok: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance.cli import parser
+
+    if ok:
+        assert parser().parse_args(["--memory-limit", given]).memory_limit == float(given)
+        return
+    with pytest.raises(SystemExit) as exit_:
+        parser().parse_args(["--memory-limit", given])
+    assert exit_.value.code == 2 and "--memory-limit" in capsys.readouterr().err
+
+
+def test_the_default_memory_cap_is_half_the_machine_at_most_8_gib() -> None:
+    from conformance.engine_process import default_memory_limit
+
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert default_memory_limit() == min(8 << 30, physical // 2)
+
+
 def test_counts_do_not_depend_on_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = []
     for workers in (1, 2):
