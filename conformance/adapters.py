@@ -194,11 +194,11 @@ def _walk_prev(root: Any) -> list[NodeInfo]:
 
 
 def _kind(got: type, wanted: type) -> str:
-    """"a float, not a Value"; with the modules where the names alone are the same (a subclass
-    whose ops return its base class's nodes)."""
+    """"a float, not a Value"; the classes with their modules where the names alone are the
+    same (a subclass whose ops return its base class's nodes)."""
     if got.__name__ == wanted.__name__:
-        return (f"a {got.__module__}.{got.__qualname__}, not a {wanted.__module__}."
-                f"{wanted.__qualname__} (an op must return the class's own nodes)")
+        return (f"an object of class {got.__module__}.{got.__qualname__}, not of "
+                f"{wanted.__module__}.{wanted.__qualname__} (an op must return the class's own nodes)")
     return f"a {got.__name__}, not a {wanted.__name__}"
 
 

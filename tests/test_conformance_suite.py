@@ -235,7 +235,7 @@ def test_a_subclass_whose_ops_return_base_nodes_is_told_so() -> None:
 
     graph = Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
     (result,) = Checker(ValueClassAdapter(Value), "cpu", strict=False).check([graph], [0])
-    assert "tanh returned a engine.value.Value, not a " in result.finding.message
+    assert "tanh returned an object of class engine.value.Value, not of " in result.finding.message
     assert "test_conformance_suite" in result.finding.message  # the other class, by its module
 
 
