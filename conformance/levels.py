@@ -16,7 +16,18 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from conformance.engine_run import LOST
 from engine.ops import OPS, Op
+
+# How a lost engine process reads as a cause: a text of its verdict (conformance.isolation), the
+# cause, first match wins.
+LOST_CAUSES = (
+    ("no answer within", "hangs (no answer within --graph-timeout)"),
+    ("killed by", "its process was killed by a signal (a crash in C code?)"),
+    ("exited with status", "its process exited (sys.exit or os._exit in an op?)"),
+    ("raised KeyboardInterrupt", "raises KeyboardInterrupt"),
+    ("broke the protocol", "its process broke the harness's protocol"),
+)
 
 LEVELS = ("math", "robust", "torch")
 MATH, ROBUST, TORCH = LEVELS
@@ -118,7 +129,14 @@ def _what(x: Any) -> str:
 
 
 def exception_cause(error: str, torch_result: Any) -> str:
-    """'raises ZeroDivisionError where torch gives inf' from an error text 'Type: message'."""
+    """'raises ZeroDivisionError where torch gives inf' from an error text 'Type: message'; for
+    the engine's process lost (engine_run.LOST), how it was lost."""
+    if error.startswith(LOST):
+        lost = error[len(LOST):]
+        for text, cause in LOST_CAUSES:
+            if text in lost:
+                return cause
+        return "the engine's process was lost"
     head = error.removeprefix("crash: ").split(":", 1)[0].split(" (")[0].strip() or "an exception"
     if "complex" in error:
         return "returned a complex value"

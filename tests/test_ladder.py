@@ -88,3 +88,24 @@ class _NoRaise:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.parametrize(("error", "cause"), [
+    ("lost: the engine exited with status 0 in tanh (node 1, forward)",
+     "its process exited (sys.exit or os._exit in an op?)"),
+    ("lost: the engine was killed by SIGSEGV in pow (node 2, forward)",
+     "its process was killed by a signal (a crash in C code?)"),
+    ("lost: no answer within 3 s in exp (node 1, forward): an op or a backward() that never ends?",
+     "hangs (no answer within --graph-timeout)"),
+    ("lost: the engine raised KeyboardInterrupt in tanh (node 1, forward)",
+     "raises KeyboardInterrupt"),
+    ("lost: the engine closed the harness's pipe in add (node 3, run alone)",
+     "the engine's process was lost"),
+    ("ZeroDivisionError: float division by zero", "raises ZeroDivisionError where torch gives inf or nan"),
+    ("MemoryError (the engine's process may hold 1 GiB of data: --memory-limit)",
+     "raises MemoryError where torch gives inf or nan"),
+])
+def test_the_cause_of_a_crash_names_how_the_engine_failed(error: str, cause: str) -> None:
+    from conformance.levels import exception_cause
+
+    assert exception_cause(error, float("inf")) == cause
