@@ -2,6 +2,15 @@
 harness, and torch loaded and frozen out of the cyclic GC, so that every worker starts with both
 (and shares their pages) and the server's own exit does not walk them."""
 
+import os
+import sys
+
+# The server starts as `python -c`, which puts the current folder first on sys.path, where a
+# learner's engine.py would stand in for vetgrad's engine package: it goes to the end (as in
+# conformance.__main__). Each worker then takes the run's own sys.path (workers._setting).
+if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd():
+    sys.path.append(sys.path.pop(0))
+
 from conformance import campaign  # noqa: F401 - the harness every worker runs
 from conformance.torch_ref import load_torch
 

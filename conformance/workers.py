@@ -102,8 +102,19 @@ def run_workers(jobs: list[dict[str, Any]], monitor: Monitor | None = None) -> l
     setting = _setting()
     procs = [context.Process(target=_worker, args=(job, results, setting), daemon=True)
              for job in jobs]
-    for proc in procs:
-        proc.start()
+    try:
+        for proc in procs:
+            proc.start()
+    except (EOFError, OSError):  # the fork server died (its preload failed): fresh interpreters
+        for proc in procs:
+            if proc.pid is not None:
+                proc.kill()
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue()
+        procs = [context.Process(target=_worker, args=(job, results, setting), daemon=True)
+                 for job in jobs]
+        for proc in procs:
+            proc.start()
     reports: list[Report] = []
     told = 0.0
     try:

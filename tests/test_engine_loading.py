@@ -67,11 +67,14 @@ def _python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, env=env)
 
 
-def test_python_m_conformance_runs_in_a_learners_folder(learner: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_python_m_conformance_runs_in_a_learners_folder(learner: Path, workers: str) -> None:
     """`python -m` puts the folder first on sys.path: the learner's engine.py must not shadow
-    vetgrad's engine package while the harness imports (it crashed on engine.ops)."""
+    vetgrad's engine package while the harness imports (it crashed on engine.ops), nor in the
+    workers' fork server (started by `python -c`, which puts the folder first too; 600 graphs: a
+    batch for each worker)."""
     by_path = _python(["-m", "conformance", "--engine", "./engine.py:Value", *COMMON,
-                       "--json", "r.json"], learner)
+                       "--workers", workers, "--graphs", "600", "--json", "r.json"], learner)
     assert by_path.returncode == 0 and "Traceback" not in by_path.stderr, by_path.stderr
     assert by_path.stdout.strip().endswith("passed, 0 failed")
     by_name = _python(["-m", "conformance", "--engine", "engine:Value", *COMMON], learner)

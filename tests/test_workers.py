@@ -70,3 +70,24 @@ def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
                           check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     before, after = map(int, done.stdout.split())
     assert before == 0 and after > 50_000  # torch's objects (~170k), walked by no collection
+
+
+FALLBACK = """\
+from conformance import workers
+workers.PRELOAD = ["dies_on_import"]  # the fork server dies in its preload
+jobs = [dict(engine="engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
+             device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False) for w in (0, 1)]
+if __name__ == "__main__":
+    print(sorted(r.passed for r in workers.run_workers(jobs)))
+"""
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="no fork server on this platform")
+def test_workers_start_afresh_when_the_fork_server_dies(tmp_path: Path) -> None:
+    (tmp_path / "dies_on_import.py").write_text("raise SystemExit(3)\n")
+    (tmp_path / "run.py").write_text(FALLBACK)
+    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[20, 20]"
