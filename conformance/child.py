@@ -233,9 +233,10 @@ def limit_memory(limit: int) -> int:
     try:
         import resource
 
-        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        for given in (soft, hard):  # a lower cap the harness was started under stays
+            if given != resource.RLIM_INFINITY:
+                limit = min(limit, given)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     except (ImportError, AttributeError, ValueError, OSError):
         return 0
