@@ -194,8 +194,8 @@ def _walk_prev(root: Any) -> list[NodeInfo]:
 
 
 def _kind(got: type, wanted: type) -> str:
-    """"a float, not a Value"; the classes with their modules where the names alone are the
-    same (a subclass whose ops return its base class's nodes)."""
+    """What an op returned instead of a node ('a float, not a Value'); the classes with their
+    modules where the names alone are the same (a subclass whose ops return its base's nodes)."""
     if got.__name__ == wanted.__name__:
         return (f"an object of class {got.__module__}.{got.__qualname__}, not of "
                 f"{wanted.__module__}.{wanted.__qualname__} (an op must return the class's own nodes)")

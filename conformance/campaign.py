@@ -76,8 +76,9 @@ def run_campaign(
     same whatever W, so no count depends on the number of workers). ``forms``: the probe's
     answer, when the caller has it. After ``max_hangs`` graphs ran out of ``graph_timeout`` the
     campaign stops (``report.stopped`` says so; 0: never), since an engine that hangs on most
-    graphs would otherwise cost a timeout per graph. ``memory_limit``: see :func:`open_engine`. ``monitor`` (e.g. conformance.progress.Progress) is told the
-    counts after each batch, each finding as it is found, and the phase (checking, confirming).
+    graphs would otherwise cost a timeout per graph. ``memory_limit``: see :func:`open_engine`.
+    ``monitor`` (e.g. conformance.progress.Progress) is told the counts after each batch, each
+    finding as it is found, and the phase (checking, confirming).
 
     With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
     operand form on every pair of its kink and edge values (``x ** 0`` at 0, ties, ±inf, nan),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from conformance.engine_run import LOST
+from conformance.engine_run import CRASH, LOST
 from engine.ops import OPS, Op
 
 # How a lost engine process reads as a cause: a text of its verdict (conformance.isolation), the
@@ -137,7 +137,7 @@ def exception_cause(error: str, torch_result: Any) -> str:
             if text in lost:
                 return cause
         return "the engine's process was lost"
-    head = error.removeprefix("crash: ").split(":", 1)[0].split(" (")[0].strip() or "an exception"
+    head = error.removeprefix(CRASH).split(":", 1)[0].split(" (")[0].strip() or "an exception"
     if "complex" in error:
         return "returned a complex value"
     if head == "WrongResultError":
