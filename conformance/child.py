@@ -5,7 +5,7 @@ one message at a time, over two pipes. Neither imports torch or the judge (only 
 :mod:`conformance.engine_run`).
 
 Each message is an 8-byte length and a pickle. Requests (tuples, from the trusted harness):
-``("load", spec)``, ``("probe",)``, ``("run", graphs)``, ``("derivatives", k, leaf, max_order)``,
+``("load", spec, memory_limit)``, ``("probe",)``, ``("run", graphs)``, ``("derivatives", k, leaf, max_order)``,
 ``("derivative_graph", k, order)``, ``("derivative_at", graph, leaf, x, order)``, ``("modules",)``,
 ``("precision",)``.
 Answers hold builtins only (the harness unpickles them with no globals allowed): ``("ok", x)``,
@@ -154,7 +154,7 @@ class Server:
 
     def answer(self, kind: str, request: tuple, R: Any) -> tuple:
         if kind == "load":
-            R.MEMORY_LIMIT = limit_memory(request[2] if len(request) > 2 else 0)
+            R.MEMORY_LIMIT = limit_memory(request[2])
             before = set(sys.modules)
             self.adapter = load(request[1])
             from conformance.engine_ref import adapter_ref

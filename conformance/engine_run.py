@@ -36,11 +36,10 @@ def error_text(exc: BaseException) -> str:
     """How an exception of the engine reads in a finding; a MemoryError under the harness's cap
     names the cap (an engine that leaks, or a runaway op, stops there instead of at the OOM
     killer)."""
-    text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, MemoryError) and MEMORY_LIMIT:
-        text = (f"{text.rstrip(': ')} (the engine's process may hold "
-                f"{MEMORY_LIMIT / 2**30:.3g} GiB of data: --memory-limit)")
-    return text
+        return (f"{type(exc).__name__}{f': {exc}' if str(exc) else ''} (the engine's process may "
+                f"hold {MEMORY_LIMIT / 2**30:.3g} GiB of data: --memory-limit)")
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass

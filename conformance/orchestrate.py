@@ -121,8 +121,7 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
 
 def memory_limit(args: argparse.Namespace) -> int | None:
     """``--memory-limit`` in bytes (None: the default; 0: no cap)."""
-    gib = getattr(args, "memory_limit", None)
-    return None if gib is None else int(gib * 2**30)
+    return None if args.memory_limit is None else int(args.memory_limit * 2**30)
 
 
 def _probe(engine: str, timeout: float, limit: int | None = None) -> dict[str, tuple[str, ...]] | None:

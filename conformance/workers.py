@@ -73,16 +73,14 @@ def _setting() -> tuple[str, list[str], dict[str, str]]:
     return os.getcwd(), list(sys.path), dict(os.environ)
 
 
-def _worker(kwargs: dict[str, Any], results: Any,
-            setting: tuple[str, list[str], dict[str, str]] | None = None) -> None:
+def _worker(kwargs: dict[str, Any], results: Any, setting: tuple[str, list[str], dict[str, str]]) -> None:
     """One worker process: its share of the campaign, the report (partial on a signal) sent back."""
     interrupt.install()
-    if setting is not None:
-        folder, path, environ = setting
-        os.chdir(folder)
-        sys.path[:] = path
-        os.environ.clear()
-        os.environ.update(environ)
+    folder, path, environ = setting
+    os.chdir(folder)
+    sys.path[:] = path
+    os.environ.clear()
+    os.environ.update(environ)
     try:
         import torch
 
@@ -92,29 +90,34 @@ def _worker(kwargs: dict[str, Any], results: Any,
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_workers(jobs: list[dict[str, Any]], monitor: Monitor | None = None) -> list[Report]:
-    """The jobs in worker processes; a signal here is passed on to them, and a second one (or a
-    worker that does not answer within 30 s of it) ends them at once. ``monitor`` hears every
-    worker's counts and findings as they come."""
-    prestart()
-    context = _context()
+def _start(context: Any, jobs: list[dict[str, Any]],
+           setting: tuple[str, list[str], dict[str, str]]) -> tuple[Any, list[Any]]:
+    """The workers' queue and processes, started from ``context``; none left running if one
+    cannot start."""
     results = context.Queue()
-    setting = _setting()
     procs = [context.Process(target=_worker, args=(job, results, setting), daemon=True)
              for job in jobs]
     try:
         for proc in procs:
             proc.start()
-    except (EOFError, OSError):  # the fork server died (its preload failed): fresh interpreters
+    except BaseException:
         for proc in procs:
             if proc.pid is not None:
                 proc.kill()
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        procs = [context.Process(target=_worker, args=(job, results, setting), daemon=True)
-                 for job in jobs]
-        for proc in procs:
-            proc.start()
+        raise
+    return results, procs
+
+
+def run_workers(jobs: list[dict[str, Any]], monitor: Monitor | None = None) -> list[Report]:
+    """The jobs in worker processes; a signal here is passed on to them, and a second one (or a
+    worker that does not answer within 30 s of it) ends them at once. ``monitor`` hears every
+    worker's counts and findings as they come."""
+    prestart()
+    setting = _setting()
+    try:
+        results, procs = _start(_context(), jobs, setting)
+    except (EOFError, OSError):  # the fork server died (its preload failed): fresh interpreters
+        results, procs = _start(multiprocessing.get_context("spawn"), jobs, setting)
     reports: list[Report] = []
     told = 0.0
     try:
