@@ -1,0 +1,118 @@
+"""Variants of the lecture engine (lecture.py): each is one learner's bug made by exact string
+replacement in its source (each old text must occur exactly once), like tests/engines/mutants.py
+does for the textbook engine.
+
+A variant is executed as a fresh module registered in ``sys.modules`` under a private name and
+keeps its source in ``__vetgrad_source__``, so the harness's engine process can load it from a
+``"<module>:Value"`` string (:func:`spec`); :func:`write_variant` writes it as a file instead, for
+``python -m conformance --engine FILE:Value``.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+LECTURE_PATH = Path(__file__).with_name("lecture.py")
+_MODULE_PREFIX = "_vetgrad_learner_"
+
+_ADD = "self.grad += 1.0 * out.grad\n            other.grad += 1.0 * out.grad\n"
+_MUL = "self.grad += other.data * out.grad\n            other.grad += self.data * out.grad\n"
+_POW = "self.grad += other * (self.data ** (other - 1)) * out.grad\n"
+_TANH = "self.grad += (1 - t**2) * out.grad\n"
+_EXP = "self.grad += out.data * out.grad\n"
+_RELU = "self.grad += (out.data > 0) * out.grad\n"
+
+
+def _assign(text: str) -> str:
+    return text.replace(".grad +=", ".grad =")
+
+
+# name -> (edits, the op the bug is in (the harness's name; "graph" for backward()), description)
+_CATALOG: dict[str, tuple[tuple[tuple[str, str], ...], str, str]] = {
+    "eq_add": (((_ADD, _assign(_ADD)),), "add",
+               "add's backward sets both operands' .grad (= where += belongs)"),
+    "eq_add_self": (((_ADD, _ADD.replace("self.grad +=", "self.grad =")),), "add",
+                    "add's backward sets the first operand's .grad (= where += belongs)"),
+    "eq_add_other": (((_ADD, _ADD.replace("other.grad +=", "other.grad =")),), "add",
+                     "add's backward sets the second operand's .grad (= where += belongs)"),
+    "eq_mul": (((_MUL, _assign(_MUL)),), "mul",
+               "mul's backward sets both operands' .grad (= where += belongs)"),
+    "eq_mul_self": (((_MUL, _MUL.replace("self.grad +=", "self.grad =")),), "mul",
+                    "mul's backward sets the first operand's .grad (= where += belongs)"),
+    "eq_mul_other": (((_MUL, _MUL.replace("other.grad +=", "other.grad =")),), "mul",
+                     "mul's backward sets the second operand's .grad (= where += belongs)"),
+    "eq_pow": (((_POW, _assign(_POW)),), "pow", "pow's backward sets the base's .grad (= where += belongs)"),
+    "eq_tanh": (((_TANH, _assign(_TANH)),), "tanh",
+                "tanh's backward sets the input's .grad (= where += belongs): the lecture's own bug"),
+    "eq_exp": (((_EXP, _assign(_EXP)),), "exp", "exp's backward sets the input's .grad (= where += belongs)"),
+    "eq_relu": (((_RELU, _assign(_RELU)),), "relu", "relu's backward sets the input's .grad (= where += belongs)"),
+    "topo_unreversed": ((("for node in reversed(topo):", "for node in topo:"),), "graph",
+                        "backward() walks the topological order inputs first (reversed() left out)"),
+    "prev_tuple": ((("self._prev = set(_children)", "self._prev = tuple(_children)"),), "",
+                   "_prev is a tuple, not a set: the same correct engine, in a fixed order"),
+}
+
+VARIANTS: dict[str, tuple[tuple[str, str], ...]] = {name: edits for name, (edits, _, _) in _CATALOG.items()}
+"""Variant name -> its (old text, new text) replacements in lecture.py."""
+
+BUGGY_OP: dict[str, str] = {name: op for name, (_, op, _) in _CATALOG.items() if op}
+"""Variant name -> the op that holds its bug ("graph": backward() itself); the correct variants
+(prev_tuple) have none."""
+
+DESCRIPTIONS: dict[str, str] = {name: text for name, (_, _, text) in _CATALOG.items()}
+
+EQ_BUG: tuple[str, ...] = tuple(name for name in _CATALOG if name.startswith("eq_"))
+"""The ``=`` for ``+=`` variants, one op (or one operand of it) each."""
+
+CORRECT: frozenset[str] = frozenset(name for name, (_, op, _) in _CATALOG.items() if not op)
+"""Variants that are still correct engines."""
+
+
+def lecture_source() -> str:
+    return LECTURE_PATH.read_text(encoding="utf-8")
+
+
+def variant_source(name: str) -> str:
+    """lecture.py's source with variant ``name``'s replacements applied."""
+    if name not in VARIANTS:
+        raise KeyError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+    source = lecture_source()
+    for old, new in VARIANTS[name]:
+        count = source.count(old)
+        assert count == 1, f"variant {name!r}: {old!r} occurs {count} times in lecture.py, not once"
+        source = source.replace(old, new)
+    return source
+
+
+def module_name(name: str | None) -> str:
+    """The ``sys.modules`` name of the lecture engine (None) or of a variant."""
+    return _MODULE_PREFIX + ("lecture" if name is None else "lecture_" + name)
+
+
+def load(name: str | None = None) -> type:
+    """The ``Value`` class of the lecture engine (None) or of variant ``name``, loaded once."""
+    key = module_name(name)
+    if key not in sys.modules:
+        source = lecture_source() if name is None else variant_source(name)
+        module = types.ModuleType(key, f"lecture engine{'' if name is None else ' variant ' + name}")
+        module.__file__ = str(LECTURE_PATH)
+        module.__vetgrad_source__ = source  # how the harness's engine process gets the module
+        sys.modules[key] = module  # the harness's adapter imports cls.__module__
+        exec(compile(source, f"<{key}>", "exec"), module.__dict__)
+    return sys.modules[key].Value  # type: ignore[no-any-return]
+
+
+def spec(name: str | None = None) -> str:
+    """A ``module:attr`` string for the harness (the module is loaded and registered first)."""
+    load(name)
+    return module_name(name) + ":Value"
+
+
+def write_variant(name: str, directory: Path) -> Path:
+    """Write variant ``name`` to ``directory/lecture_<name>.py``; its path (``PATH:Value`` for the
+    harness's command line)."""
+    path = Path(directory) / f"lecture_{name}.py"
+    path.write_text(variant_source(name), encoding="utf-8")
+    return path
