@@ -130,11 +130,11 @@ class Checker:
             return findings
         # Local: each op on the engine's own inputs.
         local_derivs: dict[int, tuple[float, ...]] = {}
-        judged: list[tuple[str, tuple[float, ...], tuple[Any, ...], tuple]] = []
+        judged: list[tuple[Node, tuple[float, ...], tuple]] = []
 
         def ordinary() -> bool:  # asked only for a finding's level: most graphs never need it
             return all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf") and all(
-                L.ordinary_case(op, xs, params, *theirs) for op, xs, params, theirs in judged)
+                L.ordinary_case(n.op, xs, n.params, *theirs, form=n.form) for n, xs, theirs in judged)
 
         for i, node, inputs, mine, k in locals_:
             aliased = len(inputs) < len(node.args)  # x op x, one leaf as both operands
@@ -144,10 +144,11 @@ class Checker:
             else:
                 message = judge_local(node, inputs, mine, theirs, stats, local_derivs, i,
                                       self.device, self.strict)
-                judged.append((node.op, inputs, node.params, theirs))
+                judged.append((node, inputs, theirs))
             if message is not None:
                 xs = inputs * 2 if aliased else inputs
-                level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs)
+                level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs,
+                                             node.form)
                 find(message[0], node.op, i, message[1], level, cause)
         if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
                 [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):
@@ -217,14 +218,15 @@ class Checker:
     def _crash_level(graph: Graph, node: int, error: str, torch_result: Any, values: list[float],
                      ordinary: bool | None = None) -> tuple[str, str]:
         """The level and cause of an exception in the forward pass at ``node`` (or in backward)."""
-        cause = L.exception_cause(error, torch_result)
-        if error.startswith("RecursionError"):
+        deep = error.startswith("RecursionError") and L.graph_depth(graph.nodes) > L.SHALLOW_DEPTH
+        cause = L.exception_cause(error, torch_result, deep)
+        if deep:
             return L.ROBUST, cause
         if ordinary is None:
             n = graph.nodes[node]
             inputs = [a.value if isinstance(a, Const) else values[a] for a in n.args]
             ordinary = (L.ordinary_number(n.value) if n.op == "leaf"
-                        else L.ordinary_case(n.op, inputs, n.params, values[node]))
+                        else L.ordinary_case(n.op, inputs, n.params, values[node], form=n.form))
         return (L.MATH if ordinary else L.ROBUST), cause
 
     def _repeat(self, graph: Graph, run: EngineRun, exact: Any) -> tuple[int, str, str, str] | None:

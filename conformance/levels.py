@@ -6,9 +6,13 @@ to the lowest level at which it is a failure (see /work/shared/LADDER.md); every
 is read from its row in engine/ops.py (``domain``, ``kink``, ``branch``, ``masks``).
 
 "Ordinary" here: every input and output of the op finite with 1e-6 <= |x| <= 1e6, or exactly 0
-where 0 lies inside the op's well-conditioned domain for that operand; each local derivative
-torch gives finite with 1e-8 <= |d| <= 1e8 or exactly 0; and no kink, tie or branch point of the
-op (the row's ``kink``, or a ``branch`` that changes within a relative 1e-7 of the inputs).
+where 0 lies inside the op's well-conditioned domain for that operand (an output of 0 only where
+the exact value is 0, not an underflow); each local derivative torch gives finite with
+1e-8 <= |d| <= 1e8, or 0 where the exact derivative is 0 (tanh'(837) = 0.0 is an underflow);
+inside the row's ``ordinary`` region, where every textbook formula of the op in Python floats is
+finite and accurate (tanh via exp, sigmoid via 1/(1 + e**-x), a Value exponent on a positive
+base); and no kink, tie or branch point of the op (the row's ``kink``, or a ``branch`` that
+changes within a relative 1e-7 of the inputs).
 """
 
 from __future__ import annotations
@@ -81,7 +85,10 @@ def on_kink(op: Op, inputs: Sequence[float], params: tuple[Any, ...] = ()) -> bo
     return False
 
 
-def ordinary_inputs(op: Op, inputs: Sequence[float], params: tuple[Any, ...] = ()) -> bool:
+def ordinary_inputs(op: Op, inputs: Sequence[float], params: tuple[Any, ...] = (),
+                    form: str | None = None) -> bool:
+    """Inputs of moderate size, inside the row's ``ordinary`` region for ``form`` (None: every
+    operand a Value), off the op's kinks."""
     for pos, x in enumerate(inputs):
         if not ordinary_number(x):
             return False
@@ -89,19 +96,30 @@ def ordinary_inputs(op: Op, inputs: Sequence[float], params: tuple[Any, ...] = (
             lo, hi = op.domain[min(pos, len(op.domain) - 1)]
             if not lo < 0.0 < hi:
                 return False
+    if op.ordinary is not None:
+        try:
+            if not op.ordinary(form or "n" * op.arity, *inputs, *params):
+                return False
+        except (ArithmeticError, ValueError, TypeError):
+            return False
     return not on_kink(op, inputs, params)
 
 
 def ordinary_case(op_name: str, inputs: Sequence[float], params: tuple[Any, ...], value: Any,
-                  derivs: Sequence[float] | None = None) -> bool:
-    """Whether one op application is ordinary: inputs, torch's value and local derivatives."""
+                  derivs: Sequence[float] | None = None, form: str | None = None) -> bool:
+    """Whether one op application is ordinary: inputs, torch's value and local derivatives.
+    ``form``: the operand form (``"nc"``: a plain number on the right); None, every operand a
+    Value."""
     op = OPS[op_name]
-    if not ordinary_inputs(op, inputs, params) or not ordinary_number(value):
+    if not ordinary_inputs(op, inputs, params, form) or not ordinary_number(value):
         return False
     if value == 0.0 and not _exactly_zero(op_name, inputs, params):
         return False  # an underflow (sigmoid(-1000) = 0), not an exact 0
+    derivs = derivs or ()
     # nan: a constant operand, which has no derivative
-    return all(d != d or ordinary_number(d, DERIV_LOW, DERIV_HIGH) for d in derivs or ())
+    if not all(d != d or ordinary_number(d, DERIV_LOW, DERIV_HIGH) for d in derivs):
+        return False
+    return 0.0 not in derivs or _zero_derivatives_exact(op_name, inputs, params, value, derivs)
 
 
 def _exactly_zero(op_name: str, inputs: Sequence[float], params: tuple[Any, ...]) -> bool:
@@ -112,6 +130,21 @@ def _exactly_zero(op_name: str, inputs: Sequence[float], params: tuple[Any, ...]
     except Exception:
         return False
     return exact is not None and exact[0] == 0
+
+
+def _zero_derivatives_exact(op_name: str, inputs: Sequence[float], params: tuple[Any, ...],
+                            value: Any, derivs: Sequence[float]) -> bool:
+    """Whether every derivative torch gives as 0 is exactly 0 (relu'(-1), a constant factor 0),
+    not an underflow or a cancellation (tanh'(837), sigmoid'(59): the exact value is tiny)."""
+    from conformance.reference import exact_derivatives
+
+    try:
+        exact = exact_derivatives(op_name, tuple(float(x) for x in inputs), float(value), params)
+    except Exception:
+        return False
+    if exact is None or len(exact) < len(derivs):
+        return False
+    return all(d != 0.0 or exact[pos][0] == 0 for pos, d in enumerate(derivs))
 
 
 def _what(x: Any) -> str:
@@ -128,9 +161,24 @@ def _what(x: Any) -> str:
     return "a number"
 
 
-def exception_cause(error: str, torch_result: Any) -> str:
+RECURSION_DEEP = "RecursionError on a deep graph (a recursive topological sort)"
+RECURSION_SHALLOW = "RecursionError on a shallow graph (infinite recursion: a method that calls itself?)"
+SHALLOW_DEPTH = 100  # a graph this deep is far below Python's recursion limit, whatever the engine
+
+
+def graph_depth(nodes: Sequence[Any]) -> int:
+    """The longest path from a leaf to the last node, in ops (a leaf alone: 0)."""
+    depth: list[int] = []
+    for n in nodes:
+        parents = [depth[a] for a in n.args if isinstance(a, int)]
+        depth.append(1 + max(parents) if parents else 0)
+    return depth[-1] if depth else 0
+
+
+def exception_cause(error: str, torch_result: Any, deep: bool = False) -> str:
     """'raises ZeroDivisionError where torch gives inf' from an error text 'Type: message'; for
-    the engine's process lost (engine_run.LOST), how it was lost."""
+    the engine's process lost (engine_run.LOST), how it was lost. ``deep``: whether the graph is
+    deep enough for a recursive graph walk to reach Python's recursion limit."""
     if error.startswith(LOST):
         lost = error[len(LOST):]
         for text, cause in LOST_CAUSES:
@@ -143,7 +191,7 @@ def exception_cause(error: str, torch_result: Any) -> str:
     if head == "WrongResultError":
         return "returned something that is not a node"
     if head == "RecursionError":
-        return "RecursionError on a deep graph (a recursive topological sort)"
+        return RECURSION_DEEP if deep else RECURSION_SHALLOW
     what = _what(torch_result)
     return f"raises {head} where torch gives {'a number' if what == 'a number' else 'inf or nan'}"
 
@@ -153,13 +201,13 @@ def _both_zero(a: Any, b: Any) -> bool:
 
 
 def local_level(op_name: str, params: tuple[Any, ...], inputs: Sequence[float], kind: str,
-                mine: tuple, theirs: tuple) -> tuple[str, str]:
+                mine: tuple, theirs: tuple, form: str | None = None) -> tuple[str, str]:
     """(level, cause) of a local finding at one op on the engine's own inputs. ``mine`` is
-    (value, grads or None, error), ``theirs`` torch's (value, grads)."""
+    (value, grads or None, error), ``theirs`` torch's (value, grads); ``form`` the operand form."""
     op = OPS[op_name]
     value, grads, error = mine
     t_value, t_grads = theirs
-    ordinary = ordinary_case(op_name, inputs, params, t_value, t_grads)
+    ordinary = ordinary_case(op_name, inputs, params, t_value, t_grads, form)
     if kind == "raises":
         return TORCH, f"backward through {op_name} returns a gradient where torch raises (torch convention)"
     if kind == "crash":

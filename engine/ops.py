@@ -152,6 +152,12 @@ class Op:
     kink: Callable[..., bool] | None = None  # inputs exactly on a mask point or tie
     leaks_nan: Callable[..., bool] | None = None  # torch's higher derivatives leak nan from a mask
     ill_conditioned: Callable[..., bool] | None = None  # higher derivatives cancel past float64
+    # -- the ``math`` level's ordinary region (docs: the ladder's specification) --
+    # (form, *inputs, *params) -> whether every textbook formula of the op in Python floats (tanh
+    # as (e**2x - 1)/(e**2x + 1) with 1 - t**2, sigmoid as 1/(1 + e**-x) with s*(1 - s),
+    # log(1 + e**x), x ** y) is finite and accurate to 1e-8 here; ``form`` as conformance's
+    # ("n", "nn", "nc", "cn"). None: wherever inputs, value and derivatives are of moderate size.
+    ordinary: Callable[..., bool] | None = None
     ulps: int = 0  # how far from torch the engine may round (0: bit for bit; C libm ops differ)
     # -- engine internals --
     # One step of backward() on floats, written out by hand (the VJP rule, bit for bit).
@@ -903,7 +909,8 @@ _OPS: tuple[Op, ...] = (
        exact=_real_power, exact_grad=_exact_pow_grads, masks=(0,), masks_higher=True,
        branch=lambda a, b: (a == 0.0, b == 0.0, b >= 0.0),
        kink=lambda a, b: a == 0.0 or b == 0.0,
-       leaks_nan=lambda a, b: a == 0.0 or b == 0.0, ulps=8),
+       leaks_nan=lambda a, b: a == 0.0 or b == 0.0, ulps=8,
+       ordinary=lambda form, a, b: form[1] == "c" or a > 0.0),  # a Value exponent: log(base)
     Op("pow_scalar", 1, "**", ieee.pow_scalar, _pow_scalar,
        "a ** c for a constant number c (torch's pow(Tensor, Scalar))",
        params=(("exponent", 2.0),), torch_name="torch.pow",
@@ -964,11 +971,12 @@ _OPS: tuple[Op, ...] = (
        fast_back=_tanh_back, torch_name="torch.tanh",
        domain=(ANY,), special=(20.0, -20.0),
        exact=lambda mp, a: mp.tanh(a), exact_grad=lambda mp, a, out: ((1 - out * out, 1),),
-       ulps=8),
+       ulps=8, ordinary=lambda form, a: abs(a) <= 9.0),  # e**2x finite; 1 - t**2 >= 6e-8
     Op("sigmoid", 1, "sigmoid", ieee.sigmoid, _sigmoid, "1 / (1 + exp(-a)); grad s * (1 - s)",
        method="sigmoid", torch_name="torch.sigmoid", domain=(ANY,), special=(40.0, -40.0, 1000.0, -1000.0),
        exact=lambda mp, a: 1 / (1 + mp.exp(-a)),
-       exact_grad=lambda mp, a, out: (((1 - out) * out, abs(out)),)),
+       exact_grad=lambda mp, a, out: (((1 - out) * out, abs(out)),),
+       ordinary=lambda form, a: abs(a) <= 16.0),  # e**-x finite; 1 - s >= 1e-7
     Op("relu", 1, "ReLU", _relu_fwd, _relu, "max(a, 0); relu'(0) = 0", method="relu",
        fast_back=_relu_back, torch_name="torch.relu",
        domain=(ANY,), special=_KINK0,
@@ -988,7 +996,8 @@ _OPS: tuple[Op, ...] = (
        special=(20.0, 20.000001, 19.999999, 15.0, 11.0, -800.0),
        exact=lambda mp, a: a if a > 20 else mp.log1p(mp.exp(a)),
        exact_grad=lambda mp, a, out: (1 if a > 20 else mp.exp(a) / (mp.exp(a) + 1),),
-       branch=lambda a: (a > ieee.SOFTPLUS_THRESHOLD, a < ieee.SOFTPLUS_THRESHOLD)),
+       branch=lambda a: (a > ieee.SOFTPLUS_THRESHOLD, a < ieee.SOFTPLUS_THRESHOLD),
+       ordinary=lambda form, a: a <= 700.0),  # log(1 + e**a): e**a finite
     Op("clamp", 1, "clamp", ieee.clamp, _clamp,
        "min(max(a, lo), hi); either bound may be None; the bounds are inclusive (gradient 1)",
        method="clamp", params=(("lo", None), ("hi", None)), sample_params=_sample_clamp,

@@ -70,6 +70,60 @@ def test_ordinary_excludes_kinks_underflow_and_domain_edges() -> None:
     assert ordinary_case("sin", (0.0,), (), 0.0)               # an exact 0 where smooth
 
 
+# The math level's ordinary region per op (the row's ``ordinary``): where every textbook formula of
+# the op in Python floats is finite and accurate; a zero derivative only where it is exact.
+@pytest.mark.parametrize(("op", "inputs", "value", "derivs", "form", "ordinary"), [
+    ("tanh", (837.0,), 1.0, (0.0,), None, False),              # (e**2x - 1)/(e**2x + 1) overflows
+    ("tanh", (35.0,), 1.0, (0.0,), None, False),               # flat: tanh'(35) = 4e-30, torch 0.0
+    ("tanh", (12.0,), 1.0, (1.5e-10,), None, False),           # 1 - t**2 cancels to 1e-6 relative
+    ("tanh", (8.5,), 0.99999991, (1.66e-7,), None, True),
+    ("sigmoid", (59.0,), 1.0, (0.0,), None, False),            # sigmoid'(59) = 2.4e-26, torch 0.0
+    ("sigmoid", (-800.0,), 0.0, (0.0,), None, False),          # 1/(1 + e**800) overflows
+    ("sigmoid", (3.0,), 0.9525741268224334, (0.045176659730912,), None, True),
+    ("softplus", (800.0,), 800.0, (1.0,), None, False),        # log(1 + e**800) overflows
+    ("pow", (-1.0, 0.5), float("nan"), (float("nan"), float("nan")), "nn", False),
+    ("pow", (-1.0, 2.0), 1.0, (float("nan"), float("nan")), "nn", False),  # d/dy = log(-1)
+    ("pow", (-1.5, 2.0), 2.25, (-3.0, float("nan")), "nc", True),  # x ** 2 at a negative x
+    ("pow", (2.0, 1.5), 2.8284271247461903, (2.1213203435596424, 1.9605163), "nn", True),
+    ("relu", (-1.5,), 0.0, (0.0,), None, True),                # value and derivative exactly 0
+    ("mul", (0.0, 1.5), 0.0, (1.5, 0.0), None, True),          # d/db = a = 0 exactly
+])
+def test_ordinary_region_per_op(op, inputs, value, derivs, form, ordinary) -> None:
+    assert ordinary_case(op, inputs, (), value, derivs, form) is ordinary
+
+
+# An engine at least as close to the exact value as torch is never failed for it.
+@pytest.mark.parametrize(("mine", "theirs", "exact", "verdict"), [
+    (2.3802664086944e-26, 0.0, 2.3802664086944e-26, "imprecise"),  # sigmoid'(59), torch 0.0
+    (7.9e-31, 0.0, 7.9e-31, "imprecise"),                           # tanh'(35)
+    (3.0e-26, 0.0, 2.3802664086944e-26, "imprecise"),               # off, but closer than torch
+    (1.0e-20, 0.0, 2.3802664086944e-26, "fail"),                     # farther than torch
+    (0.5, 0.46211715726000974, 0.46211715726000974, "fail"),
+])
+def test_the_exact_value_decides_where_torch_rounds_to_zero(mine, theirs, exact, verdict) -> None:
+    from conformance.judge import judge
+
+    assert judge(mine, theirs, lambda: (exact, abs(exact)), False)[0] == verdict
+
+
+# RecursionError: a bug at math on a shallow graph (x - y calling itself), robust on a deep one.
+@pytest.mark.parametrize(("depth", "level", "cause"), [
+    (1, "math", "RecursionError on a shallow graph (infinite recursion: a method that calls itself?)"),
+    (30, "math", "RecursionError on a shallow graph (infinite recursion: a method that calls itself?)"),
+    (2500, "robust", "RecursionError on a deep graph (a recursive topological sort)"),
+])
+def test_recursion_error_is_judged_by_the_graphs_depth(depth, level, cause) -> None:
+    from conformance.checker import Checker
+    from conformance.graph import Graph, Node
+
+    nodes = [Node("leaf", value=0.5)] + [Node("add", (i, i)) if i % 7 == 6 else Node("neg", (i,))
+                                         for i in range(depth)]
+    graph = Graph(tuple(nodes))
+    values = [0.5 * (-1) ** i for i in range(len(nodes))]
+    assert Checker._crash_level(graph, len(nodes) - 1, "RecursionError: maximum recursion depth exceeded",
+                                values[-1], values, True) == (level, cause)
+
+
 @pytest.mark.parametrize("argv", [["--level", "bogus"], ["--higher-order", "4"],
                                   ["--engine", "micrograd.engine:Value", "--higher-order", "2"]])
 def test_bad_level_and_higher_order_are_usage_errors(argv, capsys) -> None:
@@ -109,3 +163,16 @@ def test_the_cause_of_a_crash_names_how_the_engine_failed(error: str, cause: str
     from conformance.levels import exception_cause
 
     assert exception_cause(error, float("inf")) == cause
+
+
+# Correct engines written the way learners write them: math ✔ whatever the graph count (the
+# lecture's tanh via exp overflows at x = 837, the exact sigmoid' beats torch's 0.0 at x = 59).
+@pytest.mark.parametrize("path", ["lecture.py", "sigmoid_exact.py"])
+def test_correct_learner_engines_reach_math(path) -> None:
+    from pathlib import Path
+
+    engine = f"{Path(__file__).parent / 'engines' / 'learners' / path}:Value"
+    report = run_campaign(engine, graphs=GRAPHS, seed=3, max_nodes=30, shrink=False, max_findings=3)
+    ladder = {lv: ok for lv, ok, _ in report.ladder()}
+    assert ladder["math"], ladder_line(report)
+    assert not ladder["robust"]  # its Python floats raise at the extremes: a robust finding
