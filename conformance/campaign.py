@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from conformance import interrupt
+from conformance import accumulation, interrupt
 from conformance.adapters import Adapter, load_adapter, operand_forms
 from conformance.campaign_graphs import campaign_graph, edge_graphs
 from conformance.checker import Checker
@@ -157,7 +157,8 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     session.max_hangs = 0  # confirmation and shrinking have their own budget (HangBudget)
     report.interrupted = interrupt.requested()
     report.elapsed = time.perf_counter() - start
-    report.findings = select_findings(report.findings, max_findings)
+    localised = accumulation.after_campaign(report, checker, forms, tested, device)
+    report.findings = select_findings(report.findings, max(max_findings - len(localised), 0))
     if report.findings and not interrupt.requested():
         monitor.set_phase(f"confirming{' and shrinking' if shrink else ''} "
                           f"{len(report.findings)} finding{'s' if len(report.findings) > 1 else ''}")
@@ -174,6 +175,9 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             break
         if f.kind not in ("nondeterministic", "stateful"):
             f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
+    for f in localised:  # confirmed by the probes' own runs; its graph is already 2-4 nodes
+        f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
+    report.findings[:0] = localised
     report.interrupted = interrupt.requested()
     return report
 

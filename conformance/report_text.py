@@ -143,7 +143,8 @@ def format_report(report: Report, show: int) -> str:
         lines.append(f"findings at level {report.level} or below ({len(shown)} shown of "
                      f"{report.failed} failing graphs), lowest level first:")
         for i, f in enumerate(shown):
-            where = "edge sweep" if f.index < 0 else f"graph {f.index}"
+            where = ("accumulation probe" if f.kind == "accumulation" else "edge sweep"
+                     if f.index < 0 else f"graph {f.index}")
             lines.append(f"- [{f.level}] [{f.device}] {where}: {f.cause or f.kind} in {f.op} "
                          f"(node {f.node}, {len(f.graph.nodes)} nodes after shrinking): {printable(f.message)}")
             if i < show and f.reproducer:
