@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--graph-timeout", type=float, default=10.0,
                         help="the harness's --graph-timeout (default 10; it stops after one hanging graph)")
     parser.add_argument("--kinds", default=",".join(mutate.KINDS), help="kinds of mutation (default: all)")
-    parser.add_argument("--only", default="", help="mutants to run: indices (m012 or 12) or id substrings, comma-separated")
+    parser.add_argument("--only", default="",
+                        help="mutants to run, comma-separated: indices (m012 or 12) or the start of ids")
     parser.add_argument("--micrograd-timeout", type=int, default=5, help="seconds per micrograd test (default 5)")
     parser.add_argument("--keep", metavar="DIR", help="keep the mutants' files and reports in DIR")
     parser.add_argument("--json", metavar="PATH", help="write every row and the summary as JSON")
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def picked(r: Row) -> bool:
             return any((w.lstrip("m").isdigit() and int(w.lstrip("m")) == r.index) or
-                       (not w.lstrip("m").isdigit() and w in r.mutant.id) for w in wanted)
+                       (not w.lstrip("m").isdigit() and r.mutant.id.startswith(w)) for w in wanted)
         rows = [r for r in rows if picked(r)]
     if not rows:
         print("no mutants selected", file=sys.stderr)
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline = run_harness(original, folder / "original.json", args)
     print(f"baseline (the unmutated engine): exit {baseline.exit} in {baseline.seconds:.1f} s; "
           f"math causes: {summary([], baseline)['baseline_math_causes'] or 'none'}", file=sys.stderr)
+    if baseline.exit not in (0, 1) or (baseline.exit == 1 and not baseline.math_findings()):
+        print(f"the harness gives no verdict on the unmutated engine: {baseline.reason}", file=sys.stderr)
+        return 2
 
     to_run = []
     by_id = {r.mutant.id: r for r in rows}
