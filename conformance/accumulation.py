@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Const, Graph, Node, expression
-from conformance.levels import MATH
+from conformance.levels import LEVELS, MATH
 from conformance.report import Finding, Report
 from conformance.torch_ref import LocalCase, run_local
 from engine.ops import OPS, public_ops
@@ -60,7 +60,7 @@ class Probe:
 @dataclass(frozen=True)
 class Hypothesis:
     """How an engine's backward may go wrong: ``what`` is ``eq`` (``op``'s backward sets operand
-    ``pos``'s grad), ``upstream`` (``op``'s backward does not multiply by out.grad), ``swap``
+    ``pos``'s grad; ``pos`` 2: both operands'), ``upstream`` (``op``'s backward does not multiply by out.grad), ``swap``
     (``op``'s backward sends each operand's contribution to the other), ``unreversed`` (backward
     walks the topological order forwards), ``revisit`` (the topological sort has no visited set),
     or ``correct``."""
@@ -71,8 +71,11 @@ class Hypothesis:
 
     def cause(self, forms: dict[str, tuple[str, ...]]) -> str:
         if self.what == "eq":
-            return (f"{self.op}'s backward sets {_operand(self.op, self.pos, forms)}'s .grad instead "
-                    f"of adding to it (= where += belongs)")
+            if self.pos == 2 and "nn" in forms.get(self.op, ()):
+                return (f"{self.op}'s backward sets both operands' .grad instead of adding to them "
+                        f"(= where += belongs)")
+            return (f"{self.op}'s backward sets {_operand(self.op, self.pos, forms)} instead of "
+                    f"adding to it (= where += belongs)")
         if self.what == "upstream":
             return (f"{self.op}'s backward does not multiply by out.grad (the gradient from above): "
                     f"right only where {self.op} is the root")
@@ -88,9 +91,9 @@ class Hypothesis:
 
 
 def _operand(op: str, pos: int, forms: dict[str, tuple[str, ...]]) -> str:
-    if OPS[op].arity == 1 or "nn" not in forms.get(op, ()):
-        return "its base" if op == "pow" and pos == 0 else "the input"
-    return ("self (the first operand)", "other (the second operand)")[pos]
+    if OPS[op].arity == 1 or "nn" not in forms.get(op, ()) or pos == 2:
+        return "the base's .grad" if op == "pow" and pos != 1 else "the input's .grad"
+    return ("the first operand's .grad (self)", "the second operand's .grad (other)")[pos]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +161,9 @@ def probes(forms: dict[str, tuple[str, ...]], ops: Iterable[str]) -> list[Probe]
 
 def _chains(forms: dict[str, tuple[str, ...]], names: list[str]) -> list[Probe]:
     """Two ops chained, each with one node operand (``x.tanh().exp()``): no fan-out, so only an
-    order bug (or a backward ignoring out.grad) shows."""
+    order bug (or a backward ignoring out.grad) shows; and the chain's end added to its middle
+    (``x.tanh().exp() + x.tanh()``), where a topological sort that revisits nodes runs tanh's
+    backward twice."""
     steps = [(n, "n") for n in CHAIN_PREFERENCE if n in names and OPS[n].arity == 1]
     steps += [(n, f) for n in names for f in forms[n] if f in ("nc", "cn") and n not in BUILT]
     steps += [(n, "n") for n in names if OPS[n].arity == 1 and (n, "n") not in steps]
@@ -166,8 +171,11 @@ def _chains(forms: dict[str, tuple[str, ...]], names: list[str]) -> list[Probe]:
     for (first, f1), (second, f2) in itertools.pairwise(steps[:3]):
         if first == second:
             continue
-        graph = Graph((Node("leaf", value=X), _one_operand(first, f1, 0), _one_operand(second, f2, 1)))
-        out.append(Probe(graph, "chain", ""))
+        chain = (Node("leaf", value=X), _one_operand(first, f1, 0), _one_operand(second, f2, 1))
+        out.append(Probe(Graph(chain), "chain", ""))
+        combiner = "add" if "nn" in forms.get("add", ()) else "mul" if "nn" in forms.get("mul", ()) else ""
+        if combiner:  # t = u(x); v(t) + t: an interior node used twice, its backward run once
+            out.append(Probe(Graph((*chain, Node(combiner, (2, 1)))), "chain", ""))
     return out
 
 
@@ -176,11 +184,13 @@ def _chains(forms: dict[str, tuple[str, ...]], names: list[str]) -> list[Probe]:
 
 
 def simulate(graph: Graph, partials: Sequence[Sequence[float]], hyp: Hypothesis,
-             reverse_children: bool = False) -> list[float]:
+             reverse_children: bool = False, reflected: bool = False) -> list[float]:
     """Every node's .grad after a micrograd-style ``backward()`` of ``graph``'s root, its topological
     order built by a depth-first walk of ``_prev`` (the node operands, once each as a set keeps them;
     in reverse with ``reverse_children``), each op's ``_backward`` adding ``partials[i][pos] *
-    out.grad`` to operand ``pos`` in order, except as ``hyp`` says."""
+    out.grad`` to operand ``pos`` in order, except as ``hyp`` says. With ``reflected`` the node
+    operand of ``2 - x`` is the op's ``self`` (``__rsub__`` calling ``x.__sub__``-like code) as far
+    as ``hyp`` is concerned."""
     nodes = graph.nodes
     order: list[int] = []
     seen: set[int] = set()
@@ -219,7 +229,8 @@ def simulate(graph: Graph, partials: Sequence[Sequence[float]], hyp: Hypothesis,
                 continue
             target = args[1 - pos] if swap else a
             contribution = partials[i][pos] * upstream
-            if hyp.what == "eq" and hyp.op == node.op and hyp.pos == pos:
+            seen_as = 0 if reflected and node.form == "cn" else pos
+            if hyp.what == "eq" and hyp.op == node.op and hyp.pos in (seen_as, 2):
                 grads[target] = contribution  # type: ignore[index]
             else:
                 grads[target] += contribution  # type: ignore[index]
@@ -229,8 +240,10 @@ def simulate(graph: Graph, partials: Sequence[Sequence[float]], hyp: Hypothesis,
 def _hypotheses(graph: Graph) -> list[Hypothesis]:
     out = [Hypothesis("unreversed"), Hypothesis("revisit")]
     for name in dict.fromkeys(n.op for n in graph.nodes if n.op != "leaf"):
-        out += [Hypothesis("eq", name, 0), Hypothesis("eq", name, 1), Hypothesis("upstream", name),
-                Hypothesis("swap", name)]
+        out.append(Hypothesis("eq", name, 0))
+        if OPS[name].arity == 2:
+            out += [Hypothesis("eq", name, 1), Hypothesis("eq", name, 2), Hypothesis("swap", name)]
+        out.append(Hypothesis("upstream", name))
     return out
 
 
@@ -267,13 +280,19 @@ def _leaves_match(mine: Sequence[float], theirs: Sequence[float], graph: Graph) 
 
 def _explains(hyp: Hypothesis, graph: Graph, partials: Sequence[Sequence[float]],
               grads: Sequence[float]) -> bool:
-    return any(_leaves_match(grads, simulate(graph, partials, hyp, rev), graph) for rev in (False, True))
+    return any(_leaves_match(grads, simulate(graph, partials, hyp, rev, refl), graph)
+               for rev in (False, True) for refl in (False, True))
 
 
-def _rank(hyp: Hypothesis, names: list[str]) -> tuple[int, int, int]:
+def _tier(hyp: Hypothesis) -> int:
+    """Order bugs first, then ops' own bugs, then ops an engine may build from others."""
+    return 0 if not hyp.op else 1 + (hyp.op in BUILT)
+
+
+def _rank(hyp: Hypothesis, names: list[str]) -> tuple[int, int, int, int]:
     kind = ("unreversed", "revisit", "eq", "upstream", "swap").index(hyp.what)
     op = names.index(hyp.op) if hyp.op in names else len(names)
-    return (0 if kind < 2 else 1 + (hyp.op in BUILT)), kind, op
+    return _tier(hyp), kind, op, -hyp.pos  # (both operands' = before one's)
 
 
 def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str],
@@ -312,7 +331,8 @@ def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str]
             best: tuple[Hypothesis, list[_Run]] | None = None
             for hyp in candidates:
                 explained = [r for r in left if _explains(hyp, graphs[r.probe], partials[r.probe], r.grads)]  # type: ignore[arg-type]
-                if not explained or (best is not None and len(explained) <= len(best[1])):
+                if not explained or (best is not None and (
+                        _tier(best[0]) < _tier(hyp) or len(explained) <= len(best[1]))):
                     continue
                 if any(not _explains(hyp, graphs[r.probe], partials[r.probe], r.grads)  # type: ignore[arg-type]
                        for r in passing if hyp.op in graphs[r.probe].ops() or not hyp.op):
@@ -343,7 +363,9 @@ def _findings(chosen: list[tuple[Hypothesis, list[_Run]]], left: list[_Run], fou
     out: list[Finding] = []
     by_what: dict[str, Finding] = {}
     for hyp, explained in chosen:
-        run = min(explained, key=lambda r: (len(found[r.probe].graph.nodes), r.probe))
+        # the smallest probe that shows it; an order bug by a chain of two ops where one shows it
+        run = min(explained, key=lambda r: (hyp.what == "unreversed" and found[r.probe].op != "chain",
+                                            len(found[r.probe].graph.nodes), r.probe))
         if hyp.op in BUILT and hyp.what in by_what:
             first = by_what[hyp.what]
             first.message += (f"; {hyp.op} shows the same (the engine may build it from "
@@ -367,7 +389,7 @@ def _finding(cause: str, op: str, probe: Probe, run: _Run, refs: list[Any], devi
     ref = refs[run.probe]
     grads = run.grads or []
     leaf = max(graph.leaves, key=lambda i: _gap(grads[i], ref.grads[i]))
-    message = f"{cause}: {_said(graph, leaf, grads[leaf], ref.grads[leaf])}"
+    message = _said(graph, leaf, grads[leaf], ref.grads[leaf])
     return Finding(KIND, op, leaf, message, graph, device, level=MATH, cause=cause)
 
 
@@ -384,8 +406,6 @@ def _said(graph: Graph, leaf: int, mine: float, theirs: float) -> str:
     for i in range(len(graph.nodes)):
         if i not in names:
             names[i] = expression(graph, i, names, method=True)
-            if i < graph.root and (" " in names[i] or names[i].startswith("-")):
-                names[i] = f"({names[i]})"
     at = ", ".join(f"{names[i]} = {graph.nodes[i].value!r}" for i in leaves)
     return (f"{out} = {names[graph.root]} at {at} gives d{out}/d{names[leaf]} = {mine:.6g}, "
             f"torch {theirs:.6g}")
@@ -408,12 +428,15 @@ def attach(report: Report, localised: list[Finding]) -> None:
     if not localised:
         return
     generic = [f for f in report.findings if f.kind == "end-to-end" and f.cause.startswith(GENERIC)]
-    graphs = sum(n for (_, cause), by_op in report.causes.items() if cause.startswith(GENERIC)
-                 for n in by_op.values())
+    per_level = {level: 0 for level in LEVELS}
+    for (level, cause), by_op in report.causes.items():
+        if cause.startswith(GENERIC):
+            per_level[level] += sum(by_op.values())
+    counts = [f"{n} at {level}" for level, n in per_level.items() if n]
     first = localised[0]
-    if graphs:
-        first.message += (f"; and {graphs} graph{'s' if graphs > 1 else ''} where a contribution "
-                          f"was lost, doubled or sent to the wrong node")
+    if counts:
+        first.message += (f"; and graphs where a contribution was lost, doubled or sent to the "
+                          f"wrong node, its consequences: {', '.join(counts)}")
     for key in [k for k in report.causes if k[1].startswith(GENERIC)]:
         level = key[0]
         by_op = report.causes.pop(key)
