@@ -150,6 +150,7 @@ class Checker:
                 level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs,
                                              node.form)
                 find(message[0], node.op, i, message[1], level, cause)
+        findings = _without_consequences(graph, findings)
         if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
                 [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):
             return findings  # a wrong op explains the rest; without its derivatives no replay
@@ -253,3 +254,26 @@ class Checker:
                 continue  # the same contributions added in another order
             return i, message, L.ROBUST, "a second backward() does not add the same gradients to a leaf"
         return interior
+
+
+def _without_consequences(graph: Graph, findings: list[Finding]) -> list[Finding]:
+    """The findings that are no consequence of another: a finding at a node downstream of a node
+    whose value is wrong (``local-value``) is what that wrong value did (log's wrong value fed
+    pow a negative base), named in the wrong value's finding (``downstream``) instead."""
+    wrong = {f.node: f for f in findings if f.kind == "local-value"}
+    if not wrong or len(findings) == len(wrong) == 1:
+        return findings
+    root: dict[int, Finding] = {}  # node -> the wrong value upstream of it
+    for i, node in enumerate(graph.nodes):
+        for a in node.args:
+            if isinstance(a, int) and (a in root or a in wrong):
+                root[i] = root.get(a) or wrong[a]
+                break
+    kept = []
+    for f in findings:
+        cause = root.get(f.node)
+        if cause is None:
+            kept.append(f)
+        elif f.op not in cause.downstream and f.op != cause.op:
+            cause.downstream.append(f.op)
+    return kept

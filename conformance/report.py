@@ -78,12 +78,14 @@ class Finding:
     reproducer: str = ""
     level: str = MATH  # the lowest level of the ladder at which it is a failure
     cause: str = ""    # the cause in words, the same for every finding of that cause
+    # ops downstream whose findings in this graph this one's wrong value explains (consequences)
+    downstream: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "op": self.op, "node": self.node, "message": self.message,
                 "level": self.level, "cause": self.cause,
                 "device": self.device, "graph_index": self.index, "graph": self.graph.to_json(),
-                "reproducer": self.reproducer}
+                "reproducer": self.reproducer, "downstream": list(self.downstream)}
 
 
 @dataclass
@@ -137,6 +139,10 @@ class Report:
     # --graphs' random graphs, which are ``graphs - sweep_graphs``
     sweep_graphs: int = 0
     sweep_failed_at: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
+    # (level, cause, op) of a wrong value -> op downstream -> graphs where it reached that op
+    consequences: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)
+    # op -> the ops its result is built from in the engine (``x - y`` as ``x + (-y)``: add, neg)
+    composition: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -191,6 +197,10 @@ class Report:
         for f in found:
             ops = self.causes.setdefault((f.level, f.cause or f.kind), {})
             ops[f.op] = ops.get(f.op, 0) + 1
+            if f.downstream:
+                reached = self.consequences.setdefault((f.level, f.cause or f.kind, f.op), {})
+                for op in f.downstream:
+                    reached[op] = reached.get(op, 0) + 1
         self.findings.extend(found)
 
     @property
@@ -213,10 +223,12 @@ class Report:
                 self.kinds_at[lv][kind] = self.kinds_at[lv].get(kind, 0) + count
             mine, theirs = self.first_at[lv], other.first_at[lv]
             self.first_at[lv] = theirs if mine is None else mine if theirs is None else min(mine, theirs)
-        for key, ops in other.causes.items():
-            into = self.causes.setdefault(key, {})
-            for op, count in ops.items():
-                into[op] = into.get(op, 0) + count
+        for mine, theirs in ((self.causes, other.causes), (self.consequences, other.consequences)):
+            for key, ops in theirs.items():
+                into = mine.setdefault(key, {})  # type: ignore[arg-type]
+                for op, count in ops.items():
+                    into[op] = into.get(op, 0) + count
+        self.composition = self.composition or other.composition
         if other.precision != "float64":
             self.precision = other.precision
 
@@ -231,10 +243,30 @@ class Report:
         return out
 
 
-def select_findings(findings: Sequence[Finding], limit: int) -> list[Finding]:
+def root_cause_order(findings: Sequence[Finding],
+                     composition: dict[str, tuple[str, ...]] | None = None) -> list[Finding]:
+    """The findings in the order a reader should fix them: lowest level first; within a level an
+    op the engine builds from other ops (``x - y`` as ``x + (-y)``) after those ops when they
+    fail too (at that level or below); then the smallest graph (reproducer) first."""
+    composition = composition or {}
+    failing: dict[str, int] = {}
+    for f in findings:
+        failing[f.op] = min(failing.get(f.op, len(LEVELS)), rank(f.level))
+
+    def built_on_failing(f: Finding) -> bool:
+        return any(part != f.op and failing.get(part, len(LEVELS)) <= rank(f.level)
+                   for part in composition.get(f.op, ()))
+
+    return sorted(findings, key=lambda f: (rank(f.level), built_on_failing(f),
+                                           len(f.graph.nodes), f.index))
+
+
+def select_findings(findings: Sequence[Finding], limit: int,
+                    composition: dict[str, tuple[str, ...]] | None = None) -> list[Finding]:
     """At most ``limit`` findings, lowest level of the ladder first; within a level every kind of
     finding (cause, kind and op) before a second of any kind, each kind's earliest graphs first:
-    one frequent failure must not hide the others, nor a convention a real bug."""
+    one frequent failure must not hide the others, nor a convention a real bug. Returned in
+    :func:`root_cause_order`."""
     by_kind: dict[tuple[str, str, str, str], list[Finding]] = {}
     for f in sorted(findings, key=lambda f: (rank(f.level), f.index)):
         by_kind.setdefault((f.level, f.cause, f.kind, f.op), []).append(f)
@@ -242,4 +274,4 @@ def select_findings(findings: Sequence[Finding], limit: int) -> list[Finding]:
     for turn in range(max((len(v) for v in by_kind.values()), default=0)):
         chosen.extend(v[turn] for v in by_kind.values() if turn < len(v))
     chosen.sort(key=lambda f: rank(f.level))  # stable: each level's rotation kept
-    return sorted(chosen[:limit], key=lambda f: (rank(f.level), f.index))
+    return root_cause_order(chosen[:limit], composition)
