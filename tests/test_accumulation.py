@@ -1,0 +1,140 @@
+"""Accumulation bugs named (conformance/accumulation.py): the lecture engine with ``=`` for ``+=``
+in one op's backward, a topological order walked forwards or revisiting nodes; the first finding
+at ``math`` names the op (or backward()) and the cause, on a 2-4 node graph whose reproducer
+exits 1. Correct engines (a set ``_prev`` or a tuple) get no such finding."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the harness compares against PyTorch")
+
+from conformance import accumulation as A  # noqa: N812 - short name for the module tested
+from conformance.adapters import load_adapter
+from conformance.checker import Checker
+from conformance.engine_run import LocalEngine
+from conformance.graph import Const, Graph, Node
+from tests.engines.learners import variants as V  # noqa: N812 - the lecture engine's variants
+
+pytestmark = pytest.mark.torch
+
+# The lecture engine with its topological sort revisiting nodes (no visited set).
+REVISIT = ("if v not in visited:", "if True:")
+
+
+def _engine(name: str | None) -> type:
+    if name != "revisit":
+        return V.load(name)
+    key = "_vetgrad_accumulation_revisit"
+    if key not in sys.modules:
+        source = V.lecture_source()
+        assert source.count(REVISIT[0]) == 1
+        module = sys.modules[key] = types.ModuleType(key)  # the adapter imports cls.__module__
+        exec(compile(source.replace(*REVISIT), f"<{key}>", "exec"), module.__dict__)
+    return sys.modules[key].Value  # type: ignore[no-any-return]
+
+
+def _localise(name: str | None) -> tuple[list, str]:
+    engine = LocalEngine(load_adapter(_engine(name)))
+    forms = engine.forms()
+    return A.localise(Checker(engine, "cpu", False), forms, list(forms))
+
+
+# variant -> (op of the first finding, words its cause has, most nodes of its graph)
+CASES = {
+    "eq_add": ("add", "sets both operands' .grad instead of adding to them (= where += belongs)", 2),
+    "eq_add_self": ("add", "sets the first operand's .grad (self) instead of adding to it (= where += belongs)", 3),
+    "eq_add_other": ("add", "sets the second operand's .grad (other) instead of adding to it (= where += belongs)", 2),
+    "eq_mul": ("mul", "sets both operands' .grad instead of adding to them (= where += belongs)", 2),
+    "eq_mul_self": ("mul", "sets the first operand's .grad (self) instead of adding to it (= where += belongs)", 3),
+    "eq_mul_other": ("mul", "sets the second operand's .grad (other) instead of adding to it (= where += belongs)", 2),
+    "eq_pow": ("pow", "pow's backward sets the base's .grad instead of adding to it (= where += belongs)", 3),
+    "eq_tanh": ("tanh", "tanh's backward sets the input's .grad instead of adding to it (= where += belongs)", 3),
+    "eq_exp": ("exp", "exp's backward sets the input's .grad instead of adding to it (= where += belongs)", 3),
+    "eq_relu": ("relu", "relu's backward sets the input's .grad instead of adding to it (= where += belongs)", 3),
+    "topo_unreversed": ("graph", "backward() walks the graph in topological order, not reversed", 3),
+    "revisit": ("graph", "the topological sort revisits nodes", 4),
+}
+
+
+@pytest.mark.parametrize(("name", "op", "words", "nodes"), [(k, *v) for k, v in CASES.items()])
+def test_the_probes_name_the_op_and_the_cause(name: str, op: str, words: str, nodes: int) -> None:
+    findings, _ = _localise(name)
+    first = findings[0]
+    assert (first.kind, first.op, first.level) == (A.KIND, op, "math")
+    assert words in first.cause and len(first.graph.nodes) <= nodes
+    assert " gives d" in first.message and ", torch " in first.message
+    assert len(findings) == 1  # one bug, one finding (ops built from it named beside it)
+
+
+def test_the_lecture_bug_in_words() -> None:
+    (finding,), _ = _localise("eq_tanh")
+    assert finding.message == "y = x.tanh() * x at x = 0.5 gives dy/dx = 0.393224, torch 0.855341"
+    assert [n.op for n in finding.graph.nodes] == ["leaf", "tanh", "mul"]
+
+
+def test_an_op_built_from_the_buggy_one_is_named_beside_it() -> None:
+    (finding,), _ = _localise("eq_pow")  # the lecture's x / y is x * y**-1
+    assert finding.op == "pow" and "div shows the same" in finding.message
+
+
+def test_an_order_bug_is_shown_by_a_chain() -> None:
+    (finding,), _ = _localise("topo_unreversed")
+    assert finding.message.startswith("y = x.tanh().exp() at x = 0.5 gives dy/dx = 0, torch")
+
+
+@pytest.mark.parametrize("name", [None, "prev_tuple"])
+def test_a_correct_engine_gets_no_finding(name: str | None) -> None:
+    assert _localise(name)[0] == []  # the lecture's own engine: _prev a set; then a tuple
+
+
+# One hypothesis replayed on one graph: x = 0.5, t = tanh(x); each case's leaf grad.
+T = 0.46211715726000974
+DT = 1 - T * T
+MUL_TANH = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("mul", (1, 0))))
+CHAIN = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("mul", (1, Const(3.0)))))
+
+
+@pytest.mark.parametrize(("graph", "partials", "hyp", "grad"), [
+    (MUL_TANH, [(), (DT,), (0.5, T)], A.Hypothesis("correct"), T + 0.5 * DT),
+    (MUL_TANH, [(), (DT,), (0.5, T)], A.Hypothesis("eq", "tanh", 0), 0.5 * DT),  # mul's T lost
+    (MUL_TANH, [(), (DT,), (0.5, T)], A.Hypothesis("eq", "mul", 1), T + 0.5 * DT),  # root: first
+    (MUL_TANH, [(), (DT,), (0.5, T)], A.Hypothesis("upstream", "tanh"), T + DT),
+    (CHAIN, [(), (DT,), (3.0, float("nan"))], A.Hypothesis("unreversed"), 0.0),
+    (CHAIN, [(), (DT,), (3.0, float("nan"))], A.Hypothesis("correct"), 3.0 * DT),
+])
+def test_simulate(graph: Graph, partials: list, hyp: A.Hypothesis, grad: float) -> None:
+    assert A.simulate(graph, partials, hyp)[0] == pytest.approx(grad, rel=1e-15)
+
+
+def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
+    """The whole campaign: the localised finding first, its cause in the diagnoses instead of the
+    end-to-end one, its 3-node reproducer exits 1, and the JSON report follows the schema."""
+    jsonschema = pytest.importorskip("jsonschema", reason="the schema check needs jsonschema")
+    from conformance.cli import main
+
+    engine = V.write_variant("eq_tanh", tmp_path)
+    path = tmp_path / "report.json"
+    main(["--engine", f"{engine}:Value", "--graphs", "60", "--json", str(path), "--show", "0",
+          "--no-shrink"])
+    data = json.loads(path.read_text())
+    schema = json.loads(resources.files("conformance").joinpath("report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    first = data["findings"][0]
+    assert (first["kind"], first["op"], first["level"]) == ("accumulation", "tanh", "math")
+    assert "(= where += belongs)" in first["cause"] and len(first["graph"]["nodes"]) == 3
+    assert "its consequences" in first["message"]
+    script = tmp_path / "repro.py"
+    script.write_text(first["reproducer"])
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    generic = [f for f in data["findings"] if f["cause"] == A.GENERIC]
+    assert generic == []  # the one kept says whose consequence it is
+
