@@ -21,8 +21,8 @@ from conformance.probe import (
 )
 from engine.ops import Op
 
-__all__ = ["FORMS_BINARY", "Adapter", "EngineLoadError", "NodeInfo", "ValueClassAdapter",
-           "WrongResultError", "check_adapter", "load_adapter", "operand_forms", "precision"]
+__all__ = ["FORMS_BINARY", "Adapter", "EngineLoadError", "NodeInfo", "NothingCheckedError",
+           "ValueClassAdapter", "WrongResultError", "check_adapter", "load_adapter", "operand_forms", "precision"]
 
 @dataclass(frozen=True)
 class NodeInfo:
@@ -242,6 +242,12 @@ def precision(adapter: Adapter) -> tuple[str, float]:
 
 class EngineLoadError(Exception):
     """The engine named on the command line cannot be used (exit status 2)."""
+
+
+class NothingCheckedError(EngineLoadError):
+    """A campaign would check nothing that was asked (its first leaf cannot be made, it offers no
+    op, an op asked by name is not offered) or checked no random graph: a usage error (exit
+    status 2), never a pass. The message says why."""
 
 
 def load_adapter(spec: str | type | Adapter) -> Adapter:

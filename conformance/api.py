@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from conformance.adapters import Adapter, load_adapter, operand_forms
-from conformance.campaign import run_campaign
+from conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
+from conformance.campaign import no_graph_checked, run_campaign
 from conformance.checker import Checker
 from conformance.engine_ref import local_ref
 from conformance.graph import Graph
@@ -49,7 +49,10 @@ def check_engine(
     judged at ``level`` of the ladder (``math``, ``robust``, ``torch``: ``report.failed`` counts
     the graphs failing at that level or below; the report holds the whole ladder). With
     ``raise_on_failure`` an engine failing at ``level`` raises :class:`ConformanceError` (an
-    AssertionError, so a test fails with the first finding and its runnable reproducer)."""
+    AssertionError, so a test fails with the first finding and its runnable reproducer).
+    NothingCheckedError (conformance.adapters; an EngineLoadError) when nothing was checked: the
+    engine's ``Value(x)`` fails, it offers no op, an op of ``ops`` is not offered, or no random
+    graph ran; never an empty pass."""
     if graphs < 1:
         raise ValueError(f"graphs must be at least 1, got {graphs}")
     if level not in LEVELS:
@@ -57,6 +60,9 @@ def check_engine(
     report = run_campaign(engine, graphs=graphs, seed=seed, ops=ops, strict=strict,
                           max_nodes=max_nodes, device=device, higher_order=higher_order)
     report.level = level
+    why = no_graph_checked(report)
+    if why:
+        raise NothingCheckedError(why)
     failing = [f for f in report.findings if at_or_below(f.level, level)]
     if raise_on_failure and failing:
         raise ConformanceError(failing[0], report.failed)

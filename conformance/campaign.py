@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from conformance import accumulation, interrupt
-from conformance.adapters import Adapter, load_adapter, operand_forms
+from conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
 from conformance.campaign_graphs import campaign_graph, edge_graphs
 from conformance.checker import Checker
 from conformance.confirm import HangBudget, confirm, shrink_finding
@@ -17,13 +17,15 @@ from conformance.engine_spec import engine_spec
 from conformance.generate import resolve_ops
 from conformance.graph import Const, Graph, Node
 from conformance.isolation import ChildEngine, ProbeError
+from conformance.probe import nothing_to_check
 from conformance.progress import Monitor
 from conformance.report import Finding, GraphResult, Report, select_findings
 from conformance.reproducer import reproducer, spellings_of
 from conformance.torch_ref import load_torch
 from engine.ops import OPS
 
-__all__ = ["open_engine", "run_campaign", "shrink_finding"]
+__all__ = ["check_something_offered", "no_graph_checked", "open_engine", "run_campaign",
+           "shrink_finding"]
 
 
 def open_engine(engine: str | type | Adapter, graph_timeout: float | None = GRAPH_TIMEOUT,
@@ -83,7 +85,10 @@ def run_campaign(
     With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
     operand form on every pair of its kink and edge values (``x ** 0`` at 0, ties, ±inf, nan),
     one graph per op and form, reported with graph index -1. A SIGINT or SIGTERM (see
-    conformance.interrupt) ends it early with ``interrupted`` set."""
+    conformance.interrupt) ends it early with ``interrupted`` set.
+
+    NothingCheckedError (a usage error) when the probe leaves nothing to check: the engine's
+    first leaf cannot be made, no op is offered, or an op named in ``ops`` is not offered."""
     if graphs is None and seconds is None:
         raise ValueError("give graphs or seconds (or both)")
     wanted = [op.name for op in resolve_ops(ops)]
@@ -93,6 +98,7 @@ def run_campaign(
             forms = forms if forms is not None else session.forms()
         except ProbeError as exc:
             return _probe_failed(session.name, seed, strict, device, wanted, exc)
+        check_something_offered(session, forms, wanted, ops)
         return _campaign(session, engine, forms, wanted, graphs=graphs, seconds=seconds, seed=seed,
                          max_nodes=max_nodes, device=device, strict=strict, shard=shard,
                          batch=batch, progress=progress, max_findings=max_findings, shrink=shrink,
@@ -100,6 +106,29 @@ def run_campaign(
                          monitor=monitor or _Silent(), max_hangs=max_hangs)
     finally:
         session.close()
+
+
+def check_something_offered(session: Any, forms: dict[str, tuple[str, ...]], wanted: list[str],
+                            ops: Sequence[str] | None) -> None:
+    """NothingCheckedError when a campaign over ``wanted`` would check nothing that was asked
+    (see conformance.probe.nothing_to_check); the probe's decisions say why."""
+    lacking = [name for name in wanted if name not in forms]
+    if not lacking:
+        return
+    log = session.probe_log() if hasattr(session, "probe_log") else []
+    why = nothing_to_check(wanted, forms, wanted if ops is not None else None, log)
+    if why:
+        raise NothingCheckedError(why)
+
+
+def no_graph_checked(report: Report) -> str | None:
+    """Why a finished campaign is no verdict (None: it is one): no random graph was checked and
+    nothing was found (a campaign stopped by a signal is reported as interrupted instead)."""
+    if report.random_graphs or report.findings or report.interrupted:
+        return None
+    return (f"no random graph was checked ({report.graphs} graphs in {report.elapsed:.1f} s, "
+            f"ops {', '.join(report.ops) or 'none'}): nothing checked is no pass (give more "
+            f"--graphs or --time)")
 
 
 def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], wanted: list[str], *,

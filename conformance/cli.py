@@ -167,9 +167,9 @@ def parser() -> argparse.ArgumentParser:
 
 def _show_probe(args: argparse.Namespace, out: Any) -> int:
     """``--show-probe``: the probe's decisions, in the engine's own process (exit 0; 2 when the
-    engine cannot be loaded; 1 when its process is lost in the probe)."""
+    engine cannot be loaded or offers nothing to check; 1 when its process is lost in the probe)."""
     from conformance.campaign import open_engine
-    from conformance.probe import format_probe
+    from conformance.probe import format_probe, nothing_to_check
 
     try:
         session = open_engine(args.engine, args.graph_timeout)
@@ -187,6 +187,10 @@ def _show_probe(args: argparse.Namespace, out: Any) -> int:
     print(f"vetgrad probe: engine {session.name}", file=out)
     print(format_probe(log), file=out)  # type: ignore[arg-type]
     print(f"{len(forms)} ops supported", file=out)
+    why = nothing_to_check([op.name for op in public_ops()], forms, None, log)
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
     return 0
 
 

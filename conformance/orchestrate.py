@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from conformance import interrupt
-from conformance.adapters import EngineLoadError
+from conformance.adapters import EngineLoadError, NothingCheckedError
 from conformance.generate import resolve_ops
 from conformance.isolation import ProbeError
 from conformance.progress import Progress
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
     ops = resolve_ops(args.ops.split(",")) if args.ops else None
     names = [op.name for op in ops] if ops else None
     graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
-    forms = _probe(args.engine, args.graph_timeout, memory_limit(args)) if args.workers > 1 else None
+    forms = _probe(args.engine, args.graph_timeout, memory_limit(args), names) if args.workers > 1 else None
     workers = args.workers if forms is not None else 1
     combined: Report | None = None
     executor = None
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
         executor = Cluster(args.cluster)
         if args.workers == 1:  # one share per cluster worker
             workers = executor.size
-            forms = _probe(args.engine, args.graph_timeout, memory_limit(args)) if workers > 1 else None
+            forms = _probe(args.engine, args.graph_timeout, memory_limit(args), names) if workers > 1 else None
     progress = Progress(graphs, workers, level=args.level)
     try:
         with progress:
@@ -63,6 +63,11 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
     if combined is None:
         raise interrupt.Interrupted()
     combined.findings = select_findings(combined.findings, args.max_findings)
+    from conformance.campaign import no_graph_checked
+
+    why = no_graph_checked(combined)
+    if why:
+        raise NothingCheckedError(why)
     return combined, devices
 
 
@@ -124,13 +129,18 @@ def memory_limit(args: argparse.Namespace) -> int | None:
     return None if args.memory_limit is None else int(args.memory_limit * 2**30)
 
 
-def _probe(engine: str, timeout: float, limit: int | None = None) -> dict[str, tuple[str, ...]] | None:
-    """The probe, once for all workers (None: it failed; one process then reports how)."""
-    from conformance.campaign import open_engine
+def _probe(engine: str, timeout: float, limit: int | None = None,
+           names: list[str] | None = None) -> dict[str, tuple[str, ...]] | None:
+    """The probe, once for all workers (None: it failed; one process then reports how);
+    NothingCheckedError when it leaves nothing of ``names`` (None: every op) to check."""
+    from conformance.campaign import check_something_offered, open_engine
 
     session = open_engine(engine, timeout, memory_limit=limit)
     try:
-        return session.forms()
+        forms = session.forms()
+        wanted = [op.name for op in resolve_ops(names)]
+        check_something_offered(session, forms, wanted, names)
+        return forms
     except ProbeError:
         return None
     finally:

@@ -4,8 +4,11 @@
 (``test_conformance[tanh]``) and per structural check (``test_conformance[graph]``: end-to-end
 accumulation; ``test_conformance[backward x2]``: a second backward()), each failing with its
 finding and a runnable reproducer, so ``--junitxml`` reports them like any test. Ops the engine
-does not offer are skipped with the reason. One campaign serves every test (it runs at the first
-of them). Without ``--vetgrad-engine`` the plugin adds nothing. Registered through the ``pytest11``
+does not offer (missing, or refused by its own ``raise``/``assert``) are skipped with the probe's
+reason; an op that is offered but crashes fails with its finding. An engine that leaves nothing
+to check (its ``Value(x)`` fails, it offers no op, an op of ``--vetgrad-ops`` is not offered, no
+random graph ran) is a usage error, once, never a pass. One campaign serves every test (it runs
+at the first of them; the probe runs at collection). Without ``--vetgrad-engine`` the plugin adds nothing. Registered through the ``pytest11``
 entry point of the ``conformance`` extra.
 """
 
@@ -17,6 +20,7 @@ import pytest
 
 STRUCTURAL = ("graph", "backward x2")
 _REPORT = pytest.StashKey[Any]()
+_PROBE = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,9 +55,34 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(f"--vetgrad-ops: {exc}") from None
     if config.getoption("--vetgrad-graphs") < 1:
         raise pytest.UsageError("--vetgrad-graphs must be at least 1")
+    why = _probe(config, spec, names, ops_text.split(",") if ops_text else None)
+    if why:
+        raise pytest.UsageError(f"--vetgrad-engine {spec}: {why}")
     for name in [*names, *STRUCTURAL]:
         items.append(ConformanceItem.from_parent(session, name=f"test_conformance[{name}]",
                                                  check=name, spec=spec))
+
+
+def _probe(config: pytest.Config, spec: str, names: list[str], ops: list[str] | None) -> str | None:
+    """The probe's decisions, kept for the skip reasons; why the engine leaves nothing to check
+    (None: it leaves something). An engine that cannot be loaded is left to the items."""
+    from conformance.adapters import EngineLoadError
+    from conformance.campaign import open_engine
+    from conformance.probe import nothing_to_check
+
+    try:
+        session = open_engine(spec)
+    except EngineLoadError:
+        return None
+    try:
+        forms, log = session.forms(), session.probe_log()
+    except Exception:  # the engine's process lost in the probe: the campaign reports it
+        return None
+    finally:
+        session.close()
+    config.stash[_PROBE] = log
+    why = nothing_to_check(names, forms, ops, log)
+    return why.replace("--ops ", "--vetgrad-ops ", 1) if why else None
 
 
 def _report(config: pytest.Config, spec: str) -> Any:
@@ -87,10 +116,20 @@ class ConformanceItem(pytest.Item):
 
     def runtest(self) -> None:
         report = _report(self.config, self.spec)
+        from conformance.adapters import NothingCheckedError
+        from conformance.campaign import no_graph_checked
+
+        if isinstance(report, NothingCheckedError) or (
+                not isinstance(report, Exception) and no_graph_checked(report)):
+            why = str(report) if isinstance(report, Exception) else no_graph_checked(report)
+            pytest.exit(f"--vetgrad-engine {self.spec}: {why}", returncode=pytest.ExitCode.USAGE_ERROR)
         if isinstance(report, Exception):
             raise ConformanceItemError(f"cannot load the engine: {report}")
         if self.check in report.unsupported and not report.unsupported[self.check]:
-            pytest.skip(f"the engine does not offer {self.check}")
+            whys = [d[4] for d in self.config.stash.get(_PROBE, []) if d[0] == self.check]
+            why = next((w for w in whys if w.startswith(("refused", "not offered"))),
+                       whys[0] if whys else None)
+            pytest.skip(f"the engine does not offer {self.check}{f' ({why})' if why else ''}")
         from conformance.levels import at_or_below
 
         level = self.config.getoption("--vetgrad-level")

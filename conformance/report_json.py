@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from conformance.report import Report
-from conformance.report_text import CHECKS, HELPERS, op_status
+from conformance.report_text import CHECKS, HELPERS, op_status, tested_forms
 
 SCHEMA_VERSION = 1  # conformance/report.schema.json; a new version only adds fields
 
@@ -82,6 +82,8 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "edge_sweep_graphs": {"graphs": report.sweep_graphs, "failed": report.sweep_failed,
                               "passed": report.sweep_graphs - report.sweep_failed,
                               "failed_by_level": dict(report.sweep_failed_at)},
+        "tested": {"ops": len(tested := tested_forms(report)),
+                   "forms": sum(len(v) for v in tested.values()), "forms_by_op": tested},
         "not_asked": {name: HELPERS.get(name, "a finding names it") for name in report.per_op
                       if name not in report.ops and name not in CHECKS},
         **({"interrupted": True} if report.interrupted else {}),

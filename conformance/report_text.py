@@ -58,6 +58,24 @@ def graph_counts(report: Report) -> str:
     return f"{random} + {report.sweep_graphs} edge-sweep graph{'s' if report.sweep_graphs != 1 else ''}"
 
 
+def tested_forms(report: Report) -> dict[str, list[str]]:
+    """The operand forms tested of each op tested (the op's forms less those not offered)."""
+    from conformance.probe import operand_forms
+    from engine.ops import OPS
+
+    return {name: [f for f in operand_forms(OPS[name]) if f not in report.unsupported.get(name, [])]
+            for name in report.ops if name in OPS}
+
+
+def tested_line(report: Report) -> str:
+    """``tested: 9 ops in 19 operand forms (of 26 ops asked)``."""
+    forms = tested_forms(report)
+    n, m = len(forms), sum(len(v) for v in forms.values())
+    asked = len(report.ops) + sum(1 for v in report.unsupported.values() if not v)
+    return (f"tested: {n} op{'s' if n != 1 else ''} in {m} operand form{'s' if m != 1 else ''} "
+            f"(of {asked} op{'s' if asked != 1 else ''} asked)")
+
+
 def kind_counts(report: Report) -> str:
     """Passed and failed per kind of graph, at the report's level."""
     line = (f"random graphs: {report.random_graphs - report.random_failed} passed, "
@@ -127,6 +145,7 @@ def format_report(report: Report, show: int) -> str:
     if report.kinds:
         kinds = ", ".join(f"{k}: {n}" for k, n in sorted(report.kinds.items(), key=lambda kv: -kv[1]))
         lines.append(f"failing graphs by first finding: {kinds}")
+    lines.append(tested_line(report))
     missing = [name for name, forms in report.unsupported.items() if not forms]
     if missing:
         lines.append(f"unsupported (not tested): {', '.join(missing)}")

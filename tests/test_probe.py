@@ -10,7 +10,7 @@ import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered 
 import pytest
 
 from conformance.adapters import Adapter, EngineLoadError, load_adapter
-from conformance.probe import decide, probe, refusal
+from conformance.probe import decide, probe
 from engine.ops import OPS
 
 ABS = "    def __abs__(self):\n"
@@ -71,25 +71,6 @@ def test_runtime_error_not_supported_is_unsupported_not_a_crash() -> None:
     report = run_campaign(cls, graphs=30, seed=3, max_nodes=8, shrink=False, isolate=False)
     assert "abs" in report.unsupported and "abs" not in report.ops
     assert not [f for f in report.findings if f.op == "abs"]
-
-
-@pytest.mark.parametrize("exc, refused", [
-    (TypeError("unsupported operand"), True),
-    (NotImplementedError(), True),
-    (RuntimeError("pow is not implemented for Value exponents"), True),
-    (RuntimeError("bad value"), False),
-    (ValueError("math domain error"), False),
-    (AttributeError("module 'mylib' has no attribute 'atan2'"), True),
-    (AttributeError("'NoneType' object has no attribute 'data'"), False),
-])
-def test_refusal_tells_operand_types_from_values(exc: Exception, refused: bool) -> None:
-    assert (refusal(exc, OPS["atan2"], "nn") is not None) is refused
-
-
-def test_ctypes_argument_error_is_a_refusal() -> None:
-    import ctypes
-
-    assert refusal(ctypes.ArgumentError("argument 1: wrong type"), OPS["add"], "nn")
 
 
 class _LibAdapter(Adapter):
