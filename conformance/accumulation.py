@@ -289,10 +289,10 @@ def _tier(hyp: Hypothesis) -> int:
     return 0 if not hyp.op else 1 + (hyp.op in BUILT)
 
 
-def _rank(hyp: Hypothesis, names: list[str]) -> tuple[int, int, int, int]:
+def _rank(hyp: Hypothesis, names: list[str]) -> tuple[int, int, int, str, int]:
     kind = ("unreversed", "revisit", "eq", "upstream", "swap").index(hyp.what)
     op = names.index(hyp.op) if hyp.op in names else len(names)
-    return _tier(hyp), kind, op, -hyp.pos  # (both operands' = before one's)
+    return _tier(hyp), kind, op, hyp.op, -hyp.pos  # (both operands' = before one's)
 
 
 def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str],

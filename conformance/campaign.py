@@ -187,6 +187,8 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     report.interrupted = interrupt.requested()
     report.elapsed = time.perf_counter() - start
     localised = accumulation.after_campaign(report, checker, forms, tested, device)
+    for f in localised:
+        monitor.found(f)
     report.findings = select_findings(report.findings, max(max_findings - len(localised), 0))
     if report.findings and not interrupt.requested():
         monitor.set_phase(f"confirming{' and shrinking' if shrink else ''} "
