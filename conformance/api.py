@@ -58,7 +58,8 @@ def check_engine(
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     report = run_campaign(engine, graphs=graphs, seed=seed, ops=ops, strict=strict,
-                          max_nodes=max_nodes, device=device, higher_order=higher_order)
+                          max_nodes=max_nodes, device=device, higher_order=higher_order,
+                          level=level)
     report.level = level
     why = no_graph_checked(report)
     if why:

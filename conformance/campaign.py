@@ -11,7 +11,7 @@ from conformance import accumulation, interrupt
 from conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
 from conformance.campaign_graphs import campaign_graph, edge_graphs
 from conformance.checker import Checker
-from conformance.confirm import HangBudget, confirm, shrink_finding
+from conformance.confirm import choose_findings, finish, shrink_finding
 from conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS, LocalEngine, hang_cap_reached
 from conformance.engine_spec import engine_spec
 from conformance.generate import resolve_ops
@@ -19,7 +19,7 @@ from conformance.graph import Const, Graph, Node
 from conformance.isolation import ChildEngine, ProbeError
 from conformance.probe import nothing_to_check
 from conformance.progress import Monitor
-from conformance.report import Finding, GraphResult, Report, select_findings
+from conformance.report import Finding, GraphResult, Report
 from conformance.reproducer import reproducer, spellings_of
 from conformance.torch_ref import load_torch
 from engine.ops import OPS
@@ -70,6 +70,7 @@ def run_campaign(
     monitor: Monitor | None = None,
     max_hangs: int = MAX_HANGS,
     memory_limit: int | None = None,
+    level: str | None = None,
 ) -> Report:
     """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
     device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
@@ -80,7 +81,10 @@ def run_campaign(
     campaign stops (``report.stopped`` says so; 0: never), since an engine that hangs on most
     graphs would otherwise cost a timeout per graph. ``memory_limit``: see :func:`open_engine`.
     ``monitor`` (e.g. conformance.progress.Progress) is told the counts after each batch, each
-    finding as it is found, and the phase (checking, confirming).
+    finding as it is found, and the phase (checking, confirming). ``level``: the level of the
+    ladder the report is judged at; only findings at it or below are confirmed and shrunk in
+    full (up to ``max_findings``), one example per cause above it cheaply (None: up to
+    ``max_findings`` of any level in full).
 
     With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
     operand form on every pair of its kink and edge values (``x ** 0`` at 0, ties, ±inf, nan),
@@ -103,7 +107,7 @@ def run_campaign(
                          max_nodes=max_nodes, device=device, strict=strict, shard=shard,
                          batch=batch, progress=progress, max_findings=max_findings, shrink=shrink,
                          higher_order=higher_order, edges=edges, blocks=blocks,
-                         monitor=monitor or _Silent(), max_hangs=max_hangs)
+                         monitor=monitor or _Silent(), max_hangs=max_hangs, level=level)
     finally:
         session.close()
 
@@ -135,7 +139,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
               graphs: int | None, seconds: float | None, seed: int, max_nodes: int, device: str,
               strict: bool, shard: tuple[int, int], batch: int, progress: Any, max_findings: int,
               shrink: bool, higher_order: int, edges: bool, blocks: tuple[int, int],
-              monitor: Monitor, max_hangs: int) -> Report:
+              monitor: Monitor, max_hangs: int, level: str | None = None) -> Report:
     tested = [name for name in wanted if name in forms]
     report = Report(session.name, seed, strict, [device], tested,
                     unsupported={name: [] for name in wanted if name not in forms})
@@ -189,23 +193,14 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     localised = accumulation.after_campaign(report, checker, forms, tested, device)
     for f in localised:
         monitor.found(f)
-    report.findings = select_findings(report.findings, max(max_findings - len(localised), 0))
+    report.findings = choose_findings(report.findings, max(max_findings - len(localised), 0), level)
     if report.findings and not interrupt.requested():
         monitor.set_phase(f"confirming{' and shrinking' if shrink else ''} "
                           f"{len(report.findings)} finding{'s' if len(report.findings) > 1 else ''}")
-    budget = HangBudget(session.timeout)
+    # confirmed in a fresh process, shrunk, each given a reproducer that was run (confirm.finish)
+    finish(report.findings, session, engine, device=device, strict=strict,
+           higher_order=higher_order, shrink=shrink, level=level)
     ref = getattr(session, "ref", None) or (engine if isinstance(engine, str) else session.name)
-    for f in report.findings:
-        if interrupt.requested():
-            break
-        try:
-            fresh = Checker(session.fresh(), device, strict, higher_order, session.timeout)
-            if confirm(f, fresh, budget) and shrink and len(f.graph.nodes) <= 1000:
-                shrink_finding(f, fresh, budget)  # a deep chain's failure is its depth: keep it whole
-        except interrupt.Interrupted:
-            break
-        if f.kind not in ("nondeterministic", "stateful"):
-            f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
     for f in localised:  # confirmed by the probes' own runs; its graph is already 2-4 nodes
         f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
     report.findings[:0] = localised

@@ -11,7 +11,7 @@ from conformance.adapters import EngineLoadError, NothingCheckedError
 from conformance.generate import resolve_ops
 from conformance.isolation import ProbeError
 from conformance.progress import Progress
-from conformance.report import Report, select_findings
+from conformance.report import Report
 
 
 def resolve_devices(choice: str) -> list[str]:
@@ -62,7 +62,9 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
             executor.close()
     if combined is None:
         raise interrupt.Interrupted()
-    combined.findings = select_findings(combined.findings, args.max_findings)
+    from conformance.confirm import choose_findings
+
+    combined.findings = choose_findings(combined.findings, args.max_findings, args.level)
     from conformance.campaign import no_graph_checked
 
     why = no_graph_checked(combined)
@@ -86,7 +88,8 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
                          shrink=not args.no_shrink, higher_order=args.higher_order,
                          edges=not args.no_edge_sweep and w == 0,
                          graph_timeout=args.graph_timeout, forms=forms,
-                         max_hangs=args.max_hangs, memory_limit=memory_limit(args)))
+                         max_hangs=args.max_hangs, memory_limit=memory_limit(args),
+                         level=args.level))
     if graphs is not None:
         jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
     if executor is not None:

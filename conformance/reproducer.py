@@ -1,13 +1,18 @@
 """A finding as a standalone script: it builds the graph in the engine and in torch, prints both
 (an engine that raises is shown raising, and torch still runs), marks the numbers that differ and
-exits 1 while any does."""
+exits 1 while any does. The script's check is also a function of the harness
+(:func:`script_marks`, on the engine's run in its process): the shrinker keeps only graphs whose
+script shows the finding (:func:`shows`), and the script itself is run once before it is reported
+(conformance.reproducer_run)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from conformance.adapters import Adapter
 from conformance.engine_ref import EngineRef, as_ref
+from conformance.engine_run import EngineRun
 from conformance.graph import Const, Graph, Node, expression
 from conformance.levels import TORCH
 from conformance.report import Finding
@@ -43,19 +48,74 @@ def same(a, b):
     return abs(a - b) <= max(4 * math.ulp(max(abs(a), abs(b))), 1e-12 * max(abs(a), abs(b)))
 
 
-def mark(what, engine, reference):
-    """Print each number of ``engine`` that differs from torch's; True when any does."""
-    differs = False
+def mark(what, engine, reference, say=print):
+    """Say each number of ``engine`` that differs from torch's (marked); the differences."""
+    found = []
     for i, (e, t) in enumerate(zip(engine, reference)):
         try:
             ok = same(e, 0.0 if t is None else t)
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            differs = True
-            print(f"  {what} of x{i}: engine {e!r}, torch {t!r}  <-- differs")
-    return differs
+            found.append(f"{what} of x{i}: engine {e!r}, torch {t!r}")
+            say(f"  {found[-1]}  <-- differs")
+    return found
 '''
+
+_CHECK = '''
+def check(say=print):
+    """Build the graph in torch and in the engine and compare them: the differences (each said)."""
+    found = []
+    ts = build_torch()
+    tv = [t.item() for t in ts]
+    say('values torch :', tv)
+    try:
+        xs = build_engine()
+        ev = [value(x) for x in xs]
+        say('values engine:', ev)
+        found += mark('value', ev, tv, say)
+    except Exception as exc:
+        xs = None
+        found.append(f'the engine raised while building: {exc!r}')
+        say('engine raised while building:', repr(exc))
+    for n in range(PASSES):  # backward() calls (a second one must add the same again)
+        tg = None
+        try:
+            ts[-1].backward(retain_graph=True)
+            tg = [None if t.grad is None else t.grad.item() for t in ts]
+            say('grads  torch :', tg)
+        except RuntimeError as exc:
+            say('torch backward raised:', exc)
+        if xs is None:
+            continue
+        try:
+            backward(xs[-1])
+            eg = [grad(x) for x in xs]
+            say('grads  engine:', eg)
+            if tg is None:
+                found.append('the engine backward() returned where torch raises')
+                say(f'  {found[-1]}  <-- differs')
+            else:
+                found += mark('grad', eg, tg, say)
+        except Exception as exc:
+            say('engine backward raised:', repr(exc))
+            if tg is not None:
+                found.append(f'the engine backward() raised {exc!r}')
+    return found
+
+
+differing = 0
+for run in range(RUNS):
+    found = check(print if run == 0 else (lambda *args: None))
+    if found and run > 0:
+        print(f'run {run + 1}: ' + '; '.join(found))
+    differing += bool(found)
+if RUNS > 1:
+    print(f'{differing} of {RUNS} runs differ from torch')
+print('the engine differs from torch' if differing else 'the engine agrees with torch')
+sys.exit(1 if differing else 0)
+'''
+
 
 # How an Adapter's reproducer gets vetgrad's op table (what ``A.apply`` takes): a file named
 # engine.py beside the script (a learner's own engine) would shadow ``import engine``. When it
@@ -103,18 +163,17 @@ def _engine_header(ref: EngineRef) -> list[str]:
                "sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)",
                "spec.loader.exec_module(module)",
                f"{name} = module.{attr}{'()' if ref.kind == 'adapter' else ''}"]
-    elif ref.source:
-        get = [f"# the engine's module {module!r} was made from source text in the harness (no import",
-               f"# finds it): save that source as {module}.py beside this script and import {attr} from it",
-               f"{name} = None"]
     elif module == "__main__" or "<" in attr:
         get = [f"# the engine's {attr} was defined where no import finds it ({module}): define or",
                f"# import it here{' and make one' if ref.kind == 'adapter' else ''}", f"{name} = None"]
-    elif ref.kind == "adapter":
-        get = [f"from {module} import {attr.split('.')[0]}", f"A = {attr}()"]
     else:
-        get = [f"from {module} import {attr.split('.')[0]} as V" if attr.count(".") == 0 else
-               f"from {module} import {attr.split('.')[0]}\nV = {attr}"]
+        get = [f"# the engine's module {module!r} was made from source text in the harness: save "
+               f"that source as {module}.py beside this script"] if ref.source else []
+        if ref.kind == "adapter":
+            get += [f"from {module} import {attr.split('.')[0]}", f"A = {attr}()"]
+        else:
+            get += [f"from {module} import {attr.split('.')[0]} as V" if attr.count(".") == 0 else
+                    f"from {module} import {attr.split('.')[0]}\nV = {attr}"]
     if ref.kind == "adapter":
         ops = [*_VETGRAD_OPS.strip("\n").splitlines(), "", ""]  # before the adapter imports Adapter
         reads = ["value, grad, backward = "
@@ -151,19 +210,41 @@ def spellings_of(engine: Any, graph: Graph) -> dict[tuple[str, str], str]:
     return {pair: s for pair, s in zip(pairs, chosen) if s is not None}
 
 
+RUNS = 20  # runs of the graph in one script, for a finding whose verdict changed between runs
+
+_SAYS = {
+    "nondeterministic": "the campaign saw this graph fail in some runs and not in others: this script "
+                        "builds and checks it {runs} times in one process and exits 1 if any run differs",
+    "stateful": "the campaign saw this graph fail only after other graphs ran in the same process: "
+                "this script builds and checks it {runs} times in one process (the first runs a "
+                "warm-up for the next) and exits 1 if any run differs",
+}
+
+
+def passes_of(finding: Finding) -> int:
+    """backward() calls the finding's reproducer makes (2: a second one must add the same again)."""
+    return 2 if finding.kind == "repeat-backward" else 1
+
+
+def runs_of(finding: Finding) -> int:
+    """Runs of the graph the finding's reproducer makes in one process."""
+    return RUNS if finding.kind in _SAYS else 1
+
+
 def reproducer(finding: Finding, engine: EngineRef | str,
-               spellings: dict[tuple[str, str], str] | None = None) -> str:
+               spellings: dict[tuple[str, str], str] | None = None, note: str = "") -> str:
     """A standalone script: builds the graph in the engine (a Value class by its operators or
     methods, as ``spellings`` says the engine takes each op and form; an Adapter by
     ``leaf``/``apply``) and in torch, prints both, marks each value or grad of the engine that
     differs from torch's, and exits 1 while any differs (or the engine raises where torch does
-    not), 0 otherwise. The sign of a zero counts where the finding's level is ``torch``.
+    not, or returns where torch raises), 0 otherwise. The sign of a zero counts where the
+    finding's level is ``torch``. A ``nondeterministic`` or ``stateful`` finding's script runs the
+    graph RUNS times and exits 1 if any run differs. ``note``: a comment line for its head.
     ``engine`` is ``module:attr`` of a Value class or an EngineRef."""
     ref = as_ref(engine)
     methods = {pair for pair, s in (spellings or {}).items() if s == "method"}
     graph = finding.graph
-    passes = 2 if finding.kind == "repeat-backward" else 1
-    last = len(graph.nodes) - 1
+    runs = runs_of(finding)
     xs = ", ".join(f"x{i}" for i in range(len(graph.nodes)))
     ts = ", ".join(f"t{i}" for i in range(len(graph.nodes)))
     names = {i: f"x{i}" for i in range(len(graph.nodes))}
@@ -175,9 +256,12 @@ def reproducer(finding: Finding, engine: EngineRef | str,
             torch_lines.append(f"    t{i} = T({node.value!r})")
         else:
             torch_lines.append(f"    t{i} = {_torch_expr(node, tnames)}; t{i}.retain_grad()")
+    says = _SAYS.get(finding.kind, "").format(runs=runs)
     lines = [
         f"# vetgrad conformance reproducer: {finding.kind} mismatch in {finding.op!r} at node {finding.node}",
-        f"# {finding.message}",
+        *(f"# {line}" for line in finding.message.splitlines() or [""]),
+        *([f"# {says}"] if says else []),
+        *([f"# {note}"] if note else []),
         "# exits 1 while the engine differs from torch (each differing number marked), 0 once it agrees",
         "import math",
         "import sys",
@@ -188,6 +272,8 @@ def reproducer(finding: Finding, engine: EngineRef | str,
         "inf, nan = float('inf'), float('nan')",
         f"SIGNED_ZEROS = {finding.level == TORCH}  # the sign of a zero is torch's convention: "
         f"it counts at level torch (this finding's: {finding.level})",
+        f"PASSES = {passes_of(finding)}  # backward() calls",
+        f"RUNS = {runs}  # builds and checks of the graph",
         "T = lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)",
         "",
         "",
@@ -202,36 +288,79 @@ def reproducer(finding: Finding, engine: EngineRef | str,
         "",
         *_COMPARE.splitlines(),
         "",
-        "",
-        "ts = build_torch()",
-        "tv = [t.item() for t in ts]",
-        "print('values torch :', tv)",
-        "try:",
-        "    xs = build_engine()",
-        "    ev = [value(x) for x in xs]",
-        "    print('values engine:', ev)",
-        "    differs = mark('value', ev, tv)",
-        "except Exception as exc:",
-        "    xs, differs = None, True",
-        "    print('engine raised while building:', repr(exc))",
-        f"for n in range({passes}):  # backward() calls (a second one must add the same again)",
-        "    tg = None",
-        "    try:",
-        f"        ts[{last}].backward(retain_graph=True)",
-        "        tg = [None if t.grad is None else t.grad.item() for t in ts]",
-        "        print('grads  torch :', tg)",
-        "    except RuntimeError as exc:",
-        "        print('torch backward raised:', exc)",
-        "    if xs is not None:",
-        "        try:",
-        f"            backward(xs[{last}])",
-        "            eg = [grad(x) for x in xs]",
-        "            print('grads  engine:', eg)",
-        "            differs = (tg is not None and mark('grad', eg, tg)) or differs",
-        "        except Exception as exc:",
-        "            print('engine backward raised:', repr(exc))",
-        "            differs = differs or tg is not None",
-        "print('the engine differs from torch' if differs else 'the engine agrees with torch')",
-        "sys.exit(1 if differs else 0)",
+        *_CHECK.splitlines(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _same(signed_zeros: bool) -> Any:
+    """The script's own ``same`` (exec'd from its text)."""
+    namespace: dict[str, Any] = {"math": math, "SIGNED_ZEROS": signed_zeros}
+    exec(_COMPARE, namespace)
+    return namespace["same"]
+
+
+_SAME = {signed: _same(signed) for signed in (False, True)}
+
+# What script_marks returns: (what, node, pass) with what one of "value", "grad", "raised" (the
+# engine raised building node), "backward raised", "returned" (backward returned where torch
+# raises); pass 0 for the build and the first backward(), 1 for a second.
+Mark = tuple[str, int, int]
+
+
+def script_marks(graph: Graph, run: EngineRun, ref: Any, level: str, passes: int = 1) -> list[Mark]:
+    """What the reproducer of a finding at ``level`` on ``graph`` marks as differing, computed
+    from the engine's ``run`` of the graph (conformance.engine_run) and torch's ``ref``
+    (conformance.torch_ref.run_graph) as the script computes it from its own runs."""
+    same = _SAME[level == TORCH]
+
+    def differs(e: Any, t: Any) -> bool:
+        try:
+            return not same(e, 0.0 if t is None else t)
+        except (TypeError, ValueError):
+            return True
+
+    if run.crash is not None:
+        return [("raised", run.crash[0], 0)]
+    root = len(graph.nodes) - 1
+    marks = [("value", i, 0) for i, (e, t) in enumerate(zip(run.values, ref.values)) if differs(e, t)]
+    for n in range(passes):
+        if n == 0:
+            grads, raised = run.grads, run.backward_error is not None
+        else:
+            grads = run.repeat_grads
+            raised = grads is None  # a second backward raised (or the first did: so would it)
+        torch = None if ref.grads is None else [(n + 1) * g for g in ref.grads]
+        if raised:
+            if torch is not None:
+                marks.append(("backward raised", root, n))
+        elif torch is None:
+            marks.append(("returned", root, n))
+        else:
+            marks += [("grad", i, n) for i, (e, t) in enumerate(zip(grads or [], torch)) if differs(e, t)]
+    return marks
+
+
+def shows(finding: Finding, marks: list[Mark], graph: Graph | None = None) -> bool:
+    """Whether a reproducer whose check marks ``marks`` shows ``finding`` (on ``graph``, by
+    default its own): the difference it names, not merely some difference. A wrong value of a
+    node: that node's value; a wrong local derivative: a gradient of one of its operands (so
+    ``x - x`` where two wrong derivatives cancel does not show it); a wrong end-to-end gradient:
+    that node's gradient; a second backward(): a difference after it; an exception: the engine
+    raising; a gradient where torch raises: that."""
+    graph = graph or finding.graph
+    kind, node = finding.kind, finding.node
+    if kind == "crash":
+        return any(what in ("raised", "backward raised") for what, _, _ in marks)
+    if kind == "raises":
+        return any(what == "returned" for what, _, _ in marks)
+    if kind == "end-to-end":
+        return ("grad", node, 0) in marks
+    if kind == "repeat-backward":
+        return any(n == 1 for _, _, n in marks)
+    if kind in ("local-value", "value"):
+        return ("value", node, 0) in marks
+    if kind in ("local-grad", "grad") and 0 <= node < len(graph.nodes):
+        operands = {a for a in graph.nodes[node].args if isinstance(a, int)}
+        return any(what == "grad" and i in operands and n == 0 for what, i, n in marks)
+    return bool(marks)

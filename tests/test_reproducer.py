@@ -76,12 +76,17 @@ def test_a_mutants_reproducer_exits_1_and_marks_the_grad_and_ours_exits_0(tmp_pa
     assert "<-- differs" not in good.stdout
 
 
-def test_a_module_made_from_source_is_said_in_a_comment_not_imported() -> None:
-    finding = conformance.check_graph(M.spec("tanh_grad_1_minus_t"), GRAPH)
+def test_a_module_made_from_source_is_imported_from_a_file_the_comment_asks_for(tmp_path: Path) -> None:
+    spec = M.spec("tanh_grad_1_minus_t")
+    finding = conformance.check_graph(spec, GRAPH)
     assert finding is not None
     text = finding.reproducer
-    assert "made from source text" in text and "from _vetgrad_engine" not in text
+    module = spec.partition(":")[0]
+    assert f"made from source text in the harness: save that source as {module}.py" in text
+    assert f"from {module} import Value as V" in text
     assert "x2 = x1 * 2\n" in text  # an int constant stays an int
+    (tmp_path / f"{module}.py").write_text(sys.modules[module].__vetgrad_source__)
+    assert run_script(text, tmp_path).returncode == 1
 
 
 def test_an_adapters_reproducer_builds_through_the_adapter(tmp_path: Path, monkeypatch) -> None:

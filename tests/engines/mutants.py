@@ -72,6 +72,10 @@ _CATALOG: dict[str, tuple[str, str, str]] = {
     "sub_other_grad_sign": (
         "other.grad += -out.grad\n", "other.grad += out.grad\n",
         "sub: d(a - b)/db = +1"),
+    "sub_grads_swapped": (
+        "self.grad += out.grad\n            other.grad += -out.grad\n",
+        "self.grad += -out.grad\n            other.grad += out.grad\n",
+        "sub: both derivatives' signs swapped (d/da = -1, d/db = +1): x - x hides it"),
     "div_other_grad_sign": (
         "other.grad += -out.grad * safe_div(", "other.grad += out.grad * safe_div(",
         "div: d(a / b)/db = +a / b**2 (sign lost)"),
