@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Const, Graph, Node, expression
-from conformance.levels import LEVELS, MATH
+from conformance.levels import MATH
 from conformance.report import Finding, Report
 from conformance.torch_ref import LocalCase, run_local
 from engine.ops import OPS, public_ops
@@ -422,21 +422,14 @@ def needed(report: Report) -> bool:
 
 def attach(report: Report, localised: list[Finding]) -> None:
     """Make the localised findings the root cause in ``report``: the end-to-end contribution
-    graphs become their consequences ("and N graphs where ..."): one example of them stays among
-    the findings (after the localised ones), and the diagnoses count them under the first
-    localised cause."""
+    graphs become their consequences: the diagnoses count them under the first localised cause
+    ("[math] tanh's backward sets ... (tanh: 494 graphs)"), and one example of them stays among
+    the findings, its cause saying whose consequence it is. (The message names no count: each
+    worker of a campaign localises the same, and merging keeps one of equal findings.)"""
     if not localised:
         return
     generic = [f for f in report.findings if f.kind == "end-to-end" and f.cause.startswith(GENERIC)]
-    per_level = {level: 0 for level in LEVELS}
-    for (level, cause), by_op in report.causes.items():
-        if cause.startswith(GENERIC):
-            per_level[level] += sum(by_op.values())
-    counts = [f"{n} at {level}" for level, n in per_level.items() if n]
     first = localised[0]
-    if counts:
-        first.message += (f"; and graphs where a contribution was lost, doubled or sent to the "
-                          f"wrong node, its consequences: {', '.join(counts)}")
     for key in [k for k in report.causes if k[1].startswith(GENERIC)]:
         level = key[0]
         by_op = report.causes.pop(key)

@@ -130,7 +130,8 @@ def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
     first = data["findings"][0]
     assert (first["kind"], first["op"], first["level"]) == ("accumulation", "tanh", "math")
     assert "(= where += belongs)" in first["cause"] and len(first["graph"]["nodes"]) == 3
-    assert "its consequences" in first["message"]
+    math = data["levels"]["math"]  # the diagnoses: the end-to-end graphs counted under the cause
+    assert math["causes"][0]["cause"] == first["cause"] and "graph" not in math["failing_ops"]
     script = tmp_path / "repro.py"
     script.write_text(first["reproducer"])
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
@@ -138,3 +139,18 @@ def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
     generic = [f for f in data["findings"] if f["cause"] == A.GENERIC]
     assert generic == []  # the one kept says whose consequence it is
 
+
+
+def test_workers_merge_one_probe_finding() -> None:
+    """Each worker of a campaign localises the same bug: the merged report says it once."""
+    from conformance.report import Finding, Report
+
+    def report() -> Report:
+        r = Report("e", 0, False, ["cpu"], ["tanh"])
+        r.findings = [Finding(A.KIND, "tanh", 0, "y = x.tanh() * x ...", MUL_TANH, "cpu", cause="c"),
+                      Finding("end-to-end", "graph", 1, "d(root)/d(node 1) ...", MUL_TANH, "cpu", index=7)]
+        return r
+
+    merged = report()
+    merged.merge(report())
+    assert [f.kind for f in merged.findings] == [A.KIND, "end-to-end", "end-to-end"]
