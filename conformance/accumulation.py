@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import Const, Graph, Node, expression
@@ -284,22 +284,26 @@ def _explains(hyp: Hypothesis, graph: Graph, partials: Sequence[Sequence[float]]
                for rev in (False, True) for refl in (False, True))
 
 
-def _tier(hyp: Hypothesis) -> int:
-    """Order bugs first, then ops' own bugs, then ops an engine may build from others."""
-    return 0 if not hyp.op else 1 + (hyp.op in BUILT)
+def _tier(hyp: Hypothesis, built: Collection[str] = BUILT) -> int:
+    """Order bugs first, then ops' own bugs, then ops the engine builds from others."""
+    return 0 if not hyp.op else 1 + (hyp.op in built)
 
 
-def _rank(hyp: Hypothesis, names: list[str]) -> tuple[int, int, int, str, int]:
+def _rank(hyp: Hypothesis, names: list[str], built: Collection[str]) -> tuple[int, int, int, str, int]:
     kind = ("unreversed", "revisit", "eq", "upstream", "swap").index(hyp.what)
     op = names.index(hyp.op) if hyp.op in names else len(names)
-    return _tier(hyp), kind, op, hyp.op, -hyp.pos  # (both operands' = before one's)
+    return _tier(hyp, built), kind, op, hyp.op, -hyp.pos  # (both operands' = before one's)
 
 
 def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str],
-             device: str = "cpu") -> tuple[list[Finding], str]:
+             device: str = "cpu", composition: dict[str, tuple[str, ...]] | None = None,
+             ) -> tuple[list[Finding], str]:
     """The accumulation bugs the probes show, as findings at ``math`` (root cause first), and a
     note ("" when none): numbers that vary between runs of one probe. ``checker``: a
-    conformance.checker.Checker whose engine runs the probes (in its process)."""
+    conformance.checker.Checker whose engine runs the probes (in its process). ``composition``:
+    op -> the ops the engine builds it from (conformance.composition; None: not known, then
+    sub, neg and div are taken as built)."""
+    built: Collection[str] = BUILT if composition is None else composition
     names = wanted(forms, ops)
     found = probes(forms, names)
     if not found:
@@ -326,13 +330,13 @@ def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str]
         chosen: list[tuple[Hypothesis, list[_Run]]] = []
         left = failing
         candidates = sorted({h for r in failing for h in _hypotheses(graphs[r.probe])},
-                            key=lambda h: _rank(h, names))
+                            key=lambda h: _rank(h, names, built))
         while left:
             best: tuple[Hypothesis, list[_Run]] | None = None
             for hyp in candidates:
                 explained = [r for r in left if _explains(hyp, graphs[r.probe], partials[r.probe], r.grads)]  # type: ignore[arg-type]
                 if not explained or (best is not None and (
-                        _tier(best[0]) < _tier(hyp) or len(explained) <= len(best[1]))):
+                        _tier(best[0], built) < _tier(hyp, built) or len(explained) <= len(best[1]))):
                     continue
                 if any(not _explains(hyp, graphs[r.probe], partials[r.probe], r.grads)  # type: ignore[arg-type]
                        for r in passing if hyp.op in graphs[r.probe].ops() or not hyp.op):
@@ -344,7 +348,7 @@ def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str]
             left = [r for r in left if r not in best[1]]
             if best[0].what in ("unreversed", "revisit"):
                 left = []  # an order bug confounds every other probe
-        findings = _findings(chosen, left, found, refs, forms, device)
+        findings = _findings(chosen, left, found, refs, forms, device, built)
     if findings and note:
         findings[0].message += f" (numbers vary between runs of the same graph: {note})"
     return findings, note
@@ -359,17 +363,20 @@ def _varies(runs: list[_Run], n: int) -> bool:
 
 
 def _findings(chosen: list[tuple[Hypothesis, list[_Run]]], left: list[_Run], found: list[Probe],
-              refs: list[Any], forms: dict[str, tuple[str, ...]], device: str) -> list[Finding]:
+              refs: list[Any], forms: dict[str, tuple[str, ...]], device: str,
+              built: Collection[str]) -> list[Finding]:
     out: list[Finding] = []
     by_what: dict[str, Finding] = {}
     for hyp, explained in chosen:
         # the smallest probe that shows it; an order bug by a chain of two ops where one shows it
         run = min(explained, key=lambda r: (hyp.what == "unreversed" and found[r.probe].op != "chain",
                                             len(found[r.probe].graph.nodes), r.probe))
-        if hyp.op in BUILT and hyp.what in by_what:
+        if hyp.op in built and hyp.what in by_what:
             first = by_what[hyp.what]
-            first.message += (f"; {hyp.op} shows the same (the engine may build it from "
-                              f"{first.op})")
+            parts = built.get(hyp.op, ()) if isinstance(built, dict) else ()
+            first.message += (f"; {hyp.op} shows the same (the engine builds it from {first.op})"
+                              if first.op in parts else
+                              f"; {hyp.op} shows the same (the engine may build it from {first.op})")
             continue
         finding = _finding(hyp.cause(forms), hyp.op or "graph", found[run.probe], run, refs, device)
         by_what.setdefault(hyp.what, finding)
@@ -455,7 +462,7 @@ def after_campaign(report: Report, checker: Any, forms: dict[str, tuple[str, ...
     if not needed(report) or interrupt.requested():
         return []
     try:
-        localised, _ = localise(checker, forms, ops, device)
+        localised, _ = localise(checker, forms, ops, device, getattr(report, "composition", None) or None)
     except (EngineFailureError, interrupt.Interrupted):
         return []
     attach(report, localised)
