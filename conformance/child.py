@@ -147,12 +147,16 @@ class Server:
             except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                 if isinstance(exc, SystemExit):
                     raise
+                said = R.said_text(exc)
                 send(self.fd_out, ("fatal", f"the engine raised {type(exc).__name__}"
-                                            f"{': ' + str(exc) if str(exc) else ''}"))
+                                            f"{': ' + said if said else ''}"))
                 os._exit(3)
             except Exception as exc:
-                answer = ("error", f"{type(exc).__name__}: {exc}")
-            send(self.fd_out, answer)
+                answer = ("error", R.error_text(exc))
+            try:
+                send(self.fd_out, answer)
+            except Exception as exc:  # (nothing written: pickling comes first)
+                send(self.fd_out, ("error", f"the answer could not be sent: {R.error_text(exc)}"))
 
     def answer(self, kind: str, request: tuple, R: Any) -> tuple:
         if kind == "load":
@@ -165,7 +169,10 @@ class Server:
                            _installed(set(sys.modules) - before), adapter_ref(self.adapter)))
         if kind == "probe":
             self.graph = -1
-            apply = self.adapter.apply
+            adapter = self.adapter
+            apply = adapter.apply
+            names = ("leaf", "value", "backward")
+            calls = {name: getattr(adapter, name) for name in names}
 
             def marking(op: Any, args: Any, params: Any) -> Any:
                 self.mark(list(R.OPS).index(op.name), R.PROBE)
@@ -208,20 +215,36 @@ class Server:
         return ("error", f"unknown request {kind!r}")
 
     def run(self, graphs: list, R: Any) -> None:
-        """Each graph in turn, one answer per graph as it is done."""
+        """Each graph in turn, one answer per graph as it is done. Whatever escapes the graph's
+        run or its answer (an exception the engine's C code left set that surfaced in the
+        harness's own steps, an object that cannot say itself) is a crash verdict on the graph,
+        where it was (the mark), never a broken protocol."""
         self.runs, self.derivs = [], {}
         for k, graph in enumerate(graphs):
             self.graph = k
             alone: list[Any] = []
             mark = functools.partial(MARK.pack_into, self.marks, 0, k)  # self.mark without a frame
-            run = R.run_engine(self.adapter, graph, alone, mark)
+            try:
+                run = R.run_engine(self.adapter, graph, alone, mark)
+                message = _graph_message(run, alone, self.capture.take())
+            except Exception as exc:
+                run = self._escaped(exc, graph, R)
+                message = _graph_message(run, [], self.capture.take())
             self.runs.append(run)
-            grads = None if run.grads is None else [float(g) for g in run.grads]
-            send(self.fd_out, ("graph", [float(v) for v in run.values], run.crash,
-                               run.backward_error, grads, run.repeat_error, run.repeat_node,
-                               [_plain(a.result) for a in alone],  # (in alone_cases' order)
-                               self.capture.take(),
-                               None if run.repeat_grads is None else [float(g) for g in run.repeat_grads]))
+            try:
+                send(self.fd_out, message)
+            except Exception as exc:  # (nothing written: pickling comes first)
+                run = self._escaped(exc, graph, R)
+                send(self.fd_out, _graph_message(run, [], ""))
+
+    def _escaped(self, exc: BaseException, graph: Any, R: Any) -> Any:
+        """The crash verdict on ``graph`` of an exception out of its run, where the mark says."""
+        _, node, phase = MARK.unpack_from(self.marks, 0)
+        node = min(max(node, 0), len(graph.nodes) - 1)
+        text = R.crash_text(exc, graph, node, phase)
+        if not text.startswith(R.LOST):
+            text = f"{R.LOST}the engine raised {text} {R.where(graph, node, phase)}"
+        return R.EngineRun([], [], (node, text))
 
 
 def limit_memory(limit: int) -> int:
@@ -254,6 +277,15 @@ def _installed(names: set[str]) -> list[str]:
         if "site-packages" in path or "dist-packages" in path:
             out.append(name)
     return out
+
+
+def _graph_message(run: Any, alone: list, output: str) -> tuple:
+    """The answer for one graph (see the module's docstring), builtins only."""
+    crash = None if run.crash is None else (int(run.crash[0]), str(run.crash[1]))
+    return ("graph", [float(v) for v in run.values], crash, run.backward_error,
+            None if run.grads is None else [float(g) for g in run.grads], run.repeat_error,
+            int(run.repeat_node), [_plain(a.result) for a in alone],  # (in alone_cases' order)
+            output, None if run.repeat_grads is None else [float(g) for g in run.repeat_grads])
 
 
 def _plain(result: Any) -> tuple:

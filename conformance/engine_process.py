@@ -116,12 +116,31 @@ class EngineProcess:
         return mine
 
     def _zask(self, request: tuple, fds: Sequence[int] = ()) -> Any:
+        """The starter's answer to ``request``; EngineLoadError when the starter is gone (an
+        engine can kill its parent): it is replaced at the next request."""
         sock = self._zygote()
-        socket.send_fds(sock, [pickle.dumps(request)], list(fds))
-        data = sock.recv(1 << 16)
-        if not data:
-            raise EngineLoadError("the harness's engine-process starter died")
-        return _NoGlobals(io.BytesIO(data)).load()[1]
+        try:
+            socket.send_fds(sock, [pickle.dumps(request)], list(fds))
+            data = sock.recv(1 << 16)
+            if not data:
+                raise EOFError
+            return _NoGlobals(io.BytesIO(data)).load()[1]
+        except (OSError, EOFError, pickle.UnpicklingError, IndexError, TypeError) as exc:
+            self._drop_zygote()
+            raise EngineLoadError(f"the harness's engine-process starter died "
+                                  f"({type(exc).__name__})") from None
+
+    def _drop_zygote(self) -> None:
+        """Forget a starter that stopped answering (killed and reaped; the next request starts
+        another)."""
+        if self._zproc is not None:
+            with contextlib.suppress(OSError):
+                self._zsock.close()
+            with contextlib.suppress(OSError):
+                self._zproc.kill()
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                self._zproc.wait(timeout=2.0)
+            self._zproc = None
 
     def start(self) -> None:
         """Start a fresh process and load the engine in it (EngineLoadError if it cannot)."""
@@ -139,7 +158,10 @@ class EngineProcess:
                 fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         out = os.open(self._out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
+            try:
+                self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
+            except EngineLoadError:  # the starter died (killed by the last engine?): a fresh one
+                self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
         finally:
             for fd in (to_child, from_child, out):
                 os.close(fd)
@@ -182,13 +204,15 @@ class EngineProcess:
                 os.killpg(self.pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
-            self._zask(("wait", self.pid, 5.0))
+            with contextlib.suppress(EngineLoadError):  # (a starter that died took it along)
+                self._zask(("wait", self.pid, 5.0))
         self._status = None
 
     def close(self) -> None:
         self.close_process()
         if self._zproc is not None:
-            self._zsock.close()
+            with contextlib.suppress(OSError):
+                self._zsock.close()
             try:
                 self._zproc.wait(timeout=2.0)
             except subprocess.TimeoutExpired:
@@ -263,7 +287,10 @@ class EngineProcess:
 
     def _death(self) -> str:
         """How the process ended (it closed its pipe: it is dying, or wait a little)."""
-        status = self._zask(("wait", self.pid, 2.0))
+        try:
+            status = self._zask(("wait", self.pid, 2.0))
+        except EngineLoadError:
+            return "the engine's process was lost with the harness's process starter (killed it?)"
         if status is None:
             return "the engine closed the harness's pipe"
         self._status = status
@@ -272,11 +299,12 @@ class EngineProcess:
         return f"the engine exited with status {status}"
 
     def _where_now(self) -> tuple[int, int, int]:
+        """(graph, node, phase) the engine's process last marked; (-2, -1, -1) when unknown."""
         try:
             with open(self._mark_path, "rb") as fh:
                 return MARK.unpack(fh.read(MARK.size))
-        except (OSError, struct.error):
-            return (0, 0, 0)
+        except (OSError, AttributeError, struct.error):
+            return (-2, -1, -1)
 
     def output(self, limit: int = 240) -> str:
         """The head of what the current (or last) process printed."""

@@ -7,6 +7,7 @@ deadline."""
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
@@ -35,11 +36,69 @@ MEMORY_LIMIT = 0
 def error_text(exc: BaseException) -> str:
     """How an exception of the engine reads in a finding; a MemoryError under the harness's cap
     names the cap (an engine that leaks, or a runaway op, stops there instead of at the OOM
-    killer)."""
+    killer); a SystemError that says the engine's C code broke the interpreter's rules says so,
+    with the exception it left set. Total: an exception whose ``str()`` raises reads as such."""
+    said = said_text(exc)
     if isinstance(exc, MemoryError) and MEMORY_LIMIT:
-        return (f"{type(exc).__name__}{f': {exc}' if str(exc) else ''} (the engine's process may "
+        return (f"{type(exc).__name__}{f': {said}' if said else ''} (the engine's process may "
                 f"hold {MEMORY_LIMIT / 2**30:.3g} GiB of data: --memory-limit)")
-    return f"{type(exc).__name__}: {exc}"
+    broken = broken_rules(exc)
+    if broken is not None:
+        return f"{broken} ({RULES})"
+    return f"{type(exc).__name__}: {said}"
+
+
+def said_text(exc: BaseException) -> str:
+    """``str(exc)``, or what stands for it when the engine's exception cannot say itself."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"<str() of this {type(exc).__name__} raised {type(inner).__name__}>"
+
+
+RULES = "the engine broke the interpreter's rules"
+# What the interpreter says when C code breaks its rules (a result and an exception at once, or
+# neither): the engine's C extension, never its Python code nor the harness.
+_RULE_TEXTS = ("returned a result with an exception set", "returned NULL without setting an exception",
+               "error return without exception set")
+_CHECKED = functools.partial(int)  # a call the interpreter always checks (never specialised away)
+
+
+def broken_rules(exc: BaseException) -> str | None:
+    """``SystemError: <built-in function pow> returned a result with an exception set (ValueError:
+    math domain error was left set)`` for a SystemError that says C code broke the interpreter's
+    rules; None for any other exception."""
+    if not isinstance(exc, SystemError):
+        return None
+    text = said_text(exc)
+    if not any(t in text for t in _RULE_TEXTS):
+        return None
+    cause = exc.__cause__
+    left = f" ({type(cause).__name__}: {said_text(cause)} was left set)" if cause is not None else ""
+    return f"SystemError: {text}{left}"
+
+
+def surface() -> None:
+    """Raise here (as SystemError, with it as the cause) an exception the engine's C code left set
+    while returning a result: the interpreter checks only some calls, so such an exception
+    otherwise surfaces later, in whatever the harness calls next, blaming the wrong step."""
+    try:
+        _CHECKED()
+    except SystemError as exc:  # (it names the check's own call: say whose the exception is)
+        raise SystemError("the engine's C code returned a result with an exception set (seen "
+                          "after its call returned)") from exc.__cause__
+
+
+def where(graph: Graph, node: int, phase: int) -> str:
+    """Where a graph's run was, for a verdict: ``in tanh (node 1, forward)``, ``in backward()``.
+    Total: a node or phase out of range (a stale or torn mark) is clamped or named as unknown."""
+    phase_name = PHASES[phase] if 0 <= phase < len(PHASES) else "an unknown step"
+    if phase_name == "backward()":
+        return "in backward()"
+    if not graph.nodes:
+        return f"in {phase_name}"
+    node = min(max(node, 0), graph.root)
+    return f"in {graph.nodes[node].op} (node {node}, {phase_name})"
 
 
 @dataclass
@@ -83,17 +142,28 @@ def build(adapter: Adapter, graph: Graph, mark: Mark | None = None) -> EngineRun
                 args = [a.value if isinstance(a, Const) else handles[a] for a in node.args]
                 h = adapter.apply(OPS[node.op], args, node.params)
             v = adapter.value(h)
+            surface()
         except Exception as exc:
-            return EngineRun(values, handles, (i, error_text(exc)))
+            return EngineRun(values, handles, (i, crash_text(exc, graph, i, FORWARD)))
         handles.append(h)
         values.append(v)
     return EngineRun(values, handles)
+
+
+def crash_text(exc: BaseException, graph: Graph, node: int, phase: int) -> str:
+    """The crash text of an exception at ``node``: :func:`error_text`, or for a broken rule the
+    whole verdict (engine_run.LOST), naming the op."""
+    broken = broken_rules(exc)
+    if broken is None:
+        return error_text(exc)
+    return f"{LOST}{RULES} {where(graph, node, phase)}: {broken}"
 
 
 def backward_twice(adapter: Adapter, run: EngineRun) -> None:
     try:
         adapter.backward(run.handles[-1])
         run.grads = [adapter.grad(h) for h in run.handles]
+        surface()
     except Exception as exc:
         run.backward_error = error_text(exc)
         return
@@ -102,6 +172,7 @@ def backward_twice(adapter: Adapter, run: EngineRun) -> None:
     try:
         adapter.backward(run.handles[-1])
         again = [adapter.grad(h) for h in run.handles]
+        surface()
     except Exception as exc:
         run.repeat_error = f"a second backward raised {error_text(exc)}"
         return
@@ -133,8 +204,10 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
         leaves = args
     out = adapter.apply(OPS[node.op], args, node.params)
     value = adapter.value(out)
+    surface()
     try:
         adapter.backward(out)
+        surface()
     except Exception as exc:
         return value, None, error_text(exc)
     grad, form = adapter.grad, node.form
@@ -185,6 +258,7 @@ def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
                 mark(i, ALONE)
             try:
                 mine = op_alone(adapter, node, xs, aliased=form == ALIASED)
+                surface()  # (its grads read)
             except Exception as exc:
                 mine = (math.nan, None, CRASH + error_text(exc))
             alone.append(OpAlone(i, node, form, xs, mine))
@@ -212,6 +286,7 @@ def derivatives(adapter: Adapter, run: EngineRun, leaf: int, max_order: int,
                 out.append(None)
                 break
             out.append(adapter.value(g))
+            surface()
         except Exception as exc:
             out.append(error_text(exc))
             break
@@ -233,7 +308,9 @@ def derivative_at(adapter: Adapter, graph: Graph, leaf: int, x: float, order: in
             (g,) = adapter.grad_of(g, [at], create_graph=True)
             if g is None:
                 return 0.0
-        return adapter.value(g)
+        value = adapter.value(g)
+        surface()
+        return value
     except Exception:
         return math.nan
 

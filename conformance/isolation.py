@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from conformance.adapters import NodeInfo
+from conformance.adapters import EngineLoadError, NodeInfo
 from conformance.engine_process import EngineProcess, _LostError
 from conformance.engine_run import (
     GRAPH_TIMEOUT,
     LOST,
     PHASES,
     PROBE,
+    RULES,
     EngineFailureError,
     EngineRun,
     GraphRun,
     OpAlone,
     alone_cases,
     hang_cap_reached,
+    where,
 )
 from conformance.engine_spec import EngineSpec
 from conformance.graph import Graph
@@ -39,6 +41,7 @@ class ChildEngine(EngineProcess):
         self._where: list[tuple[int, int]] = []  # batch position -> (generation, index there)
         self._graphs: list[Graph] = []
         self._sent: _LostError | None = None  # how the last submit() failed, if it did
+        self._no_restart = ""  # why a fresh process could not take over (cleared when one does)
         self.hangs, self.max_hangs = 0, 0  # graphs that ran out of time; 0: no cap
 
     def forms(self) -> dict[str, tuple[str, ...]]:
@@ -55,32 +58,38 @@ class ChildEngine(EngineProcess):
     def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
         """The spelling (``operator``, ``method``) the engine's process applies each ``(op, form)``
         with (None: the adapter has one way only, ``apply``)."""
-        self._ensure()
         try:
+            self._ensure()
             return list(self._ask(("spellings", pairs), "reading the spellings"))
         except _LostError as exc:
             self._lost(exc)
-            return [None] * len(pairs)
+        except (EngineFailureError, EngineLoadError):
+            pass
+        return [None] * len(pairs)
 
     def probe_log(self) -> list[tuple[str, ...]]:
         """The last probe's decisions (op, form, spelling, decision, why), from the engine's process."""
-        self._ensure()
         try:
+            self._ensure()
             return [tuple(d) for d in self._ask(("probe_log",), "reading the probe's decisions")]
         except _LostError as exc:
             self._lost(exc)
-            return []
+        except (EngineFailureError, EngineLoadError):
+            pass
+        return []
 
     def precision(self) -> tuple[str, float]:
         """What the engine stores numbers in, seen in its own process (float64 if the process is
         lost while looking: the graphs will then say what went wrong)."""
-        self._ensure()
         try:
+            self._ensure()
             name, eps = self._ask(("precision",), "while reading its number type")
+            return str(name), float(eps)
         except _LostError as exc:
             self._lost(exc)  # closes the lost process; a fresh one runs the graphs
-            return "float64", 2.0**-52
-        return str(name), float(eps)
+        except (EngineFailureError, EngineLoadError, TypeError, ValueError):
+            pass  # (the graphs will say what is wrong)
+        return "float64", 2.0**-52
 
     def run(self, graphs: Sequence[Graph]) -> list[GraphRun]:
         """Each graph in the engine, in order; a lost process is a verdict on the graph it was
@@ -96,10 +105,17 @@ class ChildEngine(EngineProcess):
 
     def _resend(self, graphs: list[Graph]) -> _LostError | None:
         """Ask the engine's process (a fresh one if it was lost) to run ``graphs``; how it was
-        lost if it died while idle (the first of them is then blamed)."""
+        lost if it died while idle (the first of them is then blamed). When no fresh process
+        can load the engine, ``_no_restart`` says why (:meth:`collect` gives each graph that
+        verdict)."""
         if not graphs:
             return None
-        self._ensure()
+        try:
+            self._ensure()
+        except EngineLoadError as exc:
+            self._no_restart = str(exc)
+            return _LostError(self._no_restart)
+        self._no_restart = ""
         try:
             self._send(("run", graphs))
         except _LostError as exc:
@@ -109,54 +125,68 @@ class ChildEngine(EngineProcess):
     def collect(self) -> list[GraphRun]:
         """The answers to the last :meth:`submit`, one per graph, in order."""
         out: list[GraphRun] = []
-        todo, lost = list(self._graphs), self._sent
+        todo, lost, running = list(self._graphs), self._sent, 0
         while todo:
+            if self._no_restart:  # no fresh process loads the engine: a verdict on each graph
+                out.extend(self._not_run(graph) for graph in todo)
+                break
             if lost is None:
                 for k, graph in enumerate(todo):
                     try:
-                        message = self._receive("")
-                        if message[0] != "graph" or len(message) != 10:
-                            raise _LostError("the engine's process broke the protocol")
+                        out.append(_graph_run(graph, self._receive("")))
                     except _LostError as exc:
-                        todo, lost = todo[k:], exc
+                        todo, lost, running = todo[k:], exc, k
                         break
                     self._where.append((self.generation, k))
-                    out.append(_graph_run(graph, message))
                 else:
                     break
             # the process was lost running todo[0]: a verdict on it, and a fresh one for the rest
-            out.append(self._lost_graph(todo[0], lost))
+            out.append(self._lost_graph(todo[0], lost, running))
             todo = todo[1:] if not hang_cap_reached(self) else []
-            lost = self._resend(todo)
+            lost, running = self._resend(todo), 0
         return out
 
-    def _lost_graph(self, graph: Graph, exc: _LostError) -> GraphRun:
-        _, node, phase = self._where_now()
-        node = min(max(node, 0), graph.root)
-        op = "graph" if PHASES[phase] == "backward()" else graph.nodes[node].op
-        where = f"in {op} (node {node}, {PHASES[phase]})" if op != "graph" else "in backward()"
+    def _lost_graph(self, graph: Graph, exc: _LostError, running: int = 0) -> GraphRun:
+        """The verdict on ``graph``, the ``running``-th of the process's last run request, whose
+        process was lost (where it was: the mark, when the mark is this graph's)."""
+        marked, node, phase = self._where_now()
+        if marked == running:
+            node = min(max(node, 0), graph.root)
+            at = where(graph, node, phase)
+        else:  # lost before its first step (a stale mark: another graph's, or the probe's)
+            node, phase, at = graph.root, -1, "before the graph's first step"
+        backward = 0 <= phase < len(PHASES) and PHASES[phase] == "backward()"
         text = str(exc).rstrip()
         if text.startswith("no answer"):
             self.hangs += 1
-            text += f" {where}: an op or a backward() that never ends? (--graph-timeout)"
+            text += f" {at}: an op or a backward() that never ends? (--graph-timeout)"
         else:
-            text += f" {where}"
+            text += f" {at}"
         message = self._lost(_LostError(text))
         self._where.append((-1, -1))
-        run = EngineRun([], [], (node, LOST + message), crash_op="graph" if op == "graph" else None)
+        run = EngineRun([], [], (node, LOST + message),
+                        crash_op="graph" if backward or phase == -1 else None)
         return GraphRun(run, [], True)
+
+    def _not_run(self, graph: Graph) -> GraphRun:
+        """The verdict on a graph no process could run: the engine's process was lost, and a
+        fresh one could not load the engine."""
+        self._where.append((-1, -1))
+        text = (f"the engine's process was lost and a fresh one could not load the engine again "
+                f"({self._no_restart})")
+        return GraphRun(EngineRun([], [], (graph.root, LOST + text), crash_op="graph"), [], False)
 
     def _locate(self, k: int) -> int:
         """Index of batch graph ``k`` in the current process's last run (run again there if
         the process that ran it was lost)."""
-        generation, index = self._where[k]
+        generation, index = self._where[k] if 0 <= k < len(self._where) else (-1, -1)
         if generation != self.generation or self.proc is None:
+            if not 0 <= k < len(self._graphs):
+                raise _LostError(f"(the harness asked for graph {k} of a batch of {len(self._graphs)})")
             self._ensure()
             self._send(("run", [self._graphs[k]]))
-            message = self._receive("")
-            if message[0] != "graph":
-                raise _LostError("the engine's process broke the protocol")
-            self._where = [(-1, -1)] * len(self._where)
+            _graph_run(self._graphs[k], self._receive(""))  # (checks the answer)
+            self._where = [(-1, -1)] * max(len(self._where), len(self._graphs))
             self._where[k] = (self.generation, 0)
             index = 0
         return index
@@ -166,6 +196,9 @@ class ChildEngine(EngineProcess):
             return build()
         except _LostError as exc:
             raise EngineFailureError(self._lost(_LostError(f"{exc} {doing}".rstrip()))) from None
+        except EngineLoadError as exc:  # a fresh process could not load the engine
+            raise EngineFailureError(f"the engine's process could not be started again {doing}: "
+                                     f"{exc}") from None
 
     def derivatives(self, k: int, leaf: int, max_order: int) -> list[Any]:
         return self._request(lambda: self._ask(("derivatives", self._locate(k), leaf, max_order), ""),
@@ -180,9 +213,11 @@ class ChildEngine(EngineProcess):
         return [NodeInfo(op, tuple(inputs), value, tuple(constant)) for op, inputs, value, constant in rows]
 
     def derivative_at(self, graph: Graph, leaf: int, x: float, order: int) -> float:
-        self._ensure()
-        return self._request(lambda: self._ask(("derivative_at", graph, leaf, x, order), ""),
-                             "in a finite difference of the engine's derivative")
+        def ask() -> Any:
+            self._ensure()
+            return self._ask(("derivative_at", graph, leaf, x, order), "")
+
+        return self._request(ask, "in a finite difference of the engine's derivative")
 
     def modules(self) -> list[str]:
         """The modules the engine's process has imported (for tests)."""
@@ -199,11 +234,37 @@ class ProbeError(EngineFailureError):
 
 
 def _graph_run(graph: Graph, message: tuple) -> GraphRun:
-    """A graph's answer as the checker's data (nodes from the graph, numbers from the engine)."""
-    _, values, crash, backward_error, grads, repeat_error, repeat_node, alone, output, again = message
-    run = EngineRun(list(values), [], None if crash is None else (int(crash[0]), str(crash[1])),
-                    backward_error, None if grads is None else list(grads), repeat_error,
-                    int(repeat_node), repeat_grads=None if again is None else list(again))
-    cases = alone_cases(graph, run.values) if run.crash is None and len(run.values) == len(graph.nodes) else ()
-    ops = [OpAlone(i, node, form, inputs, tuple(result)) for (i, node, form, inputs), result in zip(cases, alone)]
+    """A graph's answer as the checker's data (nodes from the graph, numbers from the engine);
+    _LostError (a broken protocol) for an answer of any other shape: what the engine's process
+    sends is checked, never trusted to index with."""
+    if message[0] == "error" and len(message) == 2:
+        raise _LostError(f"the engine's process broke the protocol (an error where a graph's "
+                         f"answer belongs: {message[1]})")
+    try:
+        kind, values, crash, backward_error, grads, repeat_error, repeat_node, alone, output, again = message
+        n = len(graph.nodes)
+        values = [float(v) for v in values]
+        if crash is not None:
+            crash = (int(crash[0]), str(crash[1]))
+            if not 0 <= crash[0] < n:
+                raise ValueError(f"a crash at node {crash[0]} of {n}")
+        grads = None if grads is None else [float(g) for g in grads]
+        again = None if again is None else [float(g) for g in again]
+        if kind != "graph" or (crash is None and len(values) != n) or any(
+                g is not None and len(g) != len(values) for g in (grads, again)):
+            raise ValueError("an answer of the wrong shape")
+        run = EngineRun(values, [], crash, _text(backward_error), grads, _text(repeat_error),
+                        int(repeat_node), repeat_grads=again)
+        cases = alone_cases(graph, values) if crash is None else ()
+        ops = [OpAlone(i, node, form, inputs, (float(value), None if ds is None else tuple(map(float, ds)),
+                                                _text(error)))
+               for (i, node, form, inputs), (value, ds, error) in zip(cases, alone)]
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise _LostError(f"the engine's process broke the protocol ({exc})") from None
     return GraphRun(run, ops, False, str(output))
+
+
+def _text(x: Any) -> str | None:
+    if x is not None and not isinstance(x, str):
+        raise TypeError(f"a {type(x).__name__} where a message belongs")
+    return x

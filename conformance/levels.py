@@ -31,6 +31,8 @@ LOST_CAUSES = (
     ("exited with status", "its process exited (sys.exit or os._exit in an op?)"),
     ("raised KeyboardInterrupt", "raises KeyboardInterrupt"),
     ("broke the protocol", "its process broke the harness's protocol"),
+    ("broke the interpreter's rules", "breaks the interpreter's rules (C code returned a result "
+                                      "with an exception set, or NULL without one)"),
 )
 
 LEVELS = ("math", "robust", "torch")
