@@ -32,7 +32,8 @@ def finding_key(f: Finding) -> tuple[str, str, str]:
 
 def finding_line(f: Finding) -> str:
     """One line for a finding just found (unshrunk: graph ``f.index`` as generated)."""
-    where = "the edge sweep" if f.index < 0 else f"graph {f.index}"
+    where = ("a probe graph" if f.kind == "accumulation" else "the edge sweep" if f.index < 0
+             else f"graph {f.index}")
     message = " ".join(f.message.split())
     message = printable(message)  # it may quote the engine's own text
     if len(message) > MESSAGE:
