@@ -267,6 +267,49 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def show(rows: list[Row], result: dict[str, Any]) -> None:
+    """Print the table, the summary, the survivors and the misattributed mutants."""
+    print(table(rows))
+    print()
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    survivors = [r for r in rows if r.status in ("survived", "timeout", "error")]
+    if survivors:
+        print("\nsurvivors (not caught, not listed as equivalent):")
+        for r in survivors:
+            print(f"  m{r.index:03d} {r.mutant.id}  {r.mutant.description}  [{r.status}] {r.reason[:120]}")
+    wrong = [r for r in rows if r.caught and r.names_op() is False]
+    if wrong:
+        print("\nfirst finding names another op:")
+        for r in wrong:
+            new = f"; first new finding: {r.first_new.get('op')}" if r.first_new else ""
+            print(f"  m{r.index:03d} {r.mutant.op or '?'} -> {r.first.get('op')} ({r.first.get('cause') or r.first.get('kind')})"
+                  f"{new}  {r.mutant.description}")
+
+
+def retable(path: Path) -> int:
+    """The table and summary of an earlier run's JSON, with EQUIVALENT.md as it is now."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    source = Path(data["source"]).read_text(encoding="utf-8")
+    by_id = {m.id: m for m in mutate.mutants(source)}
+    listed = listed_equivalents()
+    rows = []
+    for item in data["mutants"]:
+        row = Row(item["index"], by_id[item["id"]], status=item["status"], exit=item["exit"],
+                  seconds=item["seconds"], first=item["first_finding"], first_new=item["first_new_finding"],
+                  beyond_baseline=item["caught_beyond_baseline"], reason=item["reason"],
+                  micrograd=item["micrograd_failures"], equivalent=item["equivalent"] or listed.get(item["id"], ""))
+        if row.status == "survived" and row.equivalent:
+            row.status = "equivalent"
+        rows.append(row)
+    base = data["baseline"]
+    result = summary(rows, Harness(base["exit"], base["seconds"], None))
+    result["baseline_math_causes"] = data["summary"]["baseline_math_causes"]
+    result["seconds"] = data["summary"].get("seconds")
+    show(rows, result)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.mutation.run",
@@ -284,7 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--micrograd-timeout", type=int, default=5, help="seconds per micrograd test (default 5)")
     parser.add_argument("--keep", metavar="DIR", help="keep the mutants' files and reports in DIR")
     parser.add_argument("--json", metavar="PATH", help="write every row and the summary as JSON")
+    parser.add_argument("--retable", metavar="PATH",
+                        help="run nothing: print the table and summary of an earlier --json PATH again, "
+                             "with tests/mutation/EQUIVALENT.md as it is now")
     args = parser.parse_args(argv)
+    if args.retable:
+        return retable(Path(args.retable))
 
     source = Path(args.source).read_text(encoding="utf-8")
     found = mutate.mutants(source, tuple(k for k in args.kinds.split(",") if k))
@@ -344,22 +392,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = summary(rows, baseline)
     result["seconds"] = round(time.monotonic() - start, 1)
-    print(table(rows))
-    print()
-    for key, value in result.items():
-        print(f"{key}: {value}")
-    survivors = [r for r in rows if r.status in ("survived", "timeout", "error")]
-    if survivors:
-        print("\nsurvivors (not caught, not listed as equivalent):")
-        for r in survivors:
-            print(f"  m{r.index:03d} {r.mutant.id}  {r.mutant.description}  [{r.status}] {r.reason[:120]}")
-    wrong = [r for r in rows if r.caught and r.names_op() is False]
-    if wrong:
-        print("\nfirst finding names another op:")
-        for r in wrong:
-            new = f"; first new finding: {r.first_new.get('op')}" if r.first_new else ""
-            print(f"  m{r.index:03d} {r.mutant.op or '?'} -> {r.first.get('op')} ({r.first.get('cause') or r.first.get('kind')})"
-                  f"{new}  {r.mutant.description}")
+    show(rows, result)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"source": args.source, "options": vars(args), "summary": result,
