@@ -159,3 +159,35 @@ def test_workers_merge_one_probe_finding() -> None:
     merged = report()
     merged.merge(report())
     assert [f.kind for f in merged.findings] == [A.KIND, "end-to-end", "end-to-end"]
+
+
+def test_each_reproducer_shows_it(tmp_path: Path) -> None:
+    """Each localised finding's script, on its 2-3 node graph, exits 1 (the engine differs): all
+    run in one interpreter (torch imported once), each as its own __main__."""
+    from conformance.engine_ref import EngineRef
+    from conformance.reproducer import reproducer, spellings_of
+
+    scripts = []
+    for name in [*V.EQ_BUG, "topo_unreversed"]:
+        path = V.write_variant(name, tmp_path)
+        engine = LocalEngine(load_adapter(V.load(name)))
+        forms = engine.forms()
+        finding = A.localise(Checker(engine, "cpu", False), forms, list(forms))[0][0]
+        assert len(finding.graph.nodes) <= 3, name
+        ref = EngineRef("value", f"lecture_{name}:Value", file=str(path))  # as the CLI's path:Value
+        script = tmp_path / f"repro_{name}.py"
+        script.write_text(reproducer(finding, ref, spellings_of(engine, finding.graph)))
+        scripts.append(str(script))
+    runner = ("import runpy, sys\n"
+              "for path in sys.argv[1:]:\n"
+              "    try:\n"
+              "        runpy.run_path(path, run_name='__main__')\n"
+              "        code = 0\n"
+              "    except SystemExit as exc:\n"
+              "        code = exc.code\n"
+              "    print('EXIT', path, code)\n")
+    done = subprocess.run([sys.executable, "-c", runner, *scripts], capture_output=True, text=True,
+                          timeout=300)
+    codes = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("EXIT ")]
+    assert codes == [[script, "1"] for script in scripts], done.stdout + done.stderr
+    assert done.stdout.count("<-- differs") >= len(scripts)
