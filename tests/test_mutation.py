@@ -260,3 +260,16 @@ def test_one_mutant_end_to_end(tmp_path, capsys) -> None:
     assert row["micrograd_failures"]
     assert data["summary"]["caught"] == 1 and (tmp_path / f"m{row['index']:03d}.py").exists()
     assert "caught" in capsys.readouterr().out
+
+
+def test_retable_reapplies_the_equivalent_list(tmp_path, capsys) -> None:
+    found = mutate.mutants(mutate.LECTURE.read_text(encoding="utf-8"))
+    listed = run.listed_equivalents()
+    assert listed and set(listed) <= {m.id for m in found}  # EQUIVALENT.md names real mutants
+    rows = [run.Row(i, m, status="survived", exit=0) for i, m in enumerate(found) if m.id in listed]
+    data = {"source": str(mutate.LECTURE), "summary": {"baseline_math_causes": []},
+            "baseline": {"exit": 0, "seconds": 1.0}, "mutants": [r.to_json() for r in rows]}
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    assert run.main(["--retable", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"equivalent: {len(rows)}" in out and "survived: 0" in out

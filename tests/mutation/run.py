@@ -87,7 +87,8 @@ class Harness:
 def run_harness(engine: Path, report: Path, args: argparse.Namespace) -> Harness:
     command = [sys.executable, "-m", "conformance", "--engine", f"{engine}:Value", "--level", "math",
                "--graphs", str(args.graphs), "--seed", str(args.seed), "--json", str(report),
-               "--no-edge-sweep", "--graph-timeout", str(args.graph_timeout), "--max-hangs", "1"]
+               "--no-edge-sweep", "--graph-timeout", str(args.graph_timeout), "--max-hangs", "1",
+               *args.harness_args.split()]
     start = time.monotonic()
     env = dict(os.environ, VETGRAD_PROGRESS_INTERVAL="3600")
     try:
@@ -321,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per mutant (default 180)")
     parser.add_argument("--graph-timeout", type=float, default=10.0,
                         help="the harness's --graph-timeout (default 10; it stops after one hanging graph)")
+    parser.add_argument("--harness-args", default="",
+                        help="more options for the harness, e.g. '--no-shrink --max-findings 5' (faster)")
     parser.add_argument("--kinds", default=",".join(mutate.KINDS), help="kinds of mutation (default: all)")
     parser.add_argument("--only", default="",
                         help="mutants to run, comma-separated: indices (m012 or 12) or the start of ids")
