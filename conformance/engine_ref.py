@@ -25,8 +25,9 @@ class EngineRef:
 
 
 def adapter_ref(adapter: Adapter) -> tuple[str, str]:
-    """``(kind, module:attr)`` of a loaded adapter: the Value class it wraps, or its own class."""
-    if isinstance(adapter, ValueClassAdapter):
+    """``(kind, module:attr)`` of a loaded adapter: the Value class it wraps, or its own class
+    (also a subclass of ValueClassAdapter's: it may change what the class does)."""
+    if type(adapter) is ValueClassAdapter:
         cls: Any = adapter.cls
         return "value", f"{cls.__module__}:{cls.__qualname__}"
     cls = type(adapter)

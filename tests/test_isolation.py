@@ -39,7 +39,8 @@ HOSTILE = {
     "torch_state": (1, "subnormal"),
     "prints": (0, None),
     "stateful": (1, "stateful"),
-    "nondeterministic": (1, "nondeterministic"),
+    # its tanh's numbers differ in every run, its verdict never: the finding keeps its kind
+    "nondeterministic": (1, "local-value"),
 }
 
 
@@ -78,9 +79,12 @@ def test_a_hostile_engine_gets_its_verdict(name: str, workers: int, tmp_path: Pa
     if says == "subnormal":  # its own float arithmetic flushes subnormals: only those fail
         assert all("e-3" in f["message"] for f in data["findings"]), data["findings"]
         assert (torch.tensor(5e-324, dtype=torch.float64) * 1).item() == 5e-324
-    elif says in ("stateful", "nondeterministic"):
+    elif says == "stateful":  # a script running the graph 20 times never reaches 300 tanh calls
         assert {f["kind"] for f in data["findings"]} == {says}
-        assert not any(f["reproducer"] for f in data["findings"])
+        assert all(f["reproducer"].startswith("no script: ") for f in data["findings"])
+    elif name == "nondeterministic":
+        assert {f["kind"] for f in data["findings"]} == {says}
+        assert all(f["reproducer"].startswith("# vetgrad") for f in data["findings"])
     else:
         assert says in first["message"], first["message"]
     if name not in ("stateful", "nondeterministic"):  # counts of a process's history
