@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.graph import Const, Graph, Node, expression
+from conformance.graph import ALIASED, Const, Graph, Node, expression
 from conformance.levels import MATH
 from conformance.report import Finding, Report
 from conformance.torch_ref import LocalCase, run_local
@@ -274,14 +274,54 @@ class _Run:
     fails: bool                # a leaf's grad differs from torch's
 
 
-def _leaves_match(mine: Sequence[float], theirs: Sequence[float], graph: Graph) -> bool:
-    return not any(J.float_mismatch(float(mine[i]), float(theirs[i])) for i in graph.leaves)
+def _close(mine: float, theirs: float, scale: float) -> bool:
+    """Equal as the ``math`` level judges a sum: within 5e-7 (or the engine's rounding) of the
+    size of its terms (``scale``); the sign of a zero does not count (torch's convention)."""
+    if mine == theirs or (mine != mine and theirs != theirs):
+        return True
+    if not (math.isfinite(mine) and math.isfinite(theirs)):
+        return False
+    return abs(mine - theirs) <= max(J.DEFAULT_REL, 64 * J.eps()) * max(scale, abs(theirs)) + 1e-300
+
+
+def _scales(graph: Graph, partials: Sequence[Sequence[float]]) -> list[float]:
+    """Each node's sum of the sizes of the contributions to its grad (a correct backward)."""
+    sizes = [tuple(abs(d) for d in p) for p in partials]
+    return simulate(graph, sizes, Hypothesis("correct"))
+
+
+def _leaves_match(mine: Sequence[float], theirs: Sequence[float], graph: Graph,
+                  scales: Sequence[float]) -> bool:
+    return all(_close(float(mine[i]), float(theirs[i]), scales[i]) for i in graph.leaves)
 
 
 def _explains(hyp: Hypothesis, graph: Graph, partials: Sequence[Sequence[float]],
-              grads: Sequence[float]) -> bool:
-    return any(_leaves_match(grads, simulate(graph, partials, hyp, rev, refl), graph)
+              grads: Sequence[float], scales: Sequence[float]) -> bool:
+    return any(_leaves_match(grads, simulate(graph, partials, hyp, rev, refl), graph, scales)
                for rev in (False, True) for refl in (False, True))
+
+
+def _sound(answer: Any, ref: Any, partials: Sequence[Sequence[float]]) -> bool:
+    """Whether the engine's values and each op's local derivatives (run alone on fresh leaves)
+    agree with torch's on this probe: a wrong op is the checker's finding, not an accumulation
+    bug. (``x op x`` run alone is not asked: that is the accumulation the probe looks at.)"""
+    run = answer.run
+    if run.crash is not None or run.backward_error is not None or run.grads is None \
+            or ref.grads is None or answer.timed_out:
+        return False
+    if not all(_close(float(v), float(t), abs(t)) for v, t in zip(run.values, ref.values)):
+        return False
+    for alone in answer.alone:
+        if alone.form == ALIASED:
+            continue
+        _, grads, error = alone.result
+        if error is not None or grads is None:
+            return False
+        for pos, arg in enumerate(alone.node.args):
+            if not isinstance(arg, Const) and not _close(float(grads[pos]), partials[alone.index][pos],
+                                                         abs(partials[alone.index][pos])):
+                return False
+    return True
 
 
 def _tier(hyp: Hypothesis, built: Collection[str] = BUILT) -> int:
@@ -311,6 +351,7 @@ def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str]
     graphs = [p.graph for p in found]
     refs = checker.reference(graphs)
     partials = _partials(graphs, [r.values for r in refs], device)
+    scales = [_scales(g, p) for g, p in zip(graphs, partials)]
     checker.engine.submit(graphs * RUNS)  # one process: a set _prev's order varies between runs
     answers = checker.engine.collect()
     with J.rounding(checker.eps):
@@ -318,10 +359,9 @@ def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str]
         for k, answer in enumerate(answers):
             p = k % len(found)
             run, ref = answer.run, refs[p]
-            ok = run.crash is None and run.backward_error is None and run.grads is not None
-            ok = ok and ref.grads is not None
-            grads = [float(g) for g in run.grads] if ok else None  # type: ignore[union-attr]
-            runs.append(_Run(p, grads, grads is not None and not _leaves_match(grads, ref.grads, graphs[p])))
+            grads = [float(g) for g in run.grads] if _sound(answer, ref, partials[p]) else None
+            runs.append(_Run(p, grads, grads is not None and
+                             not _leaves_match(grads, ref.grads, graphs[p], scales[p])))
         note = VARYING if _varies(runs, len(found)) else ""
         failing = [r for r in runs if r.fails]
         if not failing:
@@ -334,11 +374,11 @@ def localise(checker: Any, forms: dict[str, tuple[str, ...]], ops: Iterable[str]
         while left:
             best: tuple[Hypothesis, list[_Run]] | None = None
             for hyp in candidates:
-                explained = [r for r in left if _explains(hyp, graphs[r.probe], partials[r.probe], r.grads)]  # type: ignore[arg-type]
+                explained = [r for r in left if _explains(hyp, graphs[r.probe], partials[r.probe], r.grads, scales[r.probe])]  # type: ignore[arg-type]
                 if not explained or (best is not None and (
                         _tier(best[0], built) < _tier(hyp, built) or len(explained) <= len(best[1]))):
                     continue
-                if any(not _explains(hyp, graphs[r.probe], partials[r.probe], r.grads)  # type: ignore[arg-type]
+                if any(not _explains(hyp, graphs[r.probe], partials[r.probe], r.grads, scales[r.probe])  # type: ignore[arg-type]
                        for r in passing if hyp.op in graphs[r.probe].ops() or not hyp.op):
                     continue  # it would make a passing probe fail
                 best = (hyp, explained)
@@ -414,7 +454,7 @@ def _said(graph: Graph, leaf: int, mine: float, theirs: float) -> str:
         if i not in names:
             names[i] = expression(graph, i, names, method=True)
     at = ", ".join(f"{names[i]} = {graph.nodes[i].value!r}" for i in leaves)
-    return (f"{out} = {names[graph.root]} at {at} gives d{out}/d{names[leaf]} = {mine:.6g}, "
+    return (f"{out} = {names[graph.root]} at {at} gives d{out}/d{names[leaf]} = {mine + 0.0:.6g}, "
             f"torch {theirs:.6g}")
 
 

@@ -191,3 +191,26 @@ def test_each_reproducer_shows_it(tmp_path: Path) -> None:
     codes = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("EXIT ")]
     assert codes == [[script, "1"] for script in scripts], done.stdout + done.stderr
     assert done.stdout.count("<-- differs") >= len(scripts)
+
+
+# The textbook engine's mutants (tests/engines/mutants.py): a wrong op, value or convention is the
+# checker's finding, never an accumulation one; the accumulation mutants are named.
+MUTANTS = {
+    None: None, "rsub_swapped": None, "rtruediv_swapped": None, "sqrt_always_nan": None,
+    "inject_grad_1e9": None, "inject_grad_1e6": None, "square_shortcut_sign": None,
+    "mul_constant_backward_crashes": None, "abs_returns_float": None, "relu_grad_1_at_0": None,
+    "add_assigns_grad": ("add", "(= where += belongs)"),
+    "topo_reversed": ("graph", "not reversed"),
+    "topo_no_visited_set": ("graph", "revisits nodes"),
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), list(MUTANTS.items()))
+def test_textbook_mutants(name: str | None, expected: tuple[str, str] | None) -> None:
+    import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
+
+    engine = LocalEngine(load_adapter(M.load_textbook() if name is None else M.load_mutant(name)))
+    forms = engine.forms()
+    findings, _ = A.localise(Checker(engine, "cpu", False), forms, list(forms),
+                             composition=engine.composition(forms))
+    assert [(f.op, expected[1] in f.cause) for f in findings] == ([] if expected is None else [(expected[0], True)])
