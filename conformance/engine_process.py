@@ -254,7 +254,7 @@ class EngineProcess:
                 continue
             chunk = os.read(self._r, min(n, 1 << 20))
             if not chunk:
-                raise _LostError(self._death() + " " + doing)
+                raise _LostError(f"{self._death()} {doing}".rstrip())
             chunks.append(chunk)
             n -= len(chunk)
         return b"".join(chunks)
