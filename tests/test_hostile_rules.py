@@ -120,3 +120,73 @@ def test_a_lost_process_in_any_phase_is_a_verdict(phase: str, tmp_path: Path,
         assert data["graphs"] == 205 and data["passed"] + data["failed"] == 205
         assert any("a fresh one could not load the engine again (cannot import module" in m
                    and "this engine loads once only" in m for m in messages)
+
+
+# -- the harness's side, without processes: what a lost or misbehaving process sends is checked --
+
+def _graph():
+    from conformance.graph import Graph, Node
+
+    return Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
+
+
+def _good() -> tuple:
+    import math
+
+    t = math.tanh(0.5)
+    return ("graph", [0.5, t], None, None, [1 - t * t, 1.0], None, -1, [(t, (1 - t * t,), None)], "",
+            [2 * (1 - t * t), 2.0])
+
+
+@pytest.mark.parametrize(("node", "phase", "says"), [
+    (1, 0, "in tanh (node 1, forward)"), (9, 0, "in tanh (node 1, forward)"),
+    (-3, 2, "in leaf (node 0, run alone)"), (1, 1, "in backward()"),
+    (1, 7, "in tanh (node 1, an unknown step)"), (1, -1, "in tanh (node 1, an unknown step)")])
+def test_where_is_total(node: int, phase: int, says: str) -> None:
+    from conformance.engine_run import where
+
+    assert where(_graph(), node, phase) == says
+
+
+def _bad_answers() -> dict[str, tuple]:
+    good = _good()
+
+    def but(i: int, x: object) -> tuple:
+        return (*good[:i], x, *good[i + 1:])
+
+    return {"short": good[:9], "an error": ("error", "boom"), "few values": but(1, [0.5]),
+            "values not numbers": but(1, ["a", 1.0]), "a crash past the graph": but(2, (5, "x")),
+            "a crash of one field": but(2, (1,)), "grads of the wrong length": but(4, [1.0]),
+            "an error that is no text": but(3, 7), "an op alone that is no triple": but(7, [(1.0,)]),
+            "another kind": but(0, "grapf")}
+
+
+@pytest.mark.parametrize("case", list(_bad_answers()))
+def test_a_malformed_answer_is_a_broken_protocol(case: str) -> None:
+    from conformance.engine_process import _LostError
+    from conformance.isolation import _graph_run
+
+    assert _graph_run(_graph(), _good()).run.values[0] == 0.5
+    with pytest.raises(_LostError, match="broke the protocol"):
+        _graph_run(_graph(), _bad_answers()[case])
+
+
+@pytest.mark.parametrize(("mark", "says", "op"), [
+    ((0, 1, 0), "killed by SIGSEGV in tanh (node 1, forward)", None),
+    ((0, 1, 1), "killed by SIGSEGV in backward()", "graph"),
+    ((3, 1, 0), "killed by SIGSEGV before the graph's first step", "graph"),   # another graph's
+    ((-1, 17, 4), "killed by SIGSEGV before the graph's first step", "graph"),  # the probe's
+    ((-2, -1, -1), "killed by SIGSEGV before the graph's first step", "graph")])  # no mark file
+def test_a_lost_graph_is_blamed_where_its_own_mark_says(mark, says: str, op) -> None:
+    from conformance.engine_process import _LostError
+    from conformance.engine_spec import engine_spec
+    from conformance.isolation import ChildEngine
+
+    engine = ChildEngine(engine_spec("engine:Value"), 1.0)
+    try:
+        engine._where_now = lambda: mark  # type: ignore[method-assign]
+        run = engine._lost_graph(_graph(), _LostError("the engine was killed by SIGSEGV"), 0).run
+    finally:
+        engine.close()
+    assert run.crash is not None and says in run.crash[1] and run.crash_op == op
+    assert 0 <= run.crash[0] < 2

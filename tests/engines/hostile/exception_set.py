@@ -1,9 +1,11 @@
 """Hostile engine: a C extension that breaks the interpreter's rules. A lecture-style ``Value``
-whose ``x ** y`` (and ``x ** 2``) computes its number in C (:func:`power`, compiled on first import
-with the machine's C compiler and Python's headers), and that C function returns its result with a
-Python exception still set: the interpreter turns that into ``SystemError: <built-in function
-power> returned a result with an exception set`` in the caller, a rule broken rather than an error
-raised. Every pow, the probe's included, does it; the other ops are correct.
+whose ``**`` (both operand orders: ``x ** y``, ``x ** 2``, ``2 ** x``) is the ``nb_power`` slot of
+a C base class (PowBase, compiled on first import with the machine's C compiler and Python's
+headers) that returns its result with ``ValueError`` still set. The interpreter does not check a
+slot's result, so the exception surfaces later, as ``SystemError: <...> returned a result with an
+exception set`` in whatever C function is called next (the harness's own steps, unless it
+checks). Division is built from it (``self * other**-1``); add, mul, neg, sub and tanh are
+correct.
 
 Self-contained (no import of vetgrad or tests), so that ``--engine path/to/exception_set.py:Value``
 loads it as a learner's file. :func:`compiler_missing` says why it cannot be built here, if so.
