@@ -176,13 +176,26 @@ class Server:
 
             def marking(op: Any, args: Any, params: Any) -> Any:
                 self.mark(list(R.OPS).index(op.name), R.PROBE)
-                return apply(op, args, params)
+                out = apply(op, args, params)
+                R.surface()  # an exception the engine's C code left set is this op's, raised here
+                return out
 
-            self.adapter.apply = marking
+            def checked(call: Any) -> Any:
+                def run(*args: Any) -> Any:
+                    out = call(*args)
+                    R.surface()
+                    return out
+                return run
+
+            adapter.apply = marking
+            for name in names:
+                setattr(adapter, name, checked(calls[name]))
             try:
-                forms = self.adapter.forms()
+                forms = adapter.forms()
             finally:
-                del self.adapter.apply
+                for name in ("apply", *names):
+                    with contextlib.suppress(AttributeError):
+                        delattr(adapter, name)
             return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
         if kind == "spellings":  # the spelling applied for each (op, form): what a reproducer writes
             chosen = getattr(self.adapter, "spelling", None)
