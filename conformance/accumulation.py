@@ -499,8 +499,8 @@ def after_campaign(report: Report, checker: Any, forms: dict[str, tuple[str, ...
     from conformance import interrupt
     from conformance.engine_run import EngineFailureError
 
-    if not needed(report) or interrupt.requested():
-        return []
+    if not needed(report) or interrupt.requested() or getattr(checker.engine, "hangs", 0):
+        return []  # (an engine that hung on a graph could cost a timeout per probe)
     try:
         localised, _ = localise(checker, forms, ops, device, getattr(report, "composition", None) or None)
     except (EngineFailureError, interrupt.Interrupted):
