@@ -51,9 +51,19 @@ class ChildEngine(EngineProcess):
         try:
             return self._ask(("probe",), "in the probe")
         except _LostError as exc:
-            _, node, phase = self._where_now()
-            op = list(OPS)[node] if phase == PROBE and 0 <= node < len(OPS) else "?"
+            op = self._probing()
             raise ProbeError(op, self._lost(exc).replace("in the probe", f"in the probe of {op}")) from None
+        except EngineFailureError as exc:  # an exception out of the probe itself (a broken rule)
+            op, text = self._probing(), str(exc)
+            said = (f"{RULES} in the probe of {op}: {text.removesuffix(f' ({RULES})')}" if RULES in text
+                    else f"the engine raised {text} in the probe of {op}")
+            raise ProbeError(op, self._lost(_LostError(said))) from None
+
+    def _probing(self) -> str:
+        """The op the probe was at when its process was lost or failed ('?': not known)."""
+        _, node, phase = self._where_now()
+        return list(OPS)[node] if phase == PROBE and 0 <= node < len(OPS) else "?"
+
 
     def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
         """The spelling (``operator``, ``method``) the engine's process applies each ``(op, form)``
