@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 from conformance import interrupt
 
@@ -29,6 +29,7 @@ START_TIMEOUT = 120.0  # seconds the runner may take to import torch
 RUNNER = r'''
 import json, os, runpy, signal, sys, time, traceback
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness stops it (EOF on stdin)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 import torch  # what every reproducer imports: once, before the forks
 sys.stdout.write("ready\n")
 sys.stdout.flush()
@@ -44,6 +45,8 @@ for line in sys.stdin:
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
+            sys.stdin = open(os.devnull)
+            sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
             os.chdir(folder)
             sys.path[0] = folder
             sys.argv = [job["script"]]
@@ -87,18 +90,25 @@ DIFFERS = "the engine differs from torch"  # the script's closing line when it r
 
 class ScriptRunner:
     """Runs reproducers (see the module's docstring). Start it early (it imports torch in the
-    background); :meth:`run` each script; :meth:`close` at the end."""
+    background); :meth:`run` each script; :meth:`close` at the end. With ``fork`` (and torch
+    already imported here) the runner is forked from this process instead: torch comes for
+    free, and the harness's own modules are dropped from its sys.modules (:func:`_fork_runner`)."""
 
-    def __init__(self, path: Sequence[str] = (), timeout: float = SCRIPT_TIMEOUT) -> None:
+    def __init__(self, path: Sequence[str] = (), timeout: float = SCRIPT_TIMEOUT,
+                 fork: bool = True) -> None:
         self.timeout = timeout
         self._dir = tempfile.TemporaryDirectory(prefix="vetgrad-reproducers-")
         self._count = 0
         self._ready = False
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
-        env.pop("PYTHONSTARTUP", None)
-        self._proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-c", RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, cwd=self._dir.name, env=env, text=True)
+        self._proc: Any = None
+        if fork and hasattr(os, "fork") and "torch" in sys.modules:
+            self._proc = _fork_runner(path, self._dir.name)
+        if self._proc is None:
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
+            env.pop("PYTHONSTARTUP", None)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, cwd=self._dir.name, env=env, text=True)
 
     def _line(self, timeout: float) -> str | None:
         """The runner's next line (None: it died, was interrupted, or said nothing in time)."""
@@ -173,6 +183,70 @@ class ScriptRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Modules of this process a forked runner drops (a script imports its own): vetgrad's packages, the
+# engines it made from source or loaded by path, and the tests'.
+_HARNESS = ("engine", "nn", "conformance", "benchmarks", "tests", "_vetgrad_")
+
+
+class _Forked:
+    """A runner forked from this process, with the interface of the Popen it replaces."""
+
+    def __init__(self, pid: int, stdin: Any, stdout: Any) -> None:
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+
+    def wait(self, timeout: float | None = None) -> int:
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(self.pid, os.WNOHANG if end is not None else 0)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if end is not None and time.monotonic() > end:
+                raise subprocess.TimeoutExpired("reproducer runner", timeout or 0.0)
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, 9)
+
+
+def _fork_runner(path: Sequence[str], folder: str) -> _Forked | None:
+    """The runner as a child of this process (torch already imported: no second import). The
+    child keeps only its two pipes of this process's files, drops the harness's modules
+    (:data:`_HARNESS`: a learner's ``engine.py`` must not meet vetgrad's ``engine`` in
+    sys.modules), takes ``path`` as its search path and runs :data:`RUNNER`."""
+    jobs_r, jobs_w = os.pipe()
+    results_r, results_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (jobs_r, jobs_w, results_r, results_w):
+            os.close(fd)
+        return None
+    if pid == 0:  # the runner
+        try:
+            os.dup2(jobs_r, 0)
+            os.dup2(results_w, 1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.closerange(3, 1 << 16)
+            # the runner's own standard streams, for the rest of its life
+            sys.stdin = open(0, closefd=False)  # noqa: SIM115
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            for name in [m for m in sys.modules if m.split(".")[0] in _HARNESS or m.startswith("_vetgrad_")]:
+                del sys.modules[name]
+            sys.path[:] = ["", *path]
+            os.chdir(folder)
+            exec(compile(RUNNER, "<reproducer runner>", "exec"), {"__name__": "__main__"})
+        finally:
+            os._exit(0)
+    os.close(jobs_r)
+    os.close(results_w)
+    return _Forked(pid, os.fdopen(jobs_w, "w"), os.fdopen(results_r))
 
 
 def reproduces(status: int | str, printed: str, died: bool = False) -> bool:

@@ -222,3 +222,15 @@ def test_findings_above_the_level_are_examples_shrunk_cheaply() -> None:
     for f in report.findings:
         assert f.reproducer.startswith("no script:") or \
             "an example of a finding above --level math" in f.reproducer
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_script_meets_the_learners_engine_py_not_vetgrads(fork: bool) -> None:
+    """The runner forked from the harness drops the harness's modules (vetgrad's ``engine``
+    among them); the one started as a fresh interpreter never had them."""
+    script = ("import sys\nimport engine\nprint(engine.WHO)\n"
+              "print('conformance' in sys.modules)\nsys.exit(1)\n")
+    with ScriptRunner(sys.path, fork=fork) as r:
+        status, printed = r.run(script, [("engine", "WHO = 'the learner'\n")])
+    assert status == 1 and printed.splitlines()[:2] == ["the learner", "False"], printed
+    assert not reproduces(status, printed)  # exit 1 without saying it differs: no reproduction
