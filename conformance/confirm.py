@@ -30,6 +30,7 @@ HANG_TRIES = 3  # timeouts a campaign may spend after its last graph (confirming
 REPEATS = 4  # runs of the finding's graph in its fresh process (the first is the fresh one)
 MORE_FRESH = 2  # further fresh processes when the first did not fail the same way
 EXAMPLE_CHECKS = (20, 10)  # shrink tries (nodes, numbers) of an example above the level asked
+FLAKY_CHECKS = (40, 20)  # shrink tries of a nondeterministic finding (each runs its graph REPEATS times)
 
 
 class HangBudget:
@@ -152,31 +153,38 @@ def op_alone(finding: Finding, values: list[float] | None) -> list[Graph]:
 
 
 def shrink_finding(finding: Finding, checker: Any, budget: HangBudget | None = None, *,
-                   max_checks: int = MAX_CHECKS, number_checks: int = NUMBER_CHECKS) -> None:
+                   max_checks: int = MAX_CHECKS, number_checks: int = NUMBER_CHECKS,
+                   kind: str | None = None, runs: int = 1) -> None:
     """Shrink the finding's graph to a smaller one that fails the same way (the same kind of
     finding in the same op at the same level, first at that level in its graph) *and* whose
     reproducer shows it (its check, :func:`conformance.reproducer.script_marks`, evaluated here
     on the engine's run: ``x0 - x0``, where two wrong derivatives cancel, is not taken): the op
     alone first for a finding in one op, then fewer nodes, then simpler numbers; and take the
-    smaller graph's message and node. ``max_checks`` and ``number_checks`` bound the tries."""
+    smaller graph's message and node. ``max_checks`` and ``number_checks`` bound the tries.
+
+    A ``nondeterministic`` finding is shrunk as the ``kind`` it was found as, each graph run
+    ``runs`` times: one run that fails so (and whose script shows it) is enough; its message
+    then says what it was shrunk to."""
     budget = budget or HangBudget(None)
-    passes = passes_of(finding)
+    kind = kind or finding.kind
+    passes = passes_of(finding) if kind == finding.kind else (2 if kind == "repeat-backward" else 1)
 
     def first_finding(graph: Graph, visible: bool = True) -> Finding | None:
         if interrupt.requested():
             raise interrupt.Interrupted()
         if budget.left <= 0 and is_hang(finding):
             return None
-        checker.engine.submit([graph])
-        runs = checker.engine.collect()
+        checker.engine.submit([graph] * runs)
+        answers = checker.engine.collect()
         refs = checker.reference([graph])
-        (result,) = checker.judge_runs([graph], [0], runs, refs)
-        budget.spend(result.finding)
-        same = result.like(finding.kind, finding.op, finding.level)
-        if same is None or not visible:
-            return same
-        marks = script_marks(graph, runs[0].run, refs[0], finding.level, passes)
-        return same if shows(same, marks, graph) else None
+        for result, answer in zip(checker.judge_runs([graph] * runs, [0] * runs, answers, refs * runs),
+                                  answers):
+            budget.spend(result.finding)
+            same = result.like(kind, finding.op, finding.level)
+            if same is not None and (not visible or shows(same, script_marks(
+                    graph, answer.run, refs[0], finding.level, passes), graph)):
+                return same
+        return None
 
     fails: Callable[[Graph], bool] = lambda g: first_finding(g) is not None
     graph = finding.graph
@@ -193,7 +201,12 @@ def shrink_finding(finding: Finding, checker: Any, budget: HangBudget | None = N
         graph = finding.graph
     if graph is not finding.graph:
         same = first_finding(graph, visible=False)
-        if same is not None:
+        if same is not None and kind != finding.kind:
+            finding.message = (f"results differ between runs of the same graph (shrunk from "
+                               f"{len(finding.graph.nodes)} nodes to one that fails in some of "
+                               f"{runs} runs): {_describe(same)}")
+            finding.node = same.node
+        elif same is not None:
             finding.message, finding.node = same.message, same.node
         finding.graph = Graph(graph.nodes, finding.graph.seed)
 
@@ -248,12 +261,17 @@ def finish(findings: Sequence[Finding], session: Any, engine: Any, *, device: st
             if interrupt.requested():
                 break
             example = level is not None and not at_or_below(f.level, level)
+            kind = f.kind
             try:
                 fresh = Checker(session.fresh(), device, strict, higher_order, session.timeout)
-                if confirm(f, fresh, budget, 1 if example else REPEATS) and shrink \
-                        and len(f.graph.nodes) <= 1000:  # a deep chain's failure is its depth
+                confirmed = confirm(f, fresh, budget, 1 if example else REPEATS)
+                if shrink and len(f.graph.nodes) <= 1000:  # a deep chain's failure is its depth
                     tries = dict(zip(("max_checks", "number_checks"), EXAMPLE_CHECKS)) if example else {}
-                    shrink_finding(f, fresh, budget, **tries)
+                    if confirmed:
+                        shrink_finding(f, fresh, budget, **tries)
+                    elif f.kind == "nondeterministic" and not example:  # as found, runs in turn
+                        shrink_finding(f, fresh, budget, max_checks=FLAKY_CHECKS[0],
+                                       number_checks=FLAKY_CHECKS[1], kind=kind, runs=REPEATS)
             except interrupt.Interrupted:
                 break
             note = (f"an example of a finding above --level {level}: confirmed in one run, shrunk "
