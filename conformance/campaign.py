@@ -19,7 +19,7 @@ from conformance.graph import Const, Graph, Node
 from conformance.isolation import ChildEngine, ProbeError
 from conformance.probe import nothing_to_check
 from conformance.progress import Monitor
-from conformance.report import Finding, GraphResult, Report
+from conformance.report import Finding, GraphResult, Report, root_cause_order
 from conformance.reproducer import reproducer, spellings_of
 from conformance.torch_ref import load_torch
 from engine.ops import OPS
@@ -151,6 +151,8 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     if not tested:
         return report
     load_torch()  # (and torch's objects frozen out of the GC's walks)
+    report.composition = session.composition(forms) if hasattr(session, "composition") else {}
+    faults = _engine_faults(session, report, device, monitor)
     checker = Checker(session, device, strict, higher_order, session.timeout)
     report.precision = checker.precision
     k, n = shard
@@ -190,10 +192,11 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     session.max_hangs = 0  # confirmation and shrinking have their own budget (HangBudget)
     report.interrupted = interrupt.requested()
     report.elapsed = time.perf_counter() - start
-    localised = accumulation.after_campaign(report, checker, forms, tested, device)
+    localised = faults + accumulation.after_campaign(report, checker, forms, tested, device)
     for f in localised:
         monitor.found(f)
-    report.findings = choose_findings(report.findings, max(max_findings - len(localised), 0), level)
+    report.findings = choose_findings(report.findings, max(max_findings - len(localised), 0), level,
+                                      report.composition)
     if report.findings and not interrupt.requested():
         monitor.set_phase(f"confirming{' and shrinking' if shrink else ''} "
                           f"{len(report.findings)} finding{'s' if len(report.findings) > 1 else ''}")
@@ -204,8 +207,25 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     for f in localised:  # confirmed by the probes' own runs; its graph is already 2-4 nodes
         f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
     report.findings[:0] = localised
+    report.findings = root_cause_order(report.findings, report.composition)  # shrunk: sizes known
     report.interrupted = interrupt.requested()
     return report
+
+
+def _engine_faults(session: Any, report: Report, device: str, monitor: Monitor) -> list[Finding]:
+    """Findings of the engine as a whole (conformance.sanity: a new Value's .grad not 0, a
+    backward() that does not seed its output), each counted as a failing graph of the edge sweep
+    on ``x * 1.0`` (its reproducer's graph) and kept apart from the findings to confirm."""
+    faults = session.sanity() if hasattr(session, "sanity") else []
+    found = []
+    for cause, message in faults:
+        graph = Graph((Node("leaf", value=0.5), Node("mul", (0, Const(1.0)))))
+        f = Finding("engine", "graph", 0, message, graph, device, level="math", cause=cause)
+        report.add(GraphResult(-1, f, findings=[f]))
+        report.findings.remove(f)
+        monitor.found(f)
+        found.append(f)
+    return found
 
 
 def _pipelined(checker: Checker, batches: Iterator[tuple[list[Graph], list[int]]],

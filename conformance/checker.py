@@ -17,6 +17,7 @@ from conformance.local_judge import judge_aliased, judge_local
 from conformance.numerics import versus
 from conformance.oracle import Replay, explained, replay
 from conformance.report import Finding, GraphResult, OpStats
+from conformance.sanity import CAUSE_IN_BACKWARD, IN_BACKWARD
 from conformance.torch_ref import LocalCase, TorchRun, run_graph, run_graphs, run_local
 from engine.ops import OPS
 
@@ -149,7 +150,10 @@ class Checker:
                 xs = inputs * 2 if aliased else inputs
                 level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs,
                                              node.form)
-                find(message[0], node.op, i, message[1], level, cause)
+                if message[0] == "crash" and IN_BACKWARD in message[1]:  # no op's fault: any op shows it
+                    find("crash", "graph", i, message[1], level, CAUSE_IN_BACKWARD)
+                else:
+                    find(message[0], node.op, i, message[1], level, cause)
         findings = _without_consequences(graph, findings)
         if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
                 [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):

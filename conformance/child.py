@@ -197,6 +197,17 @@ class Server:
                     with contextlib.suppress(AttributeError):
                         delattr(adapter, name)
             return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
+        if kind == "sanity":  # faults of the engine as a whole (conformance.sanity)
+            from conformance.sanity import check
+
+            self.graph = -1
+            return ("ok", [(str(c), str(m)) for c, m in check(self.adapter)])
+        if kind == "composition":  # which ops each op's result is built from (_prev, _op)
+            from conformance.composition import built_from
+
+            self.graph = -1
+            parts = built_from(self.adapter, request[1])
+            return ("ok", {str(k): tuple(str(p) for p in v) for k, v in parts.items()})
         if kind == "spellings":  # the spelling applied for each (op, form): what a reproducer writes
             chosen = getattr(self.adapter, "spelling", None)
             return ("ok", [None if chosen is None else str(chosen(R.OPS[op], form))

@@ -48,6 +48,14 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {said}"
 
 
+def in_backward(text: str, exc: BaseException) -> str:
+    """An error text of backward(), marked when backward()'s own code raised it (not an op's
+    rule: conformance.sanity)."""
+    from conformance.sanity import mark
+
+    return mark(text, exc)
+
+
 def said_text(exc: BaseException) -> str:
     """``str(exc)``, or what stands for it when the engine's exception cannot say itself."""
     try:
@@ -209,7 +217,7 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
         adapter.backward(out)
         surface()
     except Exception as exc:
-        return value, None, error_text(exc)
+        return value, None, in_backward(error_text(exc), exc)
     grad, form = adapter.grad, node.form
     if aliased or form == "n":
         return value, (grad(leaves[0]),), None
@@ -357,6 +365,18 @@ class LocalEngine:
 
     def probe_log(self) -> list[tuple[str, ...]]:
         return [tuple(d) for d in getattr(self.adapter, "probe_log", [])]
+
+    def sanity(self) -> list[tuple[str, str]]:
+        """As ChildEngine.sanity, in this process."""
+        from conformance.sanity import check
+
+        return check(self.adapter)
+
+    def composition(self, forms: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        """As ChildEngine.composition, in this process."""
+        from conformance.composition import built_from
+
+        return built_from(self.adapter, forms)
 
     def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
         """As ChildEngine.spellings, in this process."""

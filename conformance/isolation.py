@@ -64,6 +64,29 @@ class ChildEngine(EngineProcess):
         _, node, phase = self._where_now()
         return list(OPS)[node] if phase == PROBE and 0 <= node < len(OPS) else "?"
 
+    def sanity(self) -> list[tuple[str, str]]:
+        """(cause, message) of each fault of the engine as a whole (conformance.sanity), read in
+        the engine's process; [] when the process is lost doing it (the graphs will show it)."""
+        self._ensure()
+        try:
+            return [tuple(x) for x in self._ask(("sanity",), "checking the engine as a whole")]
+        except _LostError as exc:
+            self._lost(exc)
+            return []
+        except EngineFailureError:
+            return []
+
+    def composition(self, forms: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        """op -> the other ops the engine builds its result from (conformance.composition), read
+        in the engine's process; {} when the process is lost doing it."""
+        self._ensure()
+        try:
+            return dict(self._ask(("composition", forms), "reading how ops are built"))
+        except _LostError as exc:
+            self._lost(exc)
+            return {}
+        except EngineFailureError:
+            return {}
 
     def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
         """The spelling (``operator``, ``method``) the engine's process applies each ``(op, form)``

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
         raise interrupt.Interrupted()
     from conformance.confirm import choose_findings
 
-    combined.findings = choose_findings(combined.findings, args.max_findings, args.level)
+    combined.findings = choose_findings(combined.findings, args.max_findings, args.level,
+                                        combined.composition)
     from conformance.campaign import no_graph_checked
 
     why = no_graph_checked(combined)

@@ -246,6 +246,11 @@ class Report:
         return out
 
 
+# kinds of finding that name a fault of the engine as a whole or localise one (conformance.sanity,
+# conformance.accumulation): first at their level, before what the fault does to each op
+WHOLE_ENGINE = ("engine", "accumulation")
+
+
 def root_cause_order(findings: Sequence[Finding],
                      composition: dict[str, tuple[str, ...]] | None = None) -> list[Finding]:
     """The findings in the order a reader should fix them: lowest level first; within a level an
@@ -260,8 +265,8 @@ def root_cause_order(findings: Sequence[Finding],
         return any(part != f.op and failing.get(part, len(LEVELS)) <= rank(f.level)
                    for part in composition.get(f.op, ()))
 
-    return sorted(findings, key=lambda f: (rank(f.level), built_on_failing(f),
-                                           len(f.graph.nodes), f.index))
+    return sorted(findings, key=lambda f: (rank(f.level), f.kind not in WHOLE_ENGINE,
+                                           built_on_failing(f), len(f.graph.nodes), f.index))
 
 
 def select_findings(findings: Sequence[Finding], limit: int,

@@ -156,6 +156,12 @@ def format_report(report: Report, show: int) -> str:
             for cause, by_op in causes:
                 ops = ", ".join(f"{op}: {n} graph{'s' if n > 1 else ''}" for op, n in by_op.items())
                 lines.append(f"  [{level}] {cause} ({ops})")
+                for op in by_op:
+                    reached = report.consequences.get((level, cause, op))
+                    if reached:
+                        where = ", ".join(f"{d} in {n} graph{'s' if n > 1 else ''}" for d, n in reached.items())
+                        lines.append(f"      and where {op}'s wrong value reached {where}: "
+                                     f"consequences, not counted as their own findings")
     shown = [f for f in report.findings if at_or_below(f.level, report.level)]
     if shown:
         lines.append("")
