@@ -30,6 +30,7 @@ HANG_TRIES = 3  # timeouts a campaign may spend after its last graph (confirming
 REPEATS = 4  # runs of the finding's graph in its fresh process (the first is the fresh one)
 MORE_FRESH = 2  # further fresh processes when the first did not fail the same way
 EXAMPLE_CHECKS = (20, 10)  # shrink tries (nodes, numbers) of an example above the level asked
+EXAMPLE_MAX_NODES = 60  # an example above the level asked with more nodes is not shrunk
 FLAKY_CHECKS = (40, 20)  # shrink tries of a nondeterministic finding (each runs its graph REPEATS times)
 
 
@@ -267,15 +268,17 @@ def finish(findings: Sequence[Finding], session: Any, engine: Any, *, device: st
                 confirmed = confirm(f, fresh, budget, 1 if example else REPEATS)
                 if shrink and len(f.graph.nodes) <= 1000:  # a deep chain's failure is its depth
                     tries = dict(zip(("max_checks", "number_checks"), EXAMPLE_CHECKS)) if example else {}
-                    if confirmed:
+                    if confirmed and not (example and len(f.graph.nodes) > EXAMPLE_MAX_NODES):
                         shrink_finding(f, fresh, budget, **tries)
                     elif f.kind == "nondeterministic" and not example:  # as found, runs in turn
                         shrink_finding(f, fresh, budget, max_checks=FLAKY_CHECKS[0],
                                        number_checks=FLAKY_CHECKS[1], kind=kind, runs=REPEATS)
             except interrupt.Interrupted:
                 break
-            note = (f"an example of a finding above --level {level}: confirmed in one run, shrunk "
-                    f"in at most {sum(EXAMPLE_CHECKS)} tries" if example else "")
+            note = "" if not example else (
+                f"an example of a finding above --level {level}: confirmed in one run, " + (
+                    f"shrunk in at most {sum(EXAMPLE_CHECKS)} tries" if len(f.graph.nodes) <= EXAMPLE_MAX_NODES
+                    else f"not shrunk (more than {EXAMPLE_MAX_NODES} nodes)"))
             f.reproducer = reproducer(f, ref, spellings_of(session, f.graph), note)
             done.append(f)
         for f in done:
