@@ -462,7 +462,10 @@ def _reasons(ops: Sequence[str], log: Sequence[Sequence[str]], most: int = 4) ->
 
 
 def _said(exc: BaseException) -> str:
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception as inner:  # an engine's exception that cannot say itself
+        text = f"<str() of this {type(exc).__name__} raised {type(inner).__name__}>"
     text = text if len(text) <= 120 else text[:117] + "..."
     return f"{type(exc).__name__}{': ' + text if text else ''}"
 

@@ -67,6 +67,16 @@ def decisions(cls: type) -> dict[tuple[str, str], tuple[str, str]]:
 
 
 # (engine file, edits, op, form, decision, what the why says, in order)
+MUTE = """
+class Mute(Exception):
+    def __str__(self):
+        raise ValueError("no words")
+
+
+def mute():
+    raise Mute()
+"""
+
 CASES = [
     pytest.param("exp_math_self.py", (), "exp", "n", "supported",
                  ["kept: it crashes (TypeError: must be real number, not Value at exp_math_self.py:",
@@ -122,6 +132,9 @@ CASES = [
                          "            self.grad += out.data * out.grad.data\n"),),
                  "exp", "n", "supported", ["kept: its backward() crashes (AttributeError"],
                  id="a crash in backward(): kept"),
+    pytest.param(BASE, (("import math\n", "import math\n" + MUTE), (EXP, EXP.replace("math.exp(x)", "mute()"))),
+                 "exp", "n", "unsupported", ["refused: Mute: <str() of this Mute raised ValueError>"],
+                 id="an exception whose str() raises: said as such (here by a raise: refused)"),
 ]
 
 
