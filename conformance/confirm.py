@@ -209,6 +209,8 @@ def shrink_finding(finding: Finding, checker: Any, budget: HangBudget | None = N
             finding.node = same.node
         elif same is not None:
             finding.message, finding.node = same.message, same.node
+            if same.cause and not finding.cause.startswith(same.cause):
+                finding.cause = same.cause  # the message's own cause (a suffix given later stays)
         finding.graph = Graph(graph.nodes, finding.graph.seed)
 
 

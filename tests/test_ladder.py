@@ -176,3 +176,23 @@ def test_correct_learner_engines_reach_math(path) -> None:
     ladder = {lv: ok for lv, ok, _ in report.ladder()}
     assert ladder["math"], ladder_line(report)
     assert not ladder["robust"]  # its Python floats raise at the extremes: a robust finding
+
+
+# A forward crash is judged on the engine's own inputs: a divisor that rounding made exactly 0.0 in
+# the engine (torch's is tiny and ordinary) is an exception where torch gives inf: robust.
+@pytest.mark.parametrize(("engine_divisor", "level"), [(0.0, "robust"), (-0.00083, "math")])
+def test_a_forward_crash_is_judged_on_the_engines_own_inputs(engine_divisor, level) -> None:
+    from conformance.adapters import load_adapter
+    from conformance.checker import Checker
+    from conformance.engine_run import EngineRun
+    from conformance.graph import Graph, Node
+    from conformance.report import GraphResult
+    from conformance.torch_ref import TorchRun
+    from tests.engines.learners.variants import load
+
+    graph = Graph((Node("leaf", value=1.0), Node("leaf", value=-0.00083), Node("div", (0, 1))))
+    checker = Checker(load_adapter(load()), "cpu", False)
+    run = EngineRun([1.0, engine_divisor], [], (2, "ZeroDivisionError: float division by zero"))
+    ref = TorchRun([1.0, -0.00083, 1.0 / -0.00083], [1.0, 1.0, 1.0])
+    (finding,) = checker._judge_graph(graph, run, [], [], ref, GraphResult(0))
+    assert (finding.kind, finding.level) == ("crash", level)
