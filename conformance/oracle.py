@@ -15,33 +15,42 @@ from engine.ops import OPS
 Replay = tuple[list, list, list]  # exact gradients, rounding bounds, overflowed
 
 
+def _edges(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> list[tuple[int, int, int, float]] | None:
+    """Every (node, operand position, parent, local derivative) of the graph, the last node first
+    (reverse topological order); None when a node's derivatives are missing."""
+    out = []
+    for i in range(len(graph.nodes) - 1, -1, -1):
+        node = graph.nodes[i]
+        if node.op == "leaf":
+            continue
+        ds = local_derivs.get(i)
+        if ds is None:
+            return None
+        out.extend((i, pos, a, ds[pos]) for pos, a in enumerate(node.args) if not isinstance(a, Const))
+    return out
+
+
 def replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]], masks: bool = True) -> Replay | None:
     """Exact reverse accumulation of the engine's own local derivatives (and of their absolute
     values, which bounds what float rounding can explain), and which gradients a non-finite local
     derivative reached. ``masks=False``: plain IEEE chain rule, where a zero local derivative
     times an upstream nan is nan (torch's where() masks it)."""
+    edges = _edges(graph, local_derivs)
+    if edges is None:
+        return None
     with mp.workprec(200):
         n = len(graph.nodes)
         g = [mp.mpf(0)] * n
         bound = [mp.mpf(0)] * n
         overflowed = [False] * n
         g[-1] = bound[-1] = mp.mpf(1)
-        for i in range(n - 1, -1, -1):
-            node = graph.nodes[i]
-            if node.op == "leaf":
-                continue
-            ds = local_derivs.get(i)
-            if ds is None:
-                return None
-            for pos, a in enumerate(node.args):
-                if isinstance(a, Const):
-                    continue
-                d = mp.mpf(ds[pos])
-                if d == 0 and masks and _masks(node, pos):
-                    continue  # where(mask, grad, 0): a nan or inf upstream does not pass
-                g[a] += g[i] * d
-                bound[a] += bound[i] * abs(d)
-                overflowed[a] = overflowed[a] or overflowed[i] or not mp.isfinite(d)
+        for i, pos, a, d in edges:
+            d = mp.mpf(d)
+            if d == 0 and masks and _masks(graph.nodes[i], pos):
+                continue  # where(mask, grad, 0): a nan or inf upstream does not pass
+            g[a] += g[i] * d
+            bound[a] += bound[i] * abs(d)
+            overflowed[a] = overflowed[a] or overflowed[i] or not mp.isfinite(d)
         return g, bound, overflowed
 
 
@@ -49,25 +58,16 @@ def float_replay(graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> tu
     """The replay in floats, with its rounding bounds: (gradients, bounds), or None where a local
     derivative is missing or not finite (only the exact replay decides those). Some fifty times
     cheaper than :func:`replay`; its own error is at most about 2·n·eps of the bound."""
+    edges = _edges(graph, local_derivs)
+    if edges is None or not all(math.isfinite(d) for _, _, _, d in edges):
+        return None
     n = len(graph.nodes)
     g = [0.0] * n
     bound = [0.0] * n
     g[-1] = bound[-1] = 1.0
-    for i in range(n - 1, -1, -1):
-        node = graph.nodes[i]
-        if node.op == "leaf":
-            continue
-        ds = local_derivs.get(i)
-        if ds is None:
-            return None
-        for pos, a in enumerate(node.args):
-            if isinstance(a, Const):
-                continue
-            d = ds[pos]
-            if not math.isfinite(d):
-                return None
-            g[a] += g[i] * d
-            bound[a] += bound[i] * abs(d)
+    for i, _, a, d in edges:
+        g[a] += g[i] * d
+        bound[a] += bound[i] * abs(d)
     if not all(math.isfinite(b) for b in bound):
         return None
     return g, bound
