@@ -167,11 +167,15 @@ def test_the_cause_of_a_crash_names_how_the_engine_failed(error: str, cause: str
 
 # Correct engines written the way learners write them: math ✔ whatever the graph count (the
 # lecture's tanh via exp overflows at x = 837, the exact sigmoid' beats torch's 0.0 at x = 59).
-@pytest.mark.parametrize("path", ["lecture.py", "sigmoid_exact.py"])
-def test_correct_learner_engines_reach_math(path) -> None:
+@pytest.mark.parametrize("name", ["lecture", "sigmoid_exact"])
+def test_correct_learner_engines_reach_math(name: str, tmp_path) -> None:
     from pathlib import Path
 
-    engine = f"{Path(__file__).parent / 'engines' / 'learners' / path}:Value"
+    from tests.engines.learners import variants as V  # noqa: N812
+
+    path = (Path(__file__).parent / "engines" / "learners" / "lecture.py" if name == "lecture"
+            else V.write_learner(name, tmp_path))
+    engine = f"{path}:Value"
     report = run_campaign(engine, graphs=GRAPHS, seed=3, max_nodes=30, shrink=False, max_findings=3)
     ladder = {lv: ok for lv, ok, _ in report.ladder()}
     assert ladder["math"], ladder_line(report)

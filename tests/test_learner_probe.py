@@ -3,8 +3,11 @@ never a pass (item 3), on learner-style engines (tests/engines/learners/): one l
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -16,10 +19,13 @@ from conformance.adapters import NothingCheckedError, load_adapter
 from conformance.cli import main
 from conformance.probe import operand_forms
 from engine.ops import public_ops
+from tests.engines.learners import variants as V  # noqa: N812 - as in the other tests
 
 pytest_plugins = ["pytester"]
 
 LEARNERS = Path(__file__).parent / "engines" / "learners"
+_WRITTEN = Path(tempfile.mkdtemp(prefix="vetgrad-learners-"))  # the learners' engine files
+atexit.register(shutil.rmtree, _WRITTEN, ignore_errors=True)
 BASE = "refuses_value_exponent.py"  # the lecture's engine; x ** y refused by its own raise
 RAISE = '            raise ValueError("only int/float exponents are supported")\n'
 POW_IF = "        if isinstance(other, Value):\n" + RAISE
@@ -41,7 +47,8 @@ LIBM = "import ctypes, ctypes.util\nlibm = ctypes.CDLL(ctypes.util.find_library(
 def learner(file: str, *edits: tuple[str, str]) -> type:
     """``file``'s Value, with ``edits`` (each old text occurring once), as a module of its own that
     the harness's engine process can load too (its source in ``__vetgrad_source__``)."""
-    source = (LEARNERS / file).read_text()
+    stem = file.removesuffix(".py")
+    source = V.learner_source(stem) if stem in V.LEARNERS else (LEARNERS / file).read_text()
     for old, new in edits:
         assert source.count(old) == 1, old
         source = source.replace(old, new)
@@ -185,7 +192,10 @@ def test_a_constructor_that_needs_a_label_offers_nothing() -> None:
 
 
 def _file(name: str) -> str:
-    return f"{LEARNERS / name}:Value"
+    """``PATH:Value`` of a learner's engine file, written to a folder of this test session."""
+    stem = name.removesuffix(".py")
+    path = V.write_learner(stem, _WRITTEN) if stem in V.LEARNERS else LEARNERS / name
+    return f"{path}:Value"
 
 
 # (argv, exit status, what stderr (2) or stdout (0, 1) says)

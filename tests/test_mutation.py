@@ -186,9 +186,7 @@ def test_written_variant_is_a_file_the_harness_can_load(tmp_path) -> None:
 
 
 def _load_file(name: str) -> type:
-    import importlib
-
-    return importlib.import_module(f"tests.engines.learners.{name}").Value
+    return V.load_learner(name)
 
 
 def test_self_recursive_sub_recurses_on_two_nodes() -> None:

@@ -5,7 +5,8 @@ does for the textbook engine.
 A variant is executed as a fresh module registered in ``sys.modules`` under a private name and
 keeps its source in ``__vetgrad_source__``, so the harness's engine process can load it from a
 ``"<module>:Value"`` string (:func:`spec`); :func:`write_variant` writes it as a file instead, for
-``python -m conformance --engine FILE:Value``.
+``python -m conformance --engine FILE:Value``. The learners' own engine files (:data:`LEARNERS`)
+are made the same way, each with its own docstring: :func:`write_learner`, :func:`load_learner`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,74 @@ CORRECT: frozenset[str] = frozenset(name for name, (_, op, _) in _CATALOG.items(
 """Variants that are still correct engines."""
 
 
+# Engines as learners write them, each a file of its own (made from lecture.py, as it would be
+# written by hand): name -> (its docstring, its edits to lecture.py's code).
+_LEARNERS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    'exp_math_self': (
+        'A lecture-style engine whose exp passes the node itself to math.exp: ``math.exp(self)`` raises\nTypeError (must be real number, not Value) on every input. A crash, not a refusal: the\nharness reports it at math.\n',
+        (
+            ('        x = self.data\n        out = Value(math.exp(x), (self,), "exp")\n',
+             '        out = Value(math.exp(self), (self,), "exp")\n'),
+        )),
+    'pow_other_data': (
+        "A lecture-style engine whose ``__pow__`` reads ``other.data`` of a plain-number exponent:\nAttributeError ('int' object has no attribute 'data') on every input of ``x ** 2``. A crash,\nnot a refusal.\n",
+        (
+            ('        assert isinstance(other, (int, float)), "only supporting int/float powers for now"\n        out = Value(self.data**other, (self,), f"**{other}")\n',
+             '        out = Value(self.data**other.data, (self,), f"**{other}")\n'),
+        )),
+    'label_required': (
+        'A lecture-style engine whose constructor needs a label: ``Value(0.7)`` raises TypeError, so\nthe harness (which makes leaves as ``Value(x)``) can check nothing: a usage error, never a pass.\n',
+        (
+            ('    def __init__(self, data, _children=(), _op="", label=""):\n',
+             '    def __init__(self, data, label, _children=(), _op=""):\n'),
+            ('        other = other if isinstance(other, Value) else Value(other)\n        out = Value(self.data + other.data, (self, other), "+")\n',
+             '        other = other if isinstance(other, Value) else Value(other, str(other))\n        out = Value(self.data + other.data, "+", (self, other), "+")\n'),
+            ('        other = other if isinstance(other, Value) else Value(other)\n        out = Value(self.data * other.data, (self, other), "*")\n',
+             '        other = other if isinstance(other, Value) else Value(other, str(other))\n        out = Value(self.data * other.data, "*", (self, other), "*")\n'),
+            ('        out = Value(self.data**other, (self,), f"**{other}")\n',
+             '        out = Value(self.data**other, "**", (self,), f"**{other}")\n'),
+            ('        out = Value(t, (self,), "tanh")\n',
+             '        out = Value(t, "tanh", (self,), "tanh")\n'),
+            ('        out = Value(math.exp(x), (self,), "exp")\n',
+             '        out = Value(math.exp(x), "exp", (self,), "exp")\n'),
+            ('        out = Value(0 if self.data < 0 else self.data, (self,), "ReLU")\n',
+             '        out = Value(0 if self.data < 0 else self.data, "relu", (self,), "ReLU")\n'),
+        )),
+    'refuses_value_exponent': (
+        'A lecture-style engine that refuses a Value exponent deliberately, with its own ``raise``:\n``x ** y`` is refused (every probe input meets the same raise), ``x ** 2`` works.\n',
+        (
+            ('        assert isinstance(other, (int, float)), "only supporting int/float powers for now"\n',
+             '        if isinstance(other, Value):\n            raise ValueError("only int/float exponents are supported")\n'),
+        )),
+    'pow_numbers_only': (
+        "A lecture-style engine whose ``**`` takes numbers only, without an assert: ``x ** y`` meets\nPython's own TypeError (unsupported operand type(s) for ** or pow(): 'float' and 'Value')\ninside ``__pow__``, while ``x ** 2`` works: the Value-exponent form is not offered.\n",
+        (
+            ('        assert isinstance(other, (int, float)), "only supporting int/float powers for now"\n',
+             ''),
+        )),
+    'self_recursive_sub': (
+        'The lecture engine with a self-recursive ``__sub__``: ``return self - other`` calls itself\nuntil RecursionError, on any graph with a subtraction (a math-level crash, however shallow).\n',
+        (
+            ('        return self + (-other)\n',
+             '        return self - other\n'),
+        )),
+    'sigmoid_exact': (
+        "The lecture engine with a sigmoid whose derivative is computed from exp(-x):\ne^-x / (1 + e^-x)**2. Correct, and closer to the exact value than torch where the derivative\nis tiny (sigmoid'(59) = 2.4e-26 here, torch 0.0 as s * (1 - s)): never a math failure.\nIts formulas overflow for x below about -355 (the derivative) and -709 (the value), where\nsigmoid is flat: robust level.\n",
+        (
+            ('    def relu(self):\n',
+             '    def sigmoid(self):\n        x = self.data\n        s = 1 / (1 + math.exp(-x))\n        out = Value(s, (self,), "sigmoid")\n\n        def _backward():\n            self.grad += math.exp(-x) / (1 + math.exp(-x)) ** 2 * out.grad\n        out._backward = _backward\n\n        return out\n\n    def relu(self):\n'),
+        )),
+    'tanh_grad_scaled': (
+        'The lecture engine with a wrong tanh derivative: 2 * (1 - t**2) instead of 1 - t**2 (a\nlearner who mixed it up with the derivative of tanh(2x)). A math failure named tanh.\n',
+        (
+            ('            self.grad += (1 - t**2) * out.grad\n',
+             '            self.grad += 2 * (1 - t**2) * out.grad\n'),
+        )),
+}
+LEARNERS: tuple[str, ...] = tuple(_LEARNERS)
+"""The learners' engine files (:func:`write_learner`, :func:`load_learner`)."""
+
+
 def lecture_source() -> str:
     return LECTURE_PATH.read_text(encoding="utf-8")
 
@@ -126,3 +195,44 @@ def write_variant(name: str, directory: Path) -> Path:
     path = Path(directory) / f"lecture_{name}.py"
     path.write_text(variant_source(name), encoding="utf-8")
     return path
+
+
+def learner_source(name: str) -> str:
+    """The source of learner engine ``name``: lecture.py with its docstring and edits."""
+    if name not in _LEARNERS:
+        raise KeyError(f"unknown learner engine {name!r}; known: {', '.join(_LEARNERS)}")
+    doc, edits = _LEARNERS[name]
+    source = lecture_source()
+    end = source.index('"""', 3) - len(source)  # lecture.py's docstring body, kept to the quotes
+    source = '"""' + doc + source[end:]
+    for old, new in edits:
+        count = source.count(old)
+        assert count == 1, f"learner {name!r}: {old!r} occurs {count} times in lecture.py, not once"
+        source = source.replace(old, new)
+    return source
+
+
+def write_learner(name: str, directory: Path) -> Path:
+    """Write learner engine ``name`` to ``directory/<name>.py`` (as a learner's own file); its path."""
+    path = Path(directory) / f"{name}.py"
+    path.write_text(learner_source(name), encoding="utf-8")
+    return path
+
+
+def load_learner(name: str) -> type:
+    """The ``Value`` class of learner engine ``name``, loaded once (registered as :func:`load`
+    does, so ``module_name``-style specs work: :func:`learner_spec`)."""
+    key = _MODULE_PREFIX + name
+    if key not in sys.modules:
+        module = types.ModuleType(key, f"learner engine {name}")
+        module.__file__ = str(LECTURE_PATH.with_name(f"{name}.py"))
+        module.__vetgrad_source__ = learner_source(name)
+        sys.modules[key] = module
+        exec(compile(module.__vetgrad_source__, f"<{key}>", "exec"), module.__dict__)
+    return sys.modules[key].Value  # type: ignore[no-any-return]
+
+
+def learner_spec(name: str) -> str:
+    """A ``module:attr`` string of learner engine ``name`` for the harness."""
+    load_learner(name)
+    return _MODULE_PREFIX + name + ":Value"
