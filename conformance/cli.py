@@ -257,6 +257,10 @@ def _main(args: argparse.Namespace, out: Any) -> int:
                                           f"gradients); {session.name} has none")
             finally:
                 session.close()
+        if not args.cluster:
+            from conformance.engine_process import prestart as prestart_engine
+
+            prestart_engine()  # the engine processes' starter boots while torch is imported here
         if args.workers > 1 and not args.cluster:
             from conformance.workers import prestart
 

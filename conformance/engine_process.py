@@ -78,6 +78,34 @@ _ZYGOTE = ("import sys; sys.path[:1] = []; import runpy; "
            "runpy.run_module('conformance.child', run_name='__main__')")
 
 
+_PRESTARTED: list[tuple[subprocess.Popen, socket.socket, tuple[str, str]]] = []
+
+
+def _where() -> tuple[str, str]:
+    """What a starter inherits that decides which engine a spec finds: the folder and PYTHONPATH."""
+    return os.getcwd(), os.environ.get("PYTHONPATH", "")
+
+
+def _spawn_zygote() -> tuple[subprocess.Popen, socket.socket]:
+    """A new engine-process starter (a fresh interpreter: conformance.child.zygote) and its socket."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ZYGOTE, str(theirs.fileno())],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(theirs.fileno(),), start_new_session=True, env=env, cwd=os.getcwd())
+    theirs.close()
+    return proc, mine
+
+
+def prestart() -> None:
+    """Start an engine-process starter now, for the first session to take: its interpreter boots
+    while this one imports torch (a campaign's verdict comes that much sooner). Unused, it exits
+    with this process (its socket closes)."""
+    if not _PRESTARTED:
+        _PRESTARTED.append((*_spawn_zygote(), _where()))
+
+
 class EngineProcess:
     """One engine process at a time, started on demand and replaced when it is lost."""
 
@@ -101,19 +129,20 @@ class EngineProcess:
     # -- the process ------------------------------------------------------------------------
 
     def _zygote(self) -> socket.socket:
-        """The process that forks engine processes (started once, again if it is lost)."""
+        """The process that forks engine processes (started once, again if it is lost; the one
+        :func:`prestart` started, if any, first)."""
         if self._zproc is not None and self._zproc.poll() is None:
             return self._zsock
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._preloaded = False
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")]))
-        self._zproc = subprocess.Popen(
-            [sys.executable, "-c", _ZYGOTE, str(theirs.fileno())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),), start_new_session=True, env=env, cwd=os.getcwd())
-        theirs.close()
-        self._zsock = mine
-        return mine
+        while _PRESTARTED:
+            proc, sock, where = _PRESTARTED.pop()
+            if proc.poll() is None and where == _where():  # (started in this folder, with this path)
+                self._zproc, self._zsock = proc, sock
+                return sock
+            with contextlib.suppress(OSError):
+                sock.close()  # (it exits at the end of its socket)
+        self._zproc, self._zsock = _spawn_zygote()
+        return self._zsock
 
     def _zask(self, request: tuple, fds: Sequence[int] = ()) -> Any:
         """The starter's answer to ``request``; EngineLoadError when the starter is gone (an
