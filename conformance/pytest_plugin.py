@@ -97,7 +97,8 @@ def _report(config: pytest.Config, spec: str) -> Any:
                 spec, graphs=config.getoption("--vetgrad-graphs"),
                 seed=config.getoption("--vetgrad-seed"),
                 ops=ops_text.split(",") if ops_text else None,
-                strict=config.getoption("--vetgrad-strict"))
+                strict=config.getoption("--vetgrad-strict"),
+                level=config.getoption("--vetgrad-level"))  # (above it: one cheap example a cause)
         except EngineLoadError as exc:
             config.stash[_REPORT] = exc
     return config.stash[_REPORT]
