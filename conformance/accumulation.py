@@ -421,12 +421,14 @@ def _findings(chosen: list[tuple[Hypothesis, list[_Run]]], left: list[_Run], fou
         finding = _finding(hyp.cause(forms), hyp.op or "graph", found[run.probe], run, refs, device)
         by_what.setdefault(hyp.what, finding)
         out.append(finding)
-    if left and not out:
-        run = min(left, key=lambda r: (len(found[r.probe].graph.nodes), r.probe))
+    if left and not out:  # no one hypothesis: the smallest probe, of an op built from none first
+        run = min(left, key=lambda r: (found[r.probe].op in built, len(found[r.probe].graph.nodes),
+                                       r.probe))
         probe = found[run.probe]
         op = probe.op if probe.op != "chain" else "graph"
-        cause = (f"{op}'s backward loses, doubles or misroutes a contribution when a node is used "
-                 f"twice" if op != "graph" else GENERIC)
+        cause = (f"{op}'s backward sends its operands a wrong share of out.grad when its output is "
+                 f"used again (a contribution lost, doubled or misrouted, or out.grad not "
+                 f"multiplied in)" if op != "graph" else GENERIC)
         out.append(_finding(cause, op, probe, run, refs, device))
     return out
 

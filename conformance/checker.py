@@ -136,10 +136,11 @@ class Checker:
             seen = [v if isinstance(v, float) else t for v, t in zip(run.values[:node], ref.values)]
             level, cause = self._crash_level(graph, node, error, ref.values[node],
                                              seen + list(ref.values[len(seen):]))
-            find("crash", op, node, error[len(LOST):] if error.startswith(LOST) else
-                 f"engine raised {error} where torch returns {ref.values[node]!r}", level, cause)
-            return findings
-        # Local: each op on the engine's own inputs.
+            crashed = Finding("crash", op, node, error[len(LOST):] if error.startswith(LOST) else
+                              f"engine raised {error} where torch returns {ref.values[node]!r}",
+                              graph, self.device, level=level, cause=cause)
+        # Local: each op on the engine's own inputs (before a crash: whether an op upstream of
+        # it gave a wrong value, which the crash is then a consequence of).
         local_derivs: dict[int, tuple[float, ...]] = {}
         judged: list[tuple[Node, tuple[float, ...], tuple]] = []
 
@@ -164,6 +165,8 @@ class Checker:
                     find("crash", "graph", i, message[1], level, CAUSE_IN_BACKWARD)
                 else:
                     find(message[0], node.op, i, message[1], level, cause)
+        if run.crash is not None:
+            return _without_consequences(graph, [*findings, crashed])
         findings = _without_consequences(graph, findings)
         if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
                 [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):

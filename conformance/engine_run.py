@@ -227,13 +227,15 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
                         for a, h in zip(node.args, leaves)), None
 
 
-def alone_cases(graph: Graph, values: Sequence[float]) -> list[tuple[int, Node, str, tuple[float, ...]]]:
+def alone_cases(graph: Graph, values: Sequence[float],
+                upto: int | None = None) -> list[tuple[int, Node, str, tuple[float, ...]]]:
     """The ops a graph runs alone, in order, on the engine's ``values``: (node index, node, form,
-    inputs) for every op node, and an ``x op x`` node again as one leaf in both operands (form
-    ``ALIASED``: an engine may take a shortcut there). The engine's process answers with results
-    only, in this order."""
+    inputs) for every op node (before node ``upto``, where the forward pass crashed: whether an
+    op upstream gave it a wrong value), and an ``x op x`` node again as one leaf in both operands
+    (form ``ALIASED``: an engine may take a shortcut there). The engine's process answers with
+    results only, in this order."""
     out = []
-    for i, node in enumerate(graph.nodes):
+    for i, node in enumerate(graph.nodes[:upto]):
         if node.op == "leaf":
             continue
         args, form = node.args, node.form
@@ -260,8 +262,8 @@ def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
         if mark is not None:
             mark(graph.root, BACKWARD)
         backward_twice(adapter, run)
-    if run.crash is None:
-        for i, node, form, xs in alone_cases(graph, run.values):
+    if run.crash is None or run.crash_op is None:  # (not after a lost engine: 'graph')
+        for i, node, form, xs in alone_cases(graph, run.values, None if run.crash is None else run.crash[0]):
             if mark is not None:
                 mark(i, ALONE)
             try:

@@ -288,7 +288,7 @@ def _graph_run(graph: Graph, message: tuple) -> GraphRun:
             raise ValueError("an answer of the wrong shape")
         run = EngineRun(values, [], crash, _text(backward_error), grads, _text(repeat_error),
                         int(repeat_node), repeat_grads=again)
-        cases = alone_cases(graph, values) if crash is None else ()
+        cases = alone_cases(graph, values, None if crash is None else crash[0])
         ops = [OpAlone(i, node, form, inputs, (float(value), None if ds is None else tuple(map(float, ds)),
                                                 _text(error)))
                for (i, node, form, inputs), (value, ds, error) in zip(cases, alone)]

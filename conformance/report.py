@@ -253,9 +253,11 @@ WHOLE_ENGINE = ("engine", "accumulation")
 
 def root_cause_order(findings: Sequence[Finding],
                      composition: dict[str, tuple[str, ...]] | None = None) -> list[Finding]:
-    """The findings in the order a reader should fix them: lowest level first; within a level an
-    op the engine builds from other ops (``x - y`` as ``x + (-y)``) after those ops when they
-    fail too (at that level or below); then the smallest graph (reproducer) first."""
+    """The findings in the order a reader should fix them: lowest level first; within a level a
+    fault of the engine as a whole or a localised one first, a finding that names an op before
+    one that names only the graph (an end-to-end difference, often what an op's bug does), an op
+    the engine builds from other ops (``x - y`` as ``x + (-y)``) after those ops when they fail
+    too (at that level or below); then the smallest graph (reproducer) first."""
     composition = composition or {}
     failing: dict[str, int] = {}
     for f in findings:
@@ -266,6 +268,7 @@ def root_cause_order(findings: Sequence[Finding],
                    for part in composition.get(f.op, ()))
 
     return sorted(findings, key=lambda f: (rank(f.level), f.kind not in WHOLE_ENGINE,
+                                           f.op == "graph" and f.kind not in WHOLE_ENGINE,
                                            built_on_failing(f), len(f.graph.nodes), f.index))
 
 

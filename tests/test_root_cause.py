@@ -35,6 +35,8 @@ def test_a_wrong_value_explains_what_it_reaches_downstream() -> None:
     ([("sub", "math", 3, 1), ("mul", "robust", 3, 0)], {"sub": ("add", "mul")}, ["sub", "mul"]),
     # lowest level first, then the smallest graph
     ([("tanh", "robust", 2, 0), ("exp", "math", 9, 5), ("mul", "math", 3, 7)], {}, ["mul", "exp", "tanh"]),
+    # a finding that names an op before one that names only the graph, however small
+    ([("graph", "math", 2, 0), ("mul", "math", 3, 7)], {}, ["mul", "graph"]),
 ])
 def test_root_cause_order(findings, composition, order) -> None:
     made = []
