@@ -26,11 +26,16 @@ BACKWARD_TWICE = "backward x2"
 
 # One op run alone, ready to judge: (node index, node, inputs, engine's result, torch case index).
 Local = tuple[int, Node, tuple[float, ...], Any, int]
-# findings judged without torch's numbers, against the engine's own (a second backward() against
-# the first; end-to-end gradients against the exact replay of the engine's own local derivatives):
-# asking torch's 0-d kernels again cannot change them
-TORCHLESS = ("repeat-backward",)
 LOST_CONTRIBUTION = "a contribution lost, doubled or sent to the wrong node"
+
+
+def _rounds_with_torch(f: Finding) -> bool:
+    """Whether a finding compares the engine's end-to-end numbers with torch's batched graph run,
+    whose kernels round otherwise than the 0-d ones a graph of scalars meets: then the graph is
+    judged again against those. Not a local finding (judged against 0-d kernels already), a crash
+    or a second backward() (the engine against itself), nor a lost contribution (the engine
+    against the exact replay of its own local derivatives)."""
+    return f.kind in ("end-to-end", "raises", "value", "grad") and f.cause != LOST_CONTRIBUTION
 
 
 class Checker:
@@ -95,8 +100,7 @@ class Checker:
                    torch_locals: list, ref: TorchRun, k: int = 0) -> GraphResult:
         result = GraphResult(index)
         findings = self._judge_graph(graph, run, locals_, torch_locals, ref, result)
-        if findings and ref.batched and not all(f.kind in TORCHLESS or f.cause == LOST_CONTRIBUTION
-                                                for f in findings):
+        if findings and ref.batched and any(_rounds_with_torch(f) for f in findings):
             # ask torch's 0-d kernels, the ones a graph of scalars meets, before reporting
             result = GraphResult(index)
             findings = self._judge_graph(graph, run, locals_, torch_locals,
