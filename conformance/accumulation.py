@@ -28,7 +28,7 @@ from typing import Any, Collection, Iterable, Sequence
 
 from conformance import judge as J  # noqa: N812 - short name for verdict constants
 from conformance.graph import ALIASED, Const, Graph, Node, expression
-from conformance.levels import MATH
+from conformance.levels import LOST_CONTRIBUTION, MATH
 from conformance.report import Finding, Report
 from conformance.torch_ref import LocalCase, run_local
 from engine.ops import OPS, public_ops
@@ -36,7 +36,7 @@ from engine.ops import OPS, public_ops
 __all__ = ["GENERIC", "KIND", "Hypothesis", "localise", "probes", "simulate", "wanted"]
 
 # The end-to-end cause this module localises (conformance.checker writes it).
-GENERIC = "a contribution lost, doubled or sent to the wrong node"
+GENERIC = LOST_CONTRIBUTION  # the checker's cause for an end-to-end difference it cannot place
 KIND = "accumulation"  # the kind of a localised finding
 X, Y = 0.5, 1.25       # the probes' leaves: inside every op's ordinary domain, no kink or tie
 RUNS = 3               # each probe this many times in one process (a set _prev's varying order)

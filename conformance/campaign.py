@@ -148,8 +148,6 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
         missing = [f for f in full if f not in forms[name]]
         if missing:
             report.unsupported[name] = missing
-    if not tested:
-        return report
     load_torch()  # (and torch's objects frozen out of the GC's walks)
     report.composition = session.composition(forms) if hasattr(session, "composition") else {}
     faults = _engine_faults(session, report, device, monitor)

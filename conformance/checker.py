@@ -26,16 +26,13 @@ BACKWARD_TWICE = "backward x2"
 
 # One op run alone, ready to judge: (node index, node, inputs, engine's result, torch case index).
 Local = tuple[int, Node, tuple[float, ...], Any, int]
-LOST_CONTRIBUTION = "a contribution lost, doubled or sent to the wrong node"
-
-
 def _rounds_with_torch(f: Finding) -> bool:
     """Whether a finding compares the engine's end-to-end numbers with torch's batched graph run,
     whose kernels round otherwise than the 0-d ones a graph of scalars meets: then the graph is
     judged again against those. Not a local finding (judged against 0-d kernels already), a crash
     or a second backward() (the engine against itself), nor a lost contribution (the engine
     against the exact replay of its own local derivatives)."""
-    return f.kind in ("end-to-end", "raises", "value", "grad") and f.cause != LOST_CONTRIBUTION
+    return f.kind in ("end-to-end", "raises", "value", "grad") and f.cause != L.LOST_CONTRIBUTION
 
 
 class Checker:
@@ -137,9 +134,9 @@ class Checker:
             stats.setdefault(op, OpStats()).add(J.FAIL, math.inf)
             # judged on the engine's own inputs where it has them: a divisor that rounding made
             # 0.0 in the engine (torch's is tiny) is no ordinary input
-            seen = [v if isinstance(v, float) else t for v, t in zip(run.values[:node], ref.values)]
+            seen = run.values[:node]
             level, cause = self._crash_level(graph, node, error, ref.values[node],
-                                             seen + list(ref.values[len(seen):]))
+                                             [*seen, *ref.values[len(seen):]])
             crashed = Finding("crash", op, node, error[len(LOST):] if error.startswith(LOST) else
                               f"engine raised {error} where torch returns {ref.values[node]!r}",
                               graph, self.device, level=level, cause=cause)
@@ -227,19 +224,15 @@ class Checker:
                          f"local derivatives {value!r}: the engine's backward does not sum what its own "
                          f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
                          f"changed after the pass)", L.MATH if ordinary() else L.ROBUST,
-                         LOST_CONTRIBUTION)
+                         L.LOST_CONTRIBUTION)
                     return findings
                 imprecise = True
         twice = stats.setdefault(BACKWARD_TWICE, OpStats())
         if run.repeat_error is not None or run.repeat_grads is not None:
-            scales: list = []
-
-            def bounds() -> list | None:  # the exact replay's when the graph has one, else floats'
-                if not scales:
-                    scales.append(replayed[0][1] if replayed and replayed[0] is not None
-                                  else floats()[1] if floats() is not None  # type: ignore[index]
-                                  else exact()[1] if exact() is not None else None)  # (not finite)
-                return scales[0]
+            def bounds() -> list | None:  # the exact replay's when made, else the floats' (both kept)
+                if not replayed and floats() is not None:
+                    return floats()[1]  # type: ignore[index]
+                return None if exact() is None else exact()[1]  # type: ignore[index]
 
             repeat = self._repeat(graph, run, bounds)
             if repeat is not None:

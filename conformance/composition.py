@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.probe import PROBE_CASES
 from engine.ops import OPS, public_ops
 
 # micrograd's ``_op`` labels and ours (the row's ``symbol``), and spellings learners use
 _LABELS = {op.symbol: op.name for op in OPS.values() if op.public}
 _LABELS.update({"-": "sub", "/": "div", "neg": "neg", "ReLU": "relu", "relu": "relu"})
-PROBE_INPUTS = (0.7, 1.3)
 MAX_NODES = 50  # a composite op is a handful of nodes; stop walking past this
 
 
@@ -45,11 +45,10 @@ def built_from(adapter: Any, forms: dict[str, tuple[str, ...]]) -> dict[str, tup
 
 
 def _parts(adapter: Any, op: Any, form: str) -> tuple[str, ...]:
-    leaves = [adapter.leaf(x) for x in PROBE_INPUTS[: form.count("n")]]
-    it = iter(leaves)
-    args = [next(it) if f == "n" else PROBE_INPUTS[i] for i, f in enumerate(form)]
+    # operand i takes the probe's first case's number i: a leaf of it, or the number (as the probe)
+    args = [adapter.leaf(x) if f == "n" else x for f, x in zip(form, PROBE_CASES[0])]
     result = adapter.apply(op, args, op.sweep_params[0])
-    inputs = {id(x) for x in leaves}
+    inputs = {id(a) for a, f in zip(args, form) if f == "n"}
     seen: set[int] = set()
     found: list[str] = []
     stack = [result]  # the result itself may be another op's node: x / y as x * y**-1

@@ -41,7 +41,7 @@ class HangBudget:
         self.left = tries if timeout else 10**9
 
     def spend(self, finding: Finding | None) -> None:
-        if finding is not None and finding.message.startswith("no answer within"):
+        if finding is not None and is_hang(finding):
             self.left -= 1
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 from conformance.adapters import Adapter, NodeInfo
 from conformance.engine_ref import local_ref
 from conformance.graph import ALIASED, Const, Graph, Node
+from conformance.sanity import mark as mark_in_backward
 from engine.ops import OPS
 
 GRAPH_TIMEOUT = 60.0  # seconds the engine may spend on one graph (forward, backward, its ops)
@@ -46,14 +47,6 @@ def error_text(exc: BaseException) -> str:
     if broken is not None:
         return f"{broken} ({RULES})"
     return f"{type(exc).__name__}: {said}"
-
-
-def in_backward(text: str, exc: BaseException) -> str:
-    """An error text of backward(), marked when backward()'s own code raised it (not an op's
-    rule: conformance.sanity)."""
-    from conformance.sanity import mark
-
-    return mark(text, exc)
 
 
 def said_text(exc: BaseException) -> str:
@@ -217,7 +210,7 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
         adapter.backward(out)
         surface()
     except Exception as exc:
-        return value, None, in_backward(error_text(exc), exc)
+        return value, None, mark_in_backward(error_text(exc), exc)  # (backward()'s own code?)
     grad, form = adapter.grad, node.form
     if aliased or form == "n":
         return value, (grad(leaves[0]),), None

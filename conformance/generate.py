@@ -210,10 +210,11 @@ def build_graph(
         params = _params(source, op)
         inputs = [a.value if isinstance(a, Const) else values[a] for a in args]
         out = _forward(op, inputs, params)
+        node = Node(op.name, tuple(args), params)
         if ordinary and not ordinary_case(op.name, [float(x) for x in inputs], params, out,
-                                          form="".join("c" if isinstance(a, Const) else "n" for a in args)):
+                                          form=node.form):
             continue  # (a fresh leaf drawn for it stays: a leaf is ordinary)
-        nodes.append(Node(op.name, tuple(args), params))
+        nodes.append(node)
         values.append(out)
         for a in args:
             if isinstance(a, int):

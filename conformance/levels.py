@@ -163,6 +163,7 @@ def _what(x: Any) -> str:
     return "a number"
 
 
+LOST_CONTRIBUTION = "a contribution lost, doubled or sent to the wrong node"
 RECURSION_DEEP = "RecursionError on a deep graph (a recursive topological sort)"
 RECURSION_SHALLOW = "RecursionError on a shallow graph (infinite recursion: a method that calls itself?)"
 SHALLOW_DEPTH = 100  # a graph this deep is far below Python's recursion limit, whatever the engine
