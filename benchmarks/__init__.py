@@ -4,7 +4,7 @@ Two ways in, sharing the same workloads and contenders:
 
 - ``pytest benchmarks -p no:xdist --benchmark-only`` (``tox -e bench``): pytest-benchmark suites,
   one group per area (``dag``, ``chain``, ``mlp``, ``harness``), sizes as parameters.
-- ``python -m benchmarks`` (``tox -e report``): a quick run of every suite (the graph suites with
+- ``python -m vetgrad.benchmarks`` (``tox -e report``): a quick run of every suite (the graph suites with
   each contender in its own worker process), printed as Markdown with each contender's ratio to
   vetgrad, memory per node and the issue's targets.
 

@@ -1,5 +1,5 @@
 import sys
 
-from benchmarks.report import main
+from vetgrad.benchmarks.report import main
 
 sys.exit(main())

@@ -6,8 +6,8 @@ counts do not, so a small change to the hot path shows. Two runs under valgrind,
 the second does not build the graph (same interpreter start, imports, graph description and
 compiled code), and the difference divided by the number of nodes is the cost of one node::
 
-    python -m benchmarks.callgrind_dag                      # this tree's engine
-    python -m benchmarks.callgrind_dag --tree /path/to/other/checkout --nodes 20000 --seed 0
+    python -m vetgrad.benchmarks.callgrind_dag                      # this tree's engine
+    python -m vetgrad.benchmarks.callgrind_dag --tree /path/to/other/checkout --nodes 20000 --seed 0
 
 Needs ``valgrind`` on PATH. The script is self-contained (the standard library and the ``engine``
 package of ``--tree``), so it measures any checkout, old or new.
@@ -62,7 +62,7 @@ def dag_source(nodes: int, seed: int) -> str:
 def run(nodes: int, seed: int, build: bool) -> None:
     """The measured program: import the engine, compile the DAG, then (if ``build``) build it,
     backpropagate from its root and drop it."""
-    from engine import Value
+    from vetgrad.engine import Value
 
     namespace: dict[str, object] = {}
     exec(compile(dag_source(nodes, seed), f"<dag {nodes} seed {seed}>", "exec"), namespace)
@@ -95,7 +95,7 @@ def instructions(tree: Path, nodes: int, seed: int, build: bool, valgrind: str) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.callgrind_dag",
+    parser = argparse.ArgumentParser(prog="python -m vetgrad.benchmarks.callgrind_dag",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=20_000, help="graph size (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the DAG (default 0)")

@@ -1,13 +1,13 @@
 """Instructions per graph of the conformance harness, counted by callgrind, per process.
 
 The harness's graphs/s on a shared 2-core machine vary by 30% or more from run to run; instruction
-counts do not. Two campaigns (``python -m conformance --no-shrink --no-edge-sweep --device cpu``)
+counts do not. Two campaigns (``python -m vetgrad.conformance --no-shrink --no-edge-sweep --device cpu``)
 run under ``valgrind --trace-children=yes``, alike except for the number of graphs, and the
 difference divided by the difference in graphs is the cost of one graph in the harness's process
 (generation, torch, judging) and in the engine's process (the engine and its side of the pipe)::
 
-    python -m benchmarks.callgrind_harness                          # this tree, 50 and 550 graphs
-    python -m benchmarks.callgrind_harness --tree /path/to/other/checkout --graphs 50,300
+    python -m vetgrad.benchmarks.callgrind_harness                          # this tree, 50 and 550 graphs
+    python -m vetgrad.benchmarks.callgrind_harness --tree /path/to/other/checkout --graphs 50,300
 
 Needs ``valgrind`` on PATH; importing torch under valgrind takes about a minute, so a measurement
 takes two to three (the two campaigns run side by side). A tree from before the engine ran in its
@@ -35,7 +35,7 @@ def campaign(tree: Path, graphs: int, folder: str, valgrind: str) -> subprocess.
     """Start one campaign of ``graphs`` graphs under callgrind, its counts going to ``folder``."""
     env = dict(os.environ, VETGRAD_ENGINE_EXIT_GRACE=str(GRACE), VETGRAD_PROGRESS_INTERVAL="3600")
     command = [valgrind, "--tool=callgrind", "--trace-children=yes",
-               f"--callgrind-out-file={folder}/cg.%p", sys.executable, "-m", "conformance",
+               f"--callgrind-out-file={folder}/cg.%p", sys.executable, "-m", "vetgrad.conformance",
                "--graphs", str(graphs), "--no-shrink", "--no-edge-sweep", "--device", "cpu",
                "--graph-timeout", "900"]
     return subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL,
@@ -51,7 +51,7 @@ def counts(folder: str) -> tuple[int, list[int]]:
         command = re.search(r"^cmd:\s*(.*)$", text, re.M)
         if total is None or command is None:
             continue
-        if " -m conformance " in command.group(1) + " ":
+        if " -m vetgrad.conformance " in command.group(1) + " ":
             harness = int(total.group(1))
         else:
             others.append(int(total.group(1)))
@@ -74,7 +74,7 @@ def measure(tree: Path, small: int, large: int, valgrind: str) -> dict[str, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.callgrind_harness",
+    parser = argparse.ArgumentParser(prog="python -m vetgrad.benchmarks.callgrind_harness",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to measure (default: this one)")
     parser.add_argument("--graphs", default="50,550", help="the two campaigns' sizes (default 50,550)")

@@ -11,8 +11,8 @@ are 0). A batched round is one call over the whole batch; the report divides its
 :data:`BATCH` (the contender's ``rows``): time per sample. Row 0 holds the workload's numbers and
 is checked; the other rows are those numbers scaled by factors in [0.9, 1.1].
 
-``python -m benchmarks.compiled NODES`` prints the compiled graph's memory per node;
-``python -m benchmarks.compiled --ops`` the batched replay's cost of each op, ns per row.
+``python -m vetgrad.benchmarks.compiled NODES`` prints the compiled graph's memory per node;
+``python -m vetgrad.benchmarks.compiled --ops`` the batched replay's cost of each op, ns per row.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 import tracemalloc
 from typing import Any, Callable
 
-from benchmarks import contenders, workloads
+from vetgrad.benchmarks import contenders, workloads
 
 FAMILIES = ("vetgrad-compiled", "float", *contenders.BATCHED)
 BATCH = contenders.get("vetgrad-batched").rows  # rows of a batched round
@@ -34,7 +34,7 @@ BATCH = contenders.get("vetgrad-batched").rows  # rows of a batched round
 def _trace(work: workloads.Workload) -> tuple[list[float], int, Callable[..., Any]]:
     """The leaves' numbers in the order ``forward`` makes them, the index of the first leaf,
     and ``f(*leaves) -> root`` (what engine.compile takes)."""
-    from engine import Value
+    from vetgrad.engine import Value
 
     numbers: list[float] = []
     made: list[Any] = []
@@ -57,8 +57,8 @@ def _trace(work: workloads.Workload) -> tuple[list[float], int, Callable[..., An
 def float_source(work: workloads.Workload, name: str = "straight") -> tuple[str, list[float], int]:
     """Straight-line float code for ``work`` (ops add mul tanh relu, constants on either side),
     written as a person would: forward, every gradient = 0.0, then ``+=`` in reverse order."""
-    from engine import Value, topological_order
-    from engine.ops import ConstOp
+    from vetgrad.engine import Value, topological_order
+    from vetgrad.engine.ops import ConstOp
 
     numbers, index, f = _trace(work)
     leaves = [Value(x) for x in numbers]
@@ -104,7 +104,7 @@ class Replayer:
 
     def __init__(self, family: str, work: workloads.Workload) -> None:
         if family == "vetgrad-compiled":
-            from engine import compile as compile_
+            from vetgrad.engine import compile as compile_
 
             self.numbers, self.index, f = _trace(work)
             g = compile_(f)
@@ -129,8 +129,7 @@ class Replayer:
 
     def _batched(self, work: workloads.Workload, exact: bool) -> None:
         import numpy as np
-
-        from engine import compile as compile_
+        from vetgrad.engine import compile as compile_
 
         self.numbers, self.index, f = _trace(work)
         g = compile_(f)
@@ -157,7 +156,7 @@ def memory_per_node(nodes: int, seed: int = 0) -> dict[str, float]:
     """Bytes a compiled DAG of ``nodes`` holds (its code and constants; the trace is dropped),
     per node, by tracemalloc: what stays allocated after compiling, and the peak while tracing."""
     work = workloads.dag(nodes, seed)
-    from engine import compile as compile_
+    from vetgrad.engine import compile as compile_
 
     numbers, _, f = _trace(work)
     gc.collect()
@@ -178,10 +177,9 @@ def batch_op_costs(rows: int = BATCH, repeats: int = 9) -> dict[str, dict[str, A
     its row's float function called per element ("mapped"). The call's own cost is in every
     figure: compare with ``add``'s."""
     import numpy as np
-
-    from engine import Compiled, Value
-    from engine import batch_templates as B  # noqa: N812
-    from engine.ops import public_ops
+    from vetgrad.engine import Compiled, Value
+    from vetgrad.engine import batch_templates as B  # noqa: N812
+    from vetgrad.engine.ops import public_ops
 
     rng = np.random.default_rng(0)
     columns = [rng.uniform(0.1, 2.0, rows), rng.uniform(0.1, 2.0, rows)]

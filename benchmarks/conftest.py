@@ -18,9 +18,8 @@ import statistics
 from typing import Any, Callable
 
 import pytest
-
-from benchmarks import contenders, machine, workloads
-from benchmarks.contenders import Contender
+from vetgrad.benchmarks import contenders, machine, workloads
+from vetgrad.benchmarks.contenders import Contender
 
 MARKERS = {
     "cuda": "needs a CUDA device (skipped without one unless REQUIRE_CUDA=1)",
@@ -123,7 +122,7 @@ def bench_graph(benchmark: Any) -> Callable[[Contender, workloads.Workload], Non
         samples: list[workloads.Sample] = []
         if c.compiled:  # a graph compiled once, outside the clock, and replayed in each round
             require(c.skipped(work.nodes), False)
-            from benchmarks.compiled import Replayer
+            from vetgrad.benchmarks.compiled import Replayer
 
             one_round = Replayer(c.family, work).run
         else:

@@ -80,7 +80,7 @@ class Contender:
     def leaf(self) -> Callable[[float], Any]:
         """The constructor of a leaf that records gradients (``Value(x)``, ``torch.tensor``)."""
         if self.family == "vetgrad":
-            from engine import Value
+            from vetgrad.engine import Value
 
             return Value
         if self.family == "micrograd":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 GRAPH_NODES = 30
-ENGINES: dict[str, str] = {"vetgrad": "engine:Value", "micrograd": "micrograd.engine:Value"}
+ENGINES: dict[str, str] = {"vetgrad": "vetgrad.engine:Value", "micrograd": "micrograd.engine:Value"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ ROWS: tuple[Row, ...] = (Row("vetgrad", "cpu"), Row("vetgrad", "cuda"), Row("mic
 def check_graphs(row: Row, graphs: int, seed: int = 0) -> Any:
     """Check ``graphs`` random graphs; returns the campaign's report (``graphs``, ``passed``,
     ``failed``, ``elapsed``)."""
-    from conformance.campaign import run_campaign
+    from vetgrad.conformance.campaign import run_campaign
 
     options: dict[str, Any] = {"shrink": False}
     if "edges" in inspect.signature(run_campaign).parameters:

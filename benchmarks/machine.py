@@ -7,7 +7,7 @@ import os
 import platform
 from typing import Any
 
-from benchmarks.contenders import micrograd_version
+from vetgrad.benchmarks.contenders import micrograd_version
 
 
 def cpu_model() -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from benchmarks import contenders, harness, mlp, workloads
-from benchmarks.memory import Memory
-from benchmarks.runner import GraphResult, Results
+from vetgrad.benchmarks import contenders, harness, mlp, workloads
+from vetgrad.benchmarks.memory import Memory
+from vetgrad.benchmarks.runner import GraphResult, Results
 
 KB = 1000  # "0.15 KB per node" = 150 bytes: a 1,000,000-node chain in 150 MB
 
@@ -60,7 +60,7 @@ def header(machine: dict[str, Any], mode: str, seed: int, argv: Sequence[str]) -
     if torch != "absent":
         torch += f" ({machine.get('torch_threads')} thread(s); CUDA: {machine.get('cuda_device')})"
     load = " ".join(str(x) for x in machine.get("load_average", [])) or "n/a"
-    cmd = "python -m benchmarks" + "".join(f" {a}" for a in argv)
+    cmd = "python -m vetgrad.benchmarks" + "".join(f" {a}" for a in argv)
     return [
         f"# vetgrad benchmarks ({mode})",
         "",

@@ -10,7 +10,7 @@ Two figures, each divided by the chain's node count:
   ``VmHWM`` after resetting it), in a separate pass without tracemalloc. Linux only. This is the
   figure that counts for torch.
 
-``python -m benchmarks.memory CONTENDER NODES`` prints one measurement as JSON.
+``python -m vetgrad.benchmarks.memory CONTENDER NODES`` prints one measurement as JSON.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tracemalloc
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks import contenders, workloads
+from vetgrad.benchmarks import contenders, workloads
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def measure_isolated(name: str, nodes: int, timeout: float = 600.0) -> Memory:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     try:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.memory", name, str(nodes)],
+        done = subprocess.run([sys.executable, "-m", "vetgrad.benchmarks.memory", name, str(nodes)],
                               capture_output=True, text=True, timeout=timeout, cwd=root, env=env,
                               check=False)
     except subprocess.TimeoutExpired:
@@ -109,7 +109,7 @@ def measure_isolated(name: str, nodes: int, timeout: float = 600.0) -> Memory:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or not args[1].isdigit():
-        print("usage: python -m benchmarks.memory CONTENDER NODES", file=sys.stderr)
+        print("usage: python -m vetgrad.benchmarks.memory CONTENDER NODES", file=sys.stderr)
         return 2
     try:
         result = measure(args[0], int(args[1]))

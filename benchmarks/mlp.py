@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from benchmarks.contenders import Contender, micrograd_version, torch_module
+from vetgrad.benchmarks.contenders import Contender, micrograd_version, torch_module
 
 NIN, NOUTS, BATCH, LR, SEED = 2, (16, 16, 1), 32, 0.05, 0
 
@@ -121,7 +121,7 @@ class CompiledStepTrainer(PythonScalarTrainer):
     trainer), traced by a first step here, untimed; each timed step replays it."""
 
     def __init__(self, prob: Problem) -> None:
-        import nn
+        from vetgrad import nn
 
         super().__init__(vetgrad_mlp(prob), prob)
         self.compiled = nn.compile_step(self.model, mse, len(prob.xs))
@@ -147,8 +147,7 @@ class NumpyTrainer(CompiledStepTrainer):
 
     def __init__(self, prob: Problem) -> None:
         import numpy as np
-
-        import nn
+        from vetgrad import nn
 
         PythonScalarTrainer.__init__(self, vetgrad_mlp(prob), prob)
         self.compiled = nn.batched_step(self.model, nn.mse_loss)
@@ -263,12 +262,12 @@ class TorchBatchedTrainer:
 def vetgrad_mlp_class() -> tuple[type, str]:
     """vetgrad's MLP class and where it came from (``nn.MLP``, or ``nn.layers.MLP`` while the
     package does not export it yet)."""
-    import nn
+    from vetgrad import nn
 
     cls = getattr(nn, "MLP", None)
     if cls is not None:
         return cls, "nn.MLP"
-    from nn.layers import MLP
+    from vetgrad.nn.layers import MLP
 
     return MLP, "nn.layers.MLP"
 
@@ -323,7 +322,7 @@ class Reference:
 def reference(seed: int = SEED, batch: int = BATCH) -> Reference:
     """One step in float64 on CPU by torch's batched code: the numbers every contender training
     on ``batch`` samples must get."""
-    from benchmarks.contenders import get
+    from vetgrad.benchmarks.contenders import get
 
     t = trainer(get("torch-vec-f64"), problem(seed, batch))
     out = t.step()

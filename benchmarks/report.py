@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: a quick run of every suite, printed as Markdown (the graph suites run
+"""``python -m vetgrad.benchmarks``: a quick run of every suite, printed as Markdown (the graph suites run
 each contender in its own worker process: see :mod:`benchmarks.worker`).
 
 Exit status: 0 when every contender that ran computed the right numbers, 1 when one did not
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from benchmarks import contenders, machine, markdown, plot, runner, workloads
-from benchmarks.progress import Heartbeat
+from vetgrad.benchmarks import contenders, machine, markdown, plot, runner, workloads
+from vetgrad.benchmarks.progress import Heartbeat
 
 SIZES: dict[str, int] = {"100": 100, "1k": 1_000, "10k": 10_000, "100k": 100_000,
                          "1M": 1_000_000}
@@ -64,7 +64,7 @@ def _names(text: str, valid: Sequence[str], what: str, parser: argparse.Argument
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="python -m vetgrad.benchmarks",
         description="Time vetgrad against micrograd and PyTorch (CPU, and CUDA when present) on "
                     "random DAGs, deep chains, an MLP training step and the conformance harness; "
                     "print a Markdown report with ratios to vetgrad, memory per node and the "

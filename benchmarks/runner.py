@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
-from benchmarks import contenders, harness, mlp, timing, workloads
-from benchmarks.contenders import Contender
-from benchmarks.memory import Memory, measure_isolated
-from benchmarks.worker import RowError, Worker, error_text, save_workloads
+from vetgrad.benchmarks import contenders, harness, mlp, timing, workloads
+from vetgrad.benchmarks.contenders import Contender
+from vetgrad.benchmarks.memory import Memory, measure_isolated
+from vetgrad.benchmarks.worker import RowError, Worker, error_text, save_workloads
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -313,7 +313,7 @@ def compiled_memory(nodes: int, progress: Progress) -> dict[str, float] | None:
 
     progress(f"memory: vetgrad-compiled, {nodes:,}-node DAG")
     root = str(Path(__file__).resolve().parent.parent)
-    done = subprocess.run([sys.executable, "-m", "benchmarks.compiled", str(nodes)], cwd=root,
+    done = subprocess.run([sys.executable, "-m", "vetgrad.benchmarks.compiled", str(nodes)], cwd=root,
                           capture_output=True, text=True, timeout=600, check=False)
     try:
         return json.loads(done.stdout)  # type: ignore[no-any-return]

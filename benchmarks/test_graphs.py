@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pytest
-
-from benchmarks import workloads
-from benchmarks.conftest import contender_params, size_params
-from benchmarks.contenders import Contender
+from vetgrad.benchmarks import workloads
+from vetgrad.benchmarks.conftest import contender_params, size_params
+from vetgrad.benchmarks.contenders import Contender
 
 
 @pytest.mark.parametrize("nodes", size_params(workloads.DAG_SIZES, slow_from=100_000))

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from benchmarks import contenders, harness
-from benchmarks.conftest import require
+from vetgrad.benchmarks import contenders, harness
+from vetgrad.benchmarks.conftest import require
 
 GRAPHS = 64
 

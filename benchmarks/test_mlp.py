@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from benchmarks import mlp
-from benchmarks.conftest import contender_params
-from benchmarks.contenders import Contender
+from vetgrad.benchmarks import mlp
+from vetgrad.benchmarks.conftest import contender_params
+from vetgrad.benchmarks.contenders import Contender
 
 
 @pytest.mark.parametrize("contender", contender_params("mlp"), indirect=True)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from benchmarks import verdict
+from vetgrad.benchmarks import verdict
 
 pytestmark = pytest.mark.torch
 

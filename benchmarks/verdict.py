@@ -1,8 +1,8 @@
-"""Time to verdict: the default campaign (``python -m conformance --device cpu``) on learner-style
+"""Time to verdict: the default campaign (``python -m vetgrad.conformance --device cpu``) on learner-style
 engines, correct and buggy, with our own engine as the yardstick in the same run. What a learner
 waits for: the whole run's wall time, and the first ``found`` line on stderr for a buggy engine.
 
-``python -m benchmarks.verdict [--rounds 3]`` prints a table with the ratios to our engine."""
+``python -m vetgrad.benchmarks.verdict [--rounds 3]`` prints a table with the ratios to our engine."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNERS = ROOT / "tests" / "engines" / "learners"
-YARDSTICK = "engine:Value"
+YARDSTICK = "vetgrad.engine:Value"
 
 
 class Engine(NamedTuple):
@@ -46,7 +46,7 @@ class Timing(NamedTuple):
 
 def time_verdict(spec: str, extra: Sequence[str] = ()) -> Timing:
     """One default campaign of ``spec``, timed from the start of the process."""
-    argv = [sys.executable, "-m", "conformance", "--engine", spec, "--device", "cpu", *extra]
+    argv = [sys.executable, "-m", "vetgrad.conformance", "--engine", spec, "--device", "cpu", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
@@ -89,7 +89,7 @@ def table(results: list[tuple[Engine, list[Timing]]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.verdict", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m vetgrad.benchmarks.verdict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3, help="runs of each engine (default 3)")
     args = p.parse_args(argv)

@@ -8,7 +8,7 @@ the workload code, which is frozen out of the collector before the contender is 
 way a user's program does. The parent (:class:`Workers`) asks the workers for rounds in turn, so
 that a noisy machine slows every contender alike.
 
-Protocol (``python -m benchmarks.worker NAME THREADS WORKLOADS``, WORKLOADS a file written by
+Protocol (``python -m vetgrad.benchmarks.worker NAME THREADS WORKLOADS``, WORKLOADS a file written by
 :func:`save_workloads`, or ``-`` for none): one JSON request per line on stdin, ``{"size": N,
 "rounds": K, "gc": true}``; one JSON reply per line on stdout, ``{"samples": [[forward, backward,
 free, value, grad], ...]}`` or ``{"failed": "message"}``. The MLP suite asks ``{"mlp": K}``:
@@ -35,7 +35,7 @@ import types
 from pathlib import Path
 from typing import Any, Sequence
 
-from benchmarks import contenders, machine, mlp, workloads
+from vetgrad.benchmarks import contenders, machine, mlp, workloads
 
 
 def error_text(exc: BaseException) -> str:
@@ -100,7 +100,7 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
         try:
             if c.compiled:
                 if request["size"] not in replayers:
-                    from benchmarks.compiled import Replayer
+                    from vetgrad.benchmarks.compiled import Replayer
 
                     replayers[request["size"]] = Replayer(c.family, work)
                 samples = [replayers[request["size"]].run() for _ in range(request["rounds"])]
@@ -169,7 +169,7 @@ class Worker:
     def __init__(self, name: str, threads: int, works: Path | None) -> None:
         self.name = name
         self.dead: str | None = None
-        command = [sys.executable, "-m", "benchmarks.worker", name, str(threads),
+        command = [sys.executable, "-m", "vetgrad.benchmarks.worker", name, str(threads),
                    "-" if works is None else str(works)]
         # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
@@ -253,8 +253,8 @@ class Worker:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 3:
-        print("usage: python -m benchmarks.worker NAME THREADS WORKLOADS "
-              "(started by python -m benchmarks; reads JSON requests on stdin)", file=sys.stderr)
+        print("usage: python -m vetgrad.benchmarks.worker NAME THREADS WORKLOADS "
+              "(started by python -m vetgrad.benchmarks; reads JSON requests on stdin)", file=sys.stderr)
         return 2
     name, threads, path = args
     serve(name, int(threads), {} if path == "-" else load_workloads(Path(path)))

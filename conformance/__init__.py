@@ -1,5 +1,5 @@
 """vetgrad's differential conformance harness: random expression graphs run in an engine and in
-PyTorch, values and gradients judged op by op and end to end. ``python -m conformance --help``.
+PyTorch, values and gradients judged op by op and end to end. ``python -m vetgrad.conformance --help``.
 
 The names below are imported on first use, so that the engine's own process
 (:mod:`conformance.child`) can import the few modules it needs without the judge or torch."""
@@ -22,4 +22,4 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'conformance' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"conformance.{_WHERE[name]}"), name)
+    return getattr(importlib.import_module(f"vetgrad.conformance.{_WHERE[name]}"), name)

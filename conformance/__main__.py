@@ -1,17 +1,9 @@
-"""``python -m conformance``. Python puts the current folder first on sys.path: a learner's own
-``engine.py`` there would shadow vetgrad's ``engine`` package while the harness imports it (a crash
-on ``engine.ops``). The folder goes to the end instead, where an ``--engine`` module in it is still
-found (and ``--engine engine:Value`` is refused with the fix, see conformance.engine_spec)."""
+"""``python -m vetgrad.conformance``: the command line (vetgrad.conformance.cli). Every part of
+vetgrad lives under the one name ``vetgrad``, so a learner's ``engine.py``, ``nn.py`` or
+``conformance.py`` in the current folder shadows nothing of ours and is found as ``--engine``."""
 
-import os
 import sys
 
-import conformance
-
-_ours = os.path.dirname(os.path.dirname(os.path.abspath(conformance.__file__)))
-if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd() != _ours:
-    sys.path.append(sys.path.pop(0))
-
-from conformance.cli import main  # noqa: E402 - after the path is set
+from vetgrad.conformance.cli import main
 
 sys.exit(main())

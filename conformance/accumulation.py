@@ -26,12 +26,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Sequence
 
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.graph import ALIASED, Const, Graph, Node, expression
-from conformance.levels import LOST_CONTRIBUTION, MATH
-from conformance.report import Finding, Report
-from conformance.torch_ref import LocalCase, run_local
-from engine.ops import OPS, public_ops
+from vetgrad.conformance import judge as J  # noqa: N812 - short name for verdict constants
+from vetgrad.conformance.graph import ALIASED, Const, Graph, Node, expression
+from vetgrad.conformance.levels import LOST_CONTRIBUTION, MATH
+from vetgrad.conformance.report import Finding, Report
+from vetgrad.conformance.torch_ref import LocalCase, run_local
+from vetgrad.engine.ops import OPS, public_ops
 
 __all__ = ["GENERIC", "KIND", "Hypothesis", "localise", "probes", "simulate", "wanted"]
 
@@ -498,8 +498,8 @@ def after_campaign(report: Report, checker: Any, forms: dict[str, tuple[str, ...
     run once in ``checker``'s engine; the localised findings (root cause first) are returned and
     :func:`attach`\\ ed to ``report`` (the caller puts them first among its findings once the
     others are chosen and confirmed). [] when nothing is localised or the engine failed."""
-    from conformance import interrupt
-    from conformance.engine_run import EngineFailureError
+    from vetgrad.conformance import interrupt
+    from vetgrad.conformance.engine_run import EngineFailureError
 
     if not needed(report) or interrupt.requested() or getattr(checker.engine, "hangs", 0):
         return []  # (an engine that hung on a graph could cost a timeout per probe)

@@ -9,8 +9,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from conformance.graph import BINARY_FORMS
-from conformance.probe import (
+from vetgrad.conformance.graph import BINARY_FORMS
+from vetgrad.conformance.probe import (
     FORMS_BINARY,
     decide,
     entry_point,
@@ -19,7 +19,7 @@ from conformance.probe import (
     spelled_call,
     spellings,
 )
-from engine.ops import Op
+from vetgrad.engine.ops import Op
 
 __all__ = ["FORMS_BINARY", "Adapter", "EngineLoadError", "NodeInfo", "NothingCheckedError",
            "ValueClassAdapter", "WrongResultError", "check_adapter", "load_adapter", "operand_forms", "precision"]
@@ -285,7 +285,7 @@ def check_adapter(adapter: Adapter) -> Adapter:
     function's exception also shows in the caller's frame, so only the failures that are the
     adapter's whatever it calls count (see _adapters_own)."""
     cls = type(adapter)
-    if cls.__module__.startswith("conformance."):
+    if cls.__module__.startswith("vetgrad.conformance."):
         return adapter
     own = {f.__code__ for klass in cls.__mro__ if issubclass(klass, Adapter)
            for f in vars(klass).values() if hasattr(f, "__code__")}

@@ -10,8 +10,8 @@ that leaks into another is a wrong result. Values and gradients are the judged r
 
 from __future__ import annotations
 
-from conformance.adapters_compiled import CompiledAdapter
-from engine.compiled import Compiled
+from vetgrad.conformance.adapters_compiled import CompiledAdapter
+from vetgrad.engine.compiled import Compiled
 
 INF, NAN = float("inf"), float("nan")
 OTHER = (0.0, -0.0, 1.0, -2.5, INF, -INF, NAN, 5e-324, 1e300, 0.37, -1.9)  # other rows' numbers

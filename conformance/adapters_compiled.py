@@ -13,10 +13,10 @@ from __future__ import annotations
 import struct
 from typing import Any, Sequence
 
-from conformance.adapters import Adapter
-from engine import Value
-from engine.compiled import Compiled
-from engine.ops import Op
+from vetgrad.conformance.adapters import Adapter
+from vetgrad.engine import Value
+from vetgrad.engine.compiled import Compiled
+from vetgrad.engine.ops import Op
 
 TRACE_AT = (0.37, -1.9, 2.6, 0.81, -0.23)  # leaf numbers of a trace, in turn
 

@@ -1,7 +1,7 @@
 """The harness as a library: check an engine, or one graph, from your own code and tests.
 
->>> from conformance import check_engine
->>> report = check_engine("engine:Value", graphs=50)
+>>> from vetgrad.conformance import check_engine
+>>> report = check_engine("vetgrad.engine:Value", graphs=50)
 >>> report.failed
 0
 """
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
-from conformance.campaign import no_graph_checked, run_campaign
-from conformance.checker import Checker
-from conformance.engine_ref import local_ref
-from conformance.graph import Graph
-from conformance.levels import LEVELS, MATH, at_or_below
-from conformance.report import Finding, Report
-from conformance.reproducer import reproducer, spellings_of
-from engine.ops import OPS
+from vetgrad.conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
+from vetgrad.conformance.campaign import no_graph_checked, run_campaign
+from vetgrad.conformance.checker import Checker
+from vetgrad.conformance.engine_ref import local_ref
+from vetgrad.conformance.graph import Graph
+from vetgrad.conformance.levels import LEVELS, MATH, at_or_below
+from vetgrad.conformance.report import Finding, Report
+from vetgrad.conformance.reproducer import reproducer, spellings_of
+from vetgrad.engine.ops import OPS
 
 
 class ConformanceError(AssertionError):

@@ -7,22 +7,22 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from conformance import accumulation, interrupt
-from conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
-from conformance.campaign_graphs import campaign_graph, edge_graphs
-from conformance.checker import Checker
-from conformance.confirm import choose_findings, finish, shrink_finding
-from conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS, LocalEngine, hang_cap_reached
-from conformance.engine_spec import engine_spec
-from conformance.generate import resolve_ops
-from conformance.graph import Const, Graph, Node
-from conformance.isolation import ChildEngine, ProbeError
-from conformance.probe import nothing_to_check
-from conformance.progress import Monitor
-from conformance.report import Finding, GraphResult, Report, root_cause_order
-from conformance.reproducer import reproducer, spellings_of
-from conformance.torch_ref import load_torch
-from engine.ops import OPS
+from vetgrad.conformance import accumulation, interrupt
+from vetgrad.conformance.adapters import Adapter, NothingCheckedError, load_adapter, operand_forms
+from vetgrad.conformance.campaign_graphs import campaign_graph, edge_graphs
+from vetgrad.conformance.checker import Checker
+from vetgrad.conformance.confirm import choose_findings, finish, shrink_finding
+from vetgrad.conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS, LocalEngine, hang_cap_reached
+from vetgrad.conformance.engine_spec import engine_spec
+from vetgrad.conformance.generate import resolve_ops
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.isolation import ChildEngine, ProbeError
+from vetgrad.conformance.probe import nothing_to_check
+from vetgrad.conformance.progress import Monitor
+from vetgrad.conformance.report import Finding, GraphResult, Report, root_cause_order
+from vetgrad.conformance.reproducer import reproducer, spellings_of
+from vetgrad.conformance.torch_ref import load_torch
+from vetgrad.engine.ops import OPS
 
 __all__ = ["check_something_offered", "no_graph_checked", "open_engine", "run_campaign",
            "shrink_finding"]
@@ -47,7 +47,7 @@ def open_engine(engine: str | type | Adapter, graph_timeout: float | None = GRAP
 
 
 def run_campaign(
-    engine: str | type | Adapter = "engine:Value",
+    engine: str | type | Adapter = "vetgrad.engine:Value",
     *,
     graphs: int | None = 1000,
     seconds: float | None = None,
@@ -101,7 +101,7 @@ def run_campaign(
         try:
             forms = forms if forms is not None else session.forms()
         except ProbeError as exc:
-            return _probe_failed(session.name, seed, strict, device, wanted, exc)
+            return _probe_failed(_shown_name(engine, session), seed, strict, device, wanted, exc)
         check_something_offered(session, forms, wanted, ops)
         return _campaign(session, engine, forms, wanted, graphs=graphs, seconds=seconds, seed=seed,
                          max_nodes=max_nodes, device=device, strict=strict, shard=shard,
@@ -110,6 +110,12 @@ def run_campaign(
                          monitor=monitor or _Silent(), max_hangs=max_hangs, level=level)
     finally:
         session.close()
+
+
+def _shown_name(engine: Any, session: Any) -> str:
+    """The engine's name in the report: as the user gave it (``./engine.py:Value``), not the
+    module name it was loaded under."""
+    return engine if isinstance(engine, str) else session.name
 
 
 def check_something_offered(session: Any, forms: dict[str, tuple[str, ...]], wanted: list[str],
@@ -141,7 +147,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
               shrink: bool, higher_order: int, edges: bool, blocks: tuple[int, int],
               monitor: Monitor, max_hangs: int, level: str | None = None) -> Report:
     tested = [name for name in wanted if name in forms]
-    report = Report(session.name, seed, strict, [device], tested,
+    report = Report(_shown_name(engine, session), seed, strict, [device], tested,
                     unsupported={name: [] for name in wanted if name not in forms})
     for name in tested:
         full = operand_forms(OPS[name])

@@ -8,10 +8,10 @@ import math
 import random
 from typing import Sequence
 
-from conformance.adapters import operand_forms
-from conformance.generate import random_graph
-from conformance.graph import Const, Graph, Node
-from engine.ops import OPS, public_ops
+from vetgrad.conformance.adapters import operand_forms
+from vetgrad.conformance.generate import random_graph
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.engine.ops import OPS, public_ops
 
 
 def all_ops() -> list[str]:

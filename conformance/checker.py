@@ -7,19 +7,25 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance import levels as L  # noqa: N812 - short name for the ladder
-from conformance.adapters import Adapter
-from conformance.engine_run import GRAPH_TIMEOUT, LOST, EngineFailureError, EngineRun, LocalEngine
-from conformance.graph import Const, Graph, Node
-from conformance.higher_order import check_higher_order
-from conformance.local_judge import judge_aliased, judge_local
-from conformance.numerics import versus
-from conformance.oracle import Replay, clearly_unexplained, explained, float_replay, replay
-from conformance.report import Finding, GraphResult, OpStats
-from conformance.sanity import CAUSE_IN_BACKWARD, IN_BACKWARD
-from conformance.torch_ref import LocalCase, TorchRun, run_graph, run_graphs, run_local
-from engine.ops import OPS
+from vetgrad.conformance import judge as J  # noqa: N812 - short name for verdict constants
+from vetgrad.conformance import levels as L  # noqa: N812 - short name for the ladder
+from vetgrad.conformance.adapters import Adapter
+from vetgrad.conformance.engine_run import (
+    GRAPH_TIMEOUT,
+    LOST,
+    EngineFailureError,
+    EngineRun,
+    LocalEngine,
+)
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.higher_order import check_higher_order
+from vetgrad.conformance.local_judge import judge_aliased, judge_local
+from vetgrad.conformance.numerics import versus
+from vetgrad.conformance.oracle import Replay, clearly_unexplained, explained, float_replay, replay
+from vetgrad.conformance.report import Finding, GraphResult, OpStats
+from vetgrad.conformance.sanity import CAUSE_IN_BACKWARD, IN_BACKWARD
+from vetgrad.conformance.torch_ref import LocalCase, TorchRun, run_graph, run_graphs, run_local
+from vetgrad.engine.ops import OPS
 
 # The op-table row of the check that a second backward() adds the same gradients again.
 BACKWARD_TWICE = "backward x2"

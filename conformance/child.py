@@ -1,4 +1,4 @@
-"""The engine's own processes. ``python -m conformance.child SOCK`` is a zygote: it imports the
+"""The engine's own processes. ``python -m vetgrad.conformance.child SOCK`` is a zygote: it imports the
 engine-side modules once and forks a fresh engine process per request of the harness (see
 :func:`zygote`), cheaply. An engine process loads the engine and answers the harness's requests,
 one message at a time, over two pipes. Neither imports torch or the judge (only the engine and
@@ -107,7 +107,7 @@ def load(spec: dict) -> Any:
         sys.modules[name] = module
         linecache.cache[f"<{name}>"] = (len(source), None, source.splitlines(True), f"<{name}>")
         exec(compile(source, f"<{name}>", "exec"), module.__dict__)  # (the probe quotes its lines)
-    from conformance.adapters import load_adapter
+    from vetgrad.conformance.adapters import load_adapter
 
     if spec["pickled"] is not None:
         return load_adapter(pickle.loads(spec["pickled"]))
@@ -131,7 +131,7 @@ class Server:
         MARK.pack_into(self.marks, 0, self.graph, node, phase)
 
     def serve(self) -> None:
-        from conformance import engine_run as R  # noqa: N812
+        from vetgrad.conformance import engine_run as R  # noqa: N812
 
         while True:
             try:
@@ -163,7 +163,7 @@ class Server:
             R.MEMORY_LIMIT = limit_memory(request[2])
             before = set(sys.modules)
             self.adapter = load(request[1])
-            from conformance.engine_ref import adapter_ref
+            from vetgrad.conformance.engine_ref import adapter_ref
 
             return ("ok", (str(self.adapter.name), bool(self.adapter.supports_higher_order),
                            _installed(set(sys.modules) - before), adapter_ref(self.adapter)))
@@ -198,12 +198,12 @@ class Server:
                         delattr(adapter, name)
             return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
         if kind == "sanity":  # faults of the engine as a whole (conformance.sanity)
-            from conformance.sanity import check
+            from vetgrad.conformance.sanity import check
 
             self.graph = -1
             return ("ok", [(str(c), str(m)) for c, m in check(self.adapter)])
         if kind == "composition":  # which ops each op's result is built from (_prev, _op)
-            from conformance.composition import built_from
+            from vetgrad.conformance.composition import built_from
 
             self.graph = -1
             parts = built_from(self.adapter, request[1])
@@ -232,7 +232,7 @@ class Server:
         if kind == "modules":
             return ("ok", sorted(sys.modules))
         if kind == "precision":
-            from conformance.adapters import precision
+            from vetgrad.conformance.adapters import precision
 
             name, eps = precision(self.adapter)
             return ("ok", (str(name), float(eps)))
@@ -364,7 +364,7 @@ def zygote(sock_fd: int) -> None:
     packages the engine imported (torch, for an engine that uses it) -> ``("done", None)``."""
     import socket
 
-    from conformance import engine_run  # noqa: F401 - preloaded for every fork
+    from vetgrad.conformance import engine_run  # noqa: F401 - preloaded for every fork
 
     sock = socket.socket(fileno=sock_fd)
     while True:

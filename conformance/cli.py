@@ -1,4 +1,4 @@
-"""``python -m conformance``: check an engine against PyTorch on random graphs.
+"""``python -m vetgrad.conformance``: check an engine against PyTorch on random graphs.
 
 Exit status: 0 everything tested conforms, 1 a mismatch or crash was found, 2 usage error,
 130 / 143 stopped by SIGINT / SIGTERM (a partial report, marked interrupted).
@@ -13,28 +13,28 @@ import signal
 import sys
 from typing import Any, Sequence
 
-from conformance import interrupt
-from conformance.adapters import EngineLoadError
-from conformance.cluster import ClusterError
-from conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS
-from conformance.isolation import ProbeError
-from conformance.levels import LEVELS
-from conformance.orchestrate import resolve_devices, run
-from conformance.output import check_output_path, write_atomically
-from conformance.report_json import SCHEMA_VERSION, report_json
-from conformance.report_text import format_report, graph_counts, kind_counts, ladder_line
-from engine.ops import public_ops
+from vetgrad.conformance import interrupt
+from vetgrad.conformance.adapters import EngineLoadError
+from vetgrad.conformance.cluster import ClusterError
+from vetgrad.conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS
+from vetgrad.conformance.isolation import ProbeError
+from vetgrad.conformance.levels import LEVELS
+from vetgrad.conformance.orchestrate import resolve_devices, run
+from vetgrad.conformance.output import check_output_path, write_atomically
+from vetgrad.conformance.report_json import SCHEMA_VERSION, report_json
+from vetgrad.conformance.report_text import format_report, graph_counts, kind_counts, ladder_line
+from vetgrad.engine.ops import public_ops
 
 __all__ = ["SCHEMA_VERSION", "format_report", "ladder_line", "main", "parser", "report_json", "run"]
 
 EPILOG = """\
 examples:
-  python -m conformance                                 # our engine, 2,000 graphs, every device
-  python -m conformance --engine micrograd.engine:Value # any micrograd-style Value class
-  python -m conformance --time 60 --workers 2 --strict  # a one-minute strict campaign
-  python -m conformance --ops tanh,mul --max-nodes 8 --json report.json
-  python -m conformance --shard 3/16 --graphs 100000    # slice 3 of 16 of the seed space
-  python -m conformance merge s1.json s2.json --json all.json  # shard reports into one
+  python -m vetgrad.conformance                                 # our engine, 2,000 graphs, every device
+  python -m vetgrad.conformance --engine micrograd.engine:Value # any micrograd-style Value class
+  python -m vetgrad.conformance --time 60 --workers 2 --strict  # a one-minute strict campaign
+  python -m vetgrad.conformance --ops tanh,mul --max-nodes 8 --json report.json
+  python -m vetgrad.conformance --shard 3/16 --graphs 100000    # slice 3 of 16 of the seed space
+  python -m vetgrad.conformance merge s1.json s2.json --json all.json  # shard reports into one
 
 levels: every graph is judged at once on a ladder; --level (default math) decides the verdict.
   math    ordinary inputs and outputs, one backward(): values, derivatives, accumulation
@@ -107,12 +107,35 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+def version_text() -> str:
+    """``vetgrad 0.1.0 (torch 2.13.0+cpu, Python 3.11.7)``: what a bug report needs, read without
+    importing torch (its distribution's metadata)."""
+    import importlib.metadata
+    import platform
+
+    from vetgrad import __version__
+
+    try:
+        torch = "torch " + importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch = "torch not installed"
+    return f"vetgrad {__version__} ({torch}, Python {platform.python_version()})"
+
+
+def prog_name() -> str:
+    """How the user ran the command line, for usage lines: the console script or ``python -m``."""
+    script = os.path.basename(sys.argv[0] if sys.argv else "")
+    return script if script.startswith("vetgrad-") else "python -m vetgrad.conformance"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m conformance", description=__doc__.splitlines()[0], epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engine", default="engine:Value", metavar="MODULE:ATTR",
-                   help="a micrograd-style Value class or an Adapter subclass (default: engine:Value)")
+        prog=prog_name(), description="Check an autograd engine against PyTorch on random graphs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version_text(),
+                   help="print vetgrad's, torch's and Python's versions and exit")
+    p.add_argument("--engine", default="vetgrad.engine:Value", metavar="MODULE:ATTR",
+                   help="a micrograd-style Value class or an Adapter subclass (default: vetgrad.engine:Value, vetgrad's own)")
     p.add_argument("--graphs", type=_positive(int), default=None, metavar="N",
                    help="how many graphs (default 2000, or unlimited with --time)")
     p.add_argument("--time", type=_positive(float), default=None, metavar="SECONDS",
@@ -168,8 +191,8 @@ def parser() -> argparse.ArgumentParser:
 def _show_probe(args: argparse.Namespace, out: Any) -> int:
     """``--show-probe``: the probe's decisions, in the engine's own process (exit 0; 2 when the
     engine cannot be loaded or offers nothing to check; 1 when its process is lost in the probe)."""
-    from conformance.campaign import open_engine
-    from conformance.probe import format_probe, nothing_to_check
+    from vetgrad.conformance.campaign import open_engine
+    from vetgrad.conformance.probe import format_probe, nothing_to_check
 
     try:
         session = open_engine(args.engine, args.graph_timeout)
@@ -196,8 +219,8 @@ def _show_probe(args: argparse.Namespace, out: Any) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["merge"]:  # python -m conformance merge a.json b.json --json all.json
-        from conformance.merge import main as merge_main
+    if argv[:1] == ["merge"]:  # python -m vetgrad.conformance merge a.json b.json --json all.json
+        from vetgrad.conformance.merge import main as merge_main
 
         return merge_main(argv[1:])
     p = parser()
@@ -248,7 +271,7 @@ def _main(args: argparse.Namespace, out: Any) -> int:
         return _show_probe(args, out)
     try:
         if args.higher_order:  # asked of the engine in its own process, as everything else
-            from conformance.campaign import open_engine
+            from vetgrad.conformance.campaign import open_engine
 
             session = open_engine(args.engine, args.graph_timeout)
             try:
@@ -258,11 +281,11 @@ def _main(args: argparse.Namespace, out: Any) -> int:
             finally:
                 session.close()
         if not args.cluster:
-            from conformance.engine_process import prestart as prestart_engine
+            from vetgrad.conformance.engine_process import prestart as prestart_engine
 
             prestart_engine()  # the engine processes' starter boots while torch is imported here
         if args.workers > 1 and not args.cluster:
-            from conformance.workers import prestart
+            from vetgrad.conformance.workers import prestart
 
             prestart()  # the workers' fork server imports torch while this process does
         devices = resolve_devices(args.device)

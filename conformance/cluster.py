@@ -73,6 +73,6 @@ class Cluster:
 
 def run_job(job: dict[str, Any]) -> Any:
     """One share of a campaign on a cluster worker: ``run_campaign(**job)``'s report."""
-    from conformance.campaign import run_campaign
+    from vetgrad.conformance.campaign import run_campaign
 
     return run_campaign(**job)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.probe import PROBE_CASES
-from engine.ops import OPS, public_ops
+from vetgrad.conformance.probe import PROBE_CASES
+from vetgrad.engine.ops import OPS, public_ops
 
 # micrograd's ``_op`` labels and ours (the row's ``symbol``), and spellings learners use
 _LABELS = {op.symbol: op.name for op in OPS.values() if op.public}

@@ -9,22 +9,28 @@ varies, a captured warning, an address in a message) fails the same way every ti
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Sequence
 
-from conformance import interrupt
-from conformance.checker import Checker
-from conformance.engine_ref import EngineRef, as_ref
-from conformance.engine_spec import engine_spec
-from conformance.graph import Const, Graph, Node
-from conformance.levels import at_or_below, rank
-from conformance.report import Finding, select_findings
-from conformance.reproducer import passes_of, reproducer, runs_of, script_marks, shows, spellings_of
-from conformance.reproducer_run import ScriptRunner, reproduces
-from conformance.shrink import MAX_CHECKS
-from conformance.shrink import shrink as shrink_graph
-from conformance.shrink_numbers import NUMBER_CHECKS, shrink_numbers
-from conformance.torch_ref import run_graph
+from vetgrad.conformance import interrupt
+from vetgrad.conformance.checker import Checker
+from vetgrad.conformance.engine_ref import EngineRef, as_ref
+from vetgrad.conformance.engine_spec import engine_spec, search_path
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.levels import at_or_below, rank
+from vetgrad.conformance.report import Finding, select_findings
+from vetgrad.conformance.reproducer import (
+    passes_of,
+    reproducer,
+    runs_of,
+    script_marks,
+    shows,
+    spellings_of,
+)
+from vetgrad.conformance.reproducer_run import ScriptRunner, reproduces
+from vetgrad.conformance.shrink import MAX_CHECKS
+from vetgrad.conformance.shrink import shrink as shrink_graph
+from vetgrad.conformance.shrink_numbers import NUMBER_CHECKS, shrink_numbers
+from vetgrad.conformance.torch_ref import run_graph
 
 HANG_TRIES = 3  # timeouts a campaign may spend after its last graph (confirming and shrinking)
 REPEATS = 4  # runs of the finding's graph in its fresh process (the first is the fresh one)
@@ -304,7 +310,7 @@ def _runner(session: Any, engine: Any) -> Runner | None:
             spec = engine_spec(engine)
         except Exception:
             spec = None
-    path = tuple(spec.path) if spec is not None else tuple(p for p in sys.path if p)
+    path = tuple(spec.path) if spec is not None else search_path()
     sources = tuple((name, source) for name, source, _ in spec.sources) if spec is not None else ()
     try:
         return ScriptRunner(path), sources

@@ -17,14 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
-from conformance import interrupt
-from conformance.adapters import EngineLoadError
-from conformance.engine_ref import EngineRef
-from conformance.engine_run import GRAPH_TIMEOUT, EngineFailureError
-from conformance.engine_spec import USER_PREFIX, EngineSpec
+from vetgrad.conformance import interrupt
+from vetgrad.conformance.adapters import EngineLoadError
+from vetgrad.conformance.engine_ref import EngineRef
+from vetgrad.conformance.engine_run import GRAPH_TIMEOUT, EngineFailureError
+from vetgrad.conformance.engine_spec import USER_PREFIX, EngineSpec
 
 try:
     import fcntl
@@ -36,7 +35,6 @@ MARK = struct.Struct("<iii")
 LOAD_TIMEOUT = 60.0  # seconds, at least, to import the engine (importing torch alone takes ~2 s)
 PIPE_SIZE = 1 << 20  # bytes of each pipe's buffer, where the OS lets us (Linux's default maximum)
 MAX_MESSAGE = 256 << 20  # bytes: a longer answer is a broken protocol, not data
-_ROOT = str(Path(__file__).resolve().parent.parent)
 # Seconds a closed engine process may take to exit of itself before it is killed (default 0: at
 # once). benchmarks.callgrind_harness sets it, so that valgrind can write the process's counts.
 EXIT_GRACE = float(os.environ.get("VETGRAD_ENGINE_EXIT_GRACE", "0") or 0)
@@ -71,11 +69,10 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-# `python -m` would put the current folder first on sys.path, where a learner's engine.py would
-# stand in for vetgrad's own engine package: the starter drops it (the engine's spec brings the
-# folders its own imports need) and runs conformance.child from the installed package.
+# The starter runs vetgrad.conformance.child from the installed package, with `python -c`'s
+# current folder dropped from sys.path: the engine's spec brings the folders its imports need.
 _ZYGOTE = ("import sys; sys.path[:1] = []; import runpy; "
-           "runpy.run_module('conformance.child', run_name='__main__')")
+           "runpy.run_module('vetgrad.conformance.child', run_name='__main__')")
 
 
 _PRESTARTED: list[tuple[subprocess.Popen, socket.socket, tuple[str, str]]] = []
@@ -89,11 +86,10 @@ def _where() -> tuple[str, str]:
 def _spawn_zygote() -> tuple[subprocess.Popen, socket.socket]:
     """A new engine-process starter (a fresh interpreter: conformance.child.zygote) and its socket."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
         [sys.executable, "-c", _ZYGOTE, str(theirs.fileno())],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        pass_fds=(theirs.fileno(),), start_new_session=True, env=env, cwd=os.getcwd())
+        pass_fds=(theirs.fileno(),), start_new_session=True, cwd=os.getcwd())
     theirs.close()
     return proc, mine
 

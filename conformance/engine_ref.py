@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.adapters import Adapter, ValueClassAdapter
+from vetgrad.conformance.adapters import Adapter, ValueClassAdapter
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
-from conformance.adapters import Adapter, NodeInfo
-from conformance.engine_ref import local_ref
-from conformance.graph import ALIASED, Const, Graph, Node
-from conformance.sanity import mark as mark_in_backward
-from engine.ops import OPS
+from vetgrad.conformance.adapters import Adapter, NodeInfo
+from vetgrad.conformance.engine_ref import local_ref
+from vetgrad.conformance.graph import ALIASED, Const, Graph, Node
+from vetgrad.conformance.sanity import mark as mark_in_backward
+from vetgrad.engine.ops import OPS
 
 GRAPH_TIMEOUT = 60.0  # seconds the engine may spend on one graph (forward, backward, its ops)
 MAX_HANGS = 3  # graphs that may run out of time before a campaign stops (0: no cap)
@@ -363,13 +363,13 @@ class LocalEngine:
 
     def sanity(self) -> list[tuple[str, str]]:
         """As ChildEngine.sanity, in this process."""
-        from conformance.sanity import check
+        from vetgrad.conformance.sanity import check
 
         return check(self.adapter)
 
     def composition(self, forms: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """As ChildEngine.composition, in this process."""
-        from conformance.composition import built_from
+        from vetgrad.conformance.composition import built_from
 
         return built_from(self.adapter, forms)
 
@@ -380,7 +380,7 @@ class LocalEngine:
 
     def precision(self) -> tuple[str, float]:
         """What the engine stores numbers in (adapters.precision)."""
-        from conformance.adapters import precision
+        from vetgrad.conformance.adapters import precision
 
         return precision(self.adapter)
 

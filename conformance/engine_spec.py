@@ -9,7 +9,7 @@ import pickle
 import sys
 from dataclasses import dataclass
 
-from conformance.adapters import Adapter
+from vetgrad.conformance.adapters import Adapter
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,11 @@ def engine_spec(engine: str | type | Adapter | EngineSpec) -> EngineSpec | None:
     engines' mutants do), or a picklable adapter; None when another process cannot get it."""
     if isinstance(engine, EngineSpec):
         return engine
-    path = tuple(p for p in sys.path if p)
+    path = search_path()
     if isinstance(engine, str) and _is_file_spec(engine):
         return _file_spec(engine, path)
     if isinstance(engine, str):
         name = engine.partition(":")[0]
-        refuse_shadowed(name)
         return EngineSpec(engine, path, _made_from_source(name))
     if isinstance(engine, type):
         module = sys.modules.get(engine.__module__)
@@ -56,6 +55,12 @@ def engine_spec(engine: str | type | Adapter | EngineSpec) -> EngineSpec | None:
         return EngineSpec("", path, pickled=pickle.dumps(engine))
     except Exception:
         return None
+
+
+def search_path() -> tuple[str, ...]:
+    """This process's sys.path as another process must see it: ``''`` (the current folder, as
+    ``python -c`` and a notebook put it) spelled out, where a learner's ``engine.py`` sits."""
+    return tuple(dict.fromkeys(p or os.getcwd() for p in sys.path))
 
 
 def _importable(name: str) -> bool:
@@ -89,9 +94,6 @@ def _made_from_source(name: str) -> tuple[tuple[str, str, str], ...]:
     return ((name, source, str(getattr(module, "__file__", "")) or ""),)
 
 
-OURS = ("engine", "nn", "conformance", "benchmarks")  # vetgrad's own top-level packages
-
-
 USER_PREFIX = "_vetgrad_user_"  # the module name of an engine given by path (path/to/engine.py:Value)
 
 
@@ -101,9 +103,9 @@ def _is_file_spec(engine: str) -> bool:
 
 
 def _file_spec(engine: str, path: tuple[str, ...]) -> EngineSpec:
-    """``path/to/engine.py:Value``: the file's source travels under a name of its own, so that a
-    learner's ``engine.py`` is never confused with vetgrad's ``engine`` package."""
-    from conformance.adapters import EngineLoadError
+    """``path/to/engine.py:Value``: the file's source travels under a name of its own, so that two
+    learners' files of one name (engine.py) never meet in one module cache."""
+    from vetgrad.conformance.adapters import EngineLoadError
 
     file, _, attr = engine.rpartition(":")
     if not attr or not os.path.isfile(file):
@@ -114,22 +116,3 @@ def _file_spec(engine: str, path: tuple[str, ...]) -> EngineSpec:
     name = USER_PREFIX + "".join(c if c.isalnum() else "_" for c in stem)
     folder = os.path.dirname(os.path.abspath(file))
     return EngineSpec(f"{name}:{attr}", (folder, *path), ((name, source, os.path.abspath(file)),))
-
-
-def refuse_shadowed(module: str, folder: str | None = None) -> None:
-    """Refuse ``module`` when it names one of vetgrad's packages while a same-named file or
-    folder sits in the current folder: the import would test vetgrad's (a false pass), not yours."""
-    from conformance.adapters import EngineLoadError
-
-    top = module.split(".")[0]
-    if top not in OURS:
-        return
-    folder = folder or os.getcwd()
-    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for candidate in (os.path.join(folder, top + ".py"), os.path.join(folder, top, "__init__.py")):
-        if os.path.isfile(candidate) and os.path.dirname(os.path.abspath(candidate)) != \
-                os.path.join(ours, top) and os.path.abspath(folder) != ours:
-            raise EngineLoadError(
-                f"{candidate} has the name of vetgrad's own {top!r} package, so --engine "
-                f"{module}:... would test vetgrad's, not yours: rename your file (e.g. my{top}.py) "
-                f"or name it by path (--engine ./{top}.py:Value)")

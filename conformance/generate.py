@@ -12,9 +12,9 @@ import math
 import random
 from typing import Any, Callable, Protocol, Sequence
 
-from conformance.graph import Const, Graph, Node
-from conformance.levels import ordinary_case
-from engine.ops import ANY, OPS, Op, public_ops
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.levels import ordinary_case
+from vetgrad.engine.ops import ANY, OPS, Op, public_ops
 
 INF, NAN = math.inf, math.nan
 EDGE_VALUES: tuple[float, ...] = (0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, INF, -INF, NAN, 1e-300,

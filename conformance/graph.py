@@ -129,7 +129,7 @@ def expression(graph: Graph, i: int, names: dict[int, str], method: bool = False
     """Python source for node ``i`` over named earlier nodes (for reproducers), as the op's row
     spells it, or with ``method`` as its method (``x.abs()`` for an engine without ``abs(x)``);
     a method with a constant receiver (``c.maximum(x)``) gets ``V(c)``."""
-    from engine.ops import OPS
+    from vetgrad.engine.ops import OPS
 
     n = graph.nodes[i]
     op = OPS[n.op]

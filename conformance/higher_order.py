@@ -8,13 +8,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.adapters import NodeInfo
-from conformance.engine_run import EngineFailureError, EngineRun
-from conformance.graph import Const, Graph, Node, operands
-from conformance.report import Finding, GraphResult, OpStats
-from conformance.torch_ref import build_tensors, load_torch
-from engine.ops import OPS
+from vetgrad.conformance import judge as J  # noqa: N812 - short name for verdict constants
+from vetgrad.conformance.adapters import NodeInfo
+from vetgrad.conformance.engine_run import EngineFailureError, EngineRun
+from vetgrad.conformance.graph import Const, Graph, Node, operands
+from vetgrad.conformance.report import Finding, GraphResult, OpStats
+from vetgrad.conformance.torch_ref import build_tensors, load_torch
+from vetgrad.engine.ops import OPS
 
 
 def check_higher_order(engine: Any, k: int, graph: Graph, run: EngineRun, device: str,

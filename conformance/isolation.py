@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from conformance.adapters import EngineLoadError, NodeInfo
-from conformance.engine_process import EngineProcess, _LostError
-from conformance.engine_run import (
+from vetgrad.conformance.adapters import EngineLoadError, NodeInfo
+from vetgrad.conformance.engine_process import EngineProcess, _LostError
+from vetgrad.conformance.engine_run import (
     GRAPH_TIMEOUT,
     LOST,
     PHASES,
@@ -24,9 +24,9 @@ from conformance.engine_run import (
     hang_cap_reached,
     where,
 )
-from conformance.engine_spec import EngineSpec
-from conformance.graph import Graph
-from engine.ops import OPS
+from vetgrad.conformance.engine_spec import EngineSpec
+from vetgrad.conformance.graph import Graph
+from vetgrad.engine.ops import OPS
 
 __all__ = ["ChildEngine", "ProbeError"]
 

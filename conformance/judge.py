@@ -7,7 +7,7 @@ import math
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from conformance.numerics import float_class, ulp_distance
+from vetgrad.conformance.numerics import float_class, ulp_distance
 
 EPS = 2.0**-52
 CLOSE_ULPS = 4          # this close to torch is a pass with no further question

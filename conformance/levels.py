@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from conformance.engine_run import CRASH, LOST
-from engine.ops import OPS, Op
+from vetgrad.conformance.engine_run import CRASH, LOST
+from vetgrad.engine.ops import OPS, Op
 
 # How a lost engine process reads as a cause: a text of its verdict (conformance.isolation), the
 # cause, first match wins.
@@ -125,7 +125,7 @@ def ordinary_case(op_name: str, inputs: Sequence[float], params: tuple[Any, ...]
 
 
 def _exactly_zero(op_name: str, inputs: Sequence[float], params: tuple[Any, ...]) -> bool:
-    from conformance.reference import exact_value
+    from vetgrad.conformance.reference import exact_value
 
     try:
         exact = exact_value(op_name, tuple(float(x) for x in inputs), params)
@@ -138,7 +138,7 @@ def _zero_derivatives_exact(op_name: str, inputs: Sequence[float], params: tuple
                             value: Any, derivs: Sequence[float]) -> bool:
     """Whether every derivative torch gives as 0 is exactly 0 (relu'(-1), a constant factor 0),
     not an underflow or a cancellation (tanh'(837), sigmoid'(59): the exact value is tiny)."""
-    from conformance.reference import exact_derivatives
+    from vetgrad.conformance.reference import exact_derivatives
 
     try:
         exact = exact_derivatives(op_name, tuple(float(x) for x in inputs), float(value), params)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.engine_run import CRASH
-from conformance.graph import Const, Node
-from conformance.numerics import versus
-from conformance.reference import exact_derivatives, exact_value
-from conformance.report import OpStats
-from conformance.torch_ref import ALIASED, LocalCase, run_scalar
-from engine.ops import OPS
+from vetgrad.conformance import judge as J  # noqa: N812 - short name for verdict constants
+from vetgrad.conformance.engine_run import CRASH
+from vetgrad.conformance.graph import Const, Node
+from vetgrad.conformance.numerics import versus
+from vetgrad.conformance.reference import exact_derivatives, exact_value
+from vetgrad.conformance.report import OpStats
+from vetgrad.conformance.torch_ref import ALIASED, LocalCase, run_scalar
+from vetgrad.engine.ops import OPS
 
 
 def judge_aliased(node: Node, x: float, mine: tuple, theirs: tuple, stats: dict[str, OpStats],

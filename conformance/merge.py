@@ -1,4 +1,4 @@
-"""``python -m conformance merge a.json b.json ... --json all.json``: shard reports into one.
+"""``python -m vetgrad.conformance merge a.json b.json ... --json all.json``: shard reports into one.
 
 Shards of one campaign (``--shard K/N`` with the same engine, seed, level, mode, graph size and
 ops) check disjoint graphs, so their counts add up: the merged report is what one run over the
@@ -13,10 +13,10 @@ import json
 import sys
 from typing import Any, Sequence
 
-from conformance.graph import Graph
-from conformance.levels import LEVELS, at_or_below
-from conformance.output import write_atomically
-from conformance.report import Finding, select_findings
+from vetgrad.conformance.graph import Graph
+from vetgrad.conformance.levels import LEVELS, at_or_below
+from vetgrad.conformance.output import write_atomically
+from vetgrad.conformance.report import Finding, select_findings
 
 # Options that must agree between shards (the rest, e.g. --shard, --workers, --json, may differ).
 SAME = ("engine", "seed", "strict", "level", "max_nodes", "ops", "higher_order", "device")
@@ -154,7 +154,7 @@ def _write(data: dict[str, Any], path: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m conformance merge",
+        prog="python -m vetgrad.conformance merge",
         description="Merge the --json reports of the shards of one campaign into one report.")
     p.add_argument("reports", nargs="+", metavar="REPORT.json")
     p.add_argument("--json", required=True, metavar="PATH", help="where to write the merged report ('-': stdout)")

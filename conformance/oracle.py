@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 
 import mpmath as mp
-
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.graph import Const, Graph, Node
-from engine.ops import OPS
+from vetgrad.conformance import judge as J  # noqa: N812 - short name for verdict constants
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.engine.ops import OPS
 
 Replay = tuple[list, list, list]  # exact gradients, rounding bounds, overflowed
 

@@ -6,18 +6,18 @@ import argparse
 import os
 from typing import Any
 
-from conformance import interrupt
-from conformance.adapters import EngineLoadError, NothingCheckedError
-from conformance.generate import resolve_ops
-from conformance.isolation import ProbeError
-from conformance.progress import Progress
-from conformance.report import Report
+from vetgrad.conformance import interrupt
+from vetgrad.conformance.adapters import EngineLoadError, NothingCheckedError
+from vetgrad.conformance.generate import resolve_ops
+from vetgrad.conformance.isolation import ProbeError
+from vetgrad.conformance.progress import Progress
+from vetgrad.conformance.report import Report
 
 
 def resolve_devices(choice: str) -> list[str]:
     """The torch devices of ``--device`` (``all``: cpu, and cuda when available);
     EngineLoadError for one that is not here, or for a missing GPU under REQUIRE_CUDA=1."""
-    from conformance.torch_ref import available_devices
+    from vetgrad.conformance.torch_ref import available_devices
 
     have = available_devices()
     if choice == "all":
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
     combined: Report | None = None
     executor = None
     if args.cluster:
-        from conformance.cluster import Cluster
+        from vetgrad.conformance.cluster import Cluster
 
         executor = Cluster(args.cluster)
         if args.workers == 1:  # one share per cluster worker
@@ -62,11 +62,11 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
             executor.close()
     if combined is None:
         raise interrupt.Interrupted()
-    from conformance.confirm import choose_findings
+    from vetgrad.conformance.confirm import choose_findings
 
     combined.findings = choose_findings(combined.findings, args.max_findings, args.level,
                                         combined.composition)
-    from conformance.campaign import no_graph_checked
+    from vetgrad.conformance.campaign import no_graph_checked
 
     why = no_graph_checked(combined)
     if why:
@@ -94,8 +94,8 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
     if graphs is not None:
         jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
     if executor is not None:
-        from conformance.cluster import run_job
-        from conformance.engine_spec import engine_spec
+        from vetgrad.conformance.cluster import run_job
+        from vetgrad.conformance.engine_spec import engine_spec
 
         spec = engine_spec(args.engine)  # what a worker elsewhere needs (a test mutant's source)
         for job in jobs:
@@ -109,11 +109,11 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
 
         reports = executor.run(run_job, jobs, done)
     elif len(jobs) == 1:
-        from conformance.campaign import run_campaign
+        from vetgrad.conformance.campaign import run_campaign
 
         reports = [run_campaign(**jobs[0], monitor=progress)]
     else:
-        from conformance.workers import run_workers
+        from vetgrad.conformance.workers import run_workers
 
         reports = run_workers(jobs, progress)
     for r in reports:
@@ -137,7 +137,7 @@ def _probe(engine: str, timeout: float, limit: int | None = None,
            names: list[str] | None = None) -> dict[str, tuple[str, ...]] | None:
     """The probe, once for all workers (None: it failed; one process then reports how);
     NothingCheckedError when it leaves nothing of ``names`` (None: every op) to check."""
-    from conformance.campaign import check_something_offered, open_engine
+    from vetgrad.conformance.campaign import check_something_offered, open_engine
 
     session = open_engine(engine, timeout, memory_limit=limit)
     try:

@@ -29,7 +29,7 @@ import sys
 import sysconfig
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from engine.ops import OPS, Op, public_ops
+from vetgrad.engine.ops import OPS, Op, public_ops
 
 # Operand forms of an op: 'n' unary; 'nn' both nodes, 'nc' constant on the right, 'cn' on the left.
 FORMS_BINARY = ("nn", "nc", "cn")
@@ -357,7 +357,7 @@ def engine_frame(tb: Any, adapter: Any) -> Any:
 def _adapter_files(adapter: Any) -> set[str]:
     files = set()
     for klass in type(adapter).__mro__:
-        if klass.__module__ in ("builtins", "conformance.adapters", "conformance.probe"):
+        if klass.__module__ in ("builtins", "vetgrad.conformance.adapters", "vetgrad.conformance.probe"):
             continue
         file = getattr(sys.modules.get(klass.__module__), "__file__", None)
         if file:

@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Any, Protocol, TextIO
 
-from conformance.levels import LEVELS, at_or_below
-from conformance.report import Finding, printable
+from vetgrad.conformance.levels import LEVELS, at_or_below
+from vetgrad.conformance.report import Finding, printable
 
 INTERVAL = float(os.environ.get("VETGRAD_PROGRESS_INTERVAL", "5"))  # seconds between lines off a terminal
 LIVE = 0.2  # seconds between redraws of the live line

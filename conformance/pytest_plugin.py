@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     spec = config.getoption("--vetgrad-engine")
     if not spec:
         return
-    from conformance.generate import resolve_ops
+    from vetgrad.conformance.generate import resolve_ops
 
     ops_text = config.getoption("--vetgrad-ops")
     try:
@@ -66,9 +66,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def _probe(config: pytest.Config, spec: str, names: list[str], ops: list[str] | None) -> str | None:
     """The probe's decisions, kept for the skip reasons; why the engine leaves nothing to check
     (None: it leaves something). An engine that cannot be loaded is left to the items."""
-    from conformance.adapters import EngineLoadError
-    from conformance.campaign import open_engine
-    from conformance.probe import nothing_to_check
+    from vetgrad.conformance.adapters import EngineLoadError
+    from vetgrad.conformance.campaign import open_engine
+    from vetgrad.conformance.probe import nothing_to_check
 
     try:
         session = open_engine(spec)
@@ -88,8 +88,8 @@ def _probe(config: pytest.Config, spec: str, names: list[str], ops: list[str] | 
 def _report(config: pytest.Config, spec: str) -> Any:
     """The campaign's report, run once for every conformance item."""
     if _REPORT not in config.stash:
-        from conformance.adapters import EngineLoadError
-        from conformance.campaign import run_campaign
+        from vetgrad.conformance.adapters import EngineLoadError
+        from vetgrad.conformance.campaign import run_campaign
 
         ops_text = config.getoption("--vetgrad-ops")
         try:
@@ -117,8 +117,8 @@ class ConformanceItem(pytest.Item):
 
     def runtest(self) -> None:
         report = _report(self.config, self.spec)
-        from conformance.adapters import NothingCheckedError
-        from conformance.campaign import no_graph_checked
+        from vetgrad.conformance.adapters import NothingCheckedError
+        from vetgrad.conformance.campaign import no_graph_checked
 
         if isinstance(report, NothingCheckedError) or (
                 not isinstance(report, Exception) and no_graph_checked(report)):
@@ -131,7 +131,7 @@ class ConformanceItem(pytest.Item):
             why = next((w for w in whys if w.startswith(("refused", "not offered"))),
                        whys[0] if whys else None)
             pytest.skip(f"the engine does not offer {self.check}{f' ({why})' if why else ''}")
-        from conformance.levels import at_or_below
+        from vetgrad.conformance.levels import at_or_below
 
         level = self.config.getoption("--vetgrad-level")
         findings = [f for f in report.findings

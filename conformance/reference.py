@@ -14,8 +14,7 @@ import math
 from typing import Any
 
 import mpmath as mp
-
-from engine.ops import OPS
+from vetgrad.engine.ops import OPS
 
 PREC = 160
 Exact = tuple[Any, Any]  # (exact result, scale of its terms, for the rounding noise floor)

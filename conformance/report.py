@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from conformance import judge as J  # noqa: N812 - short name for verdict constants
-from conformance.graph import Graph
-from conformance.levels import LEVELS, MATH, at_or_below, rank
-from conformance.numerics import class_difference
+from vetgrad.conformance import judge as J  # noqa: N812 - short name for verdict constants
+from vetgrad.conformance.graph import Graph
+from vetgrad.conformance.levels import LEVELS, MATH, at_or_below, rank
+from vetgrad.conformance.numerics import class_difference
 
 
 def printable(text: str) -> str:

@@ -7,14 +7,14 @@ import platform
 import sys
 from typing import Any
 
-from conformance.report import Report
-from conformance.report_text import CHECKS, HELPERS, op_status, tested_forms
+from vetgrad.conformance.report import Report
+from vetgrad.conformance.report_text import CHECKS, HELPERS, op_status, tested_forms
 
 SCHEMA_VERSION = 1  # conformance/report.schema.json; a new version only adds fields
 
 
 def _vetgrad_version() -> str:
-    from engine import __version__
+    from vetgrad.engine import __version__
 
     return __version__
 

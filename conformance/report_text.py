@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.levels import at_or_below
-from conformance.probe import FORM_LEGEND
-from conformance.report import OpStats, Report, printable
+from vetgrad.conformance.levels import at_or_below
+from vetgrad.conformance.probe import FORM_LEGEND
+from vetgrad.conformance.report import OpStats, Report, printable
 
 
 def ladder_line(report: Report) -> str:
@@ -60,8 +60,8 @@ def graph_counts(report: Report) -> str:
 
 def tested_forms(report: Report) -> dict[str, list[str]]:
     """The operand forms tested of each op tested (the op's forms less those not offered)."""
-    from conformance.probe import operand_forms
-    from engine.ops import OPS
+    from vetgrad.conformance.probe import operand_forms
+    from vetgrad.engine.ops import OPS
 
     return {name: [f for f in operand_forms(OPS[name]) if f not in report.unsupported.get(name, [])]
             for name in report.ops if name in OPS}

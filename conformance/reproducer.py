@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conformance.adapters import Adapter
-from conformance.engine_ref import EngineRef, as_ref
-from conformance.engine_run import EngineRun
-from conformance.graph import Const, Graph, Node, expression
-from conformance.levels import TORCH
-from conformance.report import Finding
-from engine.ops import INFIX, OPS
+from vetgrad.conformance.adapters import Adapter
+from vetgrad.conformance.engine_ref import EngineRef, as_ref
+from vetgrad.conformance.engine_run import EngineRun
+from vetgrad.conformance.graph import Const, Graph, Node, expression
+from vetgrad.conformance.levels import TORCH
+from vetgrad.conformance.report import Finding
+from vetgrad.engine.ops import INFIX, OPS
 
 
 def _torch_expr(node: Node, names: dict[int, str]) -> str:
@@ -123,33 +123,12 @@ sys.exit(1 if differing else 0)
 # Adapter base class, bound to it), then taken out of sys.modules again, so that the adapter's
 # own ``import engine`` still finds the learner's.
 _VETGRAD_OPS = '''
-def vetgrad_ops():
-    """vetgrad's op table, whatever file named engine.py sits beside this script."""
-    import importlib.util
-    import os
-
-    harness = importlib.util.find_spec("conformance")
-    if harness is None or harness.origin is None:
-        print("this reproducer needs vetgrad's harness: pip install 'vetgrad[conformance]'", file=sys.stderr)
-        sys.exit(2)
-    root = os.path.dirname(os.path.dirname(harness.origin))
-    found = importlib.util.find_spec("engine")
-    if found is not None and os.path.dirname(os.path.dirname(found.origin or "")) == root:
-        from engine.ops import OPS
-        return OPS
-    path = list(sys.path)
-    sys.path.insert(0, root)
-    try:
-        from engine.ops import OPS
-        import conformance.adapters  # noqa: F401 - the Adapter base class, with vetgrad's engine
-    finally:
-        sys.path[:] = path
-        for name in [m for m in sys.modules if m == "engine" or m.startswith("engine.")]:
-            del sys.modules[name]
-    return OPS
-
-
-OPS = vetgrad_ops()
+try:
+    from vetgrad.engine.ops import OPS  # vetgrad's op table (a learner's engine.py is another module)
+except ImportError:
+    print("this reproducer needs vetgrad: pip install vetgrad, or pip install -e . in its clone",
+          file=sys.stderr)
+    sys.exit(2)
 '''
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Any, Sequence
 
-from conformance import interrupt
+from vetgrad.conformance import interrupt
 
 SCRIPT_TIMEOUT = 30.0  # seconds a reproducer may run
 START_TIMEOUT = 120.0  # seconds the runner may take to import torch
@@ -185,9 +185,10 @@ class ScriptRunner:
         self.close()
 
 
-# Modules of this process a forked runner drops (a script imports its own): vetgrad's packages, the
-# engines it made from source or loaded by path, and the tests'.
-_HARNESS = ("engine", "nn", "conformance", "benchmarks", "tests", "_vetgrad_")
+# Modules of this process a forked runner drops, so that a script imports its own: the names learners
+# give their engines' modules, the engines made from source or loaded by path, and the tests'.
+# (vetgrad's own modules stay: all under ``vetgrad``, they are never a learner's.)
+_HARNESS = ("engine", "nn", "conformance", "benchmarks", "micrograd", "tests", "_vetgrad_")
 
 
 class _Forked:
@@ -214,8 +215,7 @@ class _Forked:
 def _fork_runner(path: Sequence[str], folder: str) -> _Forked | None:
     """The runner as a child of this process (torch already imported: no second import). The
     child keeps only its two pipes of this process's files, drops the harness's modules
-    (:data:`_HARNESS`: a learner's ``engine.py`` must not meet vetgrad's ``engine`` in
-    sys.modules), takes ``path`` as its search path and runs :data:`RUNNER`."""
+    (:data:`_HARNESS`: a learner's ``engine.py`` edited since must be read again), takes ``path`` as its search path and runs :data:`RUNNER`."""
     jobs_r, jobs_w = os.pipe()
     results_r, results_w = os.pipe()
     sys.stdout.flush()

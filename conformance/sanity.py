@@ -88,7 +88,7 @@ def check(adapter: Any) -> list[tuple[str, str]]:
 def _reached(adapter: Any) -> dict[str, bool]:
     """Whether a gradient reaches the leaf through ``x + 1.0`` and ``x * 2.0`` (those the engine
     takes); two different ops that both leave it at 0 say the walk itself never runs a rule."""
-    from engine.ops import OPS
+    from vetgrad.engine.ops import OPS
 
     out = {}
     for name, written, c in (("add", "x + 1.0", 1.0), ("mul", "x * 2.0", 2.0)):

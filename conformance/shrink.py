@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from conformance.graph import Graph, Node
+from vetgrad.conformance.graph import Graph, Node
 
 MAX_CHECKS = 150
 

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
-from conformance.graph import ALIASED, Const, Graph
-from engine.ops import OPS, Op
+from vetgrad.conformance.graph import ALIASED, Const, Graph
+from vetgrad.engine.ops import OPS, Op
 
 _loaded: list[Any] = []  # torch, once imported and frozen
 

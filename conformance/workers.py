@@ -16,10 +16,10 @@ import sys
 import time
 from typing import Any
 
-from conformance import interrupt
-from conformance.campaign import run_campaign
-from conformance.progress import Monitor, finding_key
-from conformance.report import Finding, Report
+from vetgrad.conformance import interrupt
+from vetgrad.conformance.campaign import run_campaign
+from vetgrad.conformance.progress import Monitor, finding_key
+from vetgrad.conformance.report import Finding, Report
 
 
 class _Relay:
@@ -45,7 +45,7 @@ class _Relay:
 
 # What the fork server imports before it forks any worker: torch (~1.5 s of CPU) and the harness,
 # once instead of once per worker (conformance.server_preload).
-PRELOAD = ["conformance.server_preload"]
+PRELOAD = ["vetgrad.conformance.server_preload"]
 
 
 def _context() -> Any:

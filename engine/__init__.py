@@ -1,6 +1,6 @@
 """vetgrad's engine: a zero-dependency scalar reverse-mode autograd with PyTorch's float64 semantics.
 
->>> from engine import Value
+>>> from vetgrad.engine import Value
 >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
 >>> c = a * b + 10.0
 >>> c.backward()
@@ -8,7 +8,7 @@
 (-3.0, 2.0)
 """
 
-from engine.autograd import (
+from vetgrad.engine.autograd import (
     backward,
     enable_grad,
     grad,
@@ -19,11 +19,11 @@ from engine.autograd import (
     zero_grad,
     zero_grad_graph,
 )
-from engine.compiled import Compiled, compile
-from engine.dot import draw_dot, to_dot
-from engine.gradcheck import GradcheckError, gradcheck
-from engine.ops import OPS, Op, public_ops
-from engine.value import Value
+from vetgrad.engine.compiled import Compiled, compile
+from vetgrad.engine.dot import draw_dot, to_dot
+from vetgrad.engine.gradcheck import GradcheckError, gradcheck
+from vetgrad.engine.ops import OPS, Op, public_ops
+from vetgrad.engine.value import Value
 
 __all__ = [
     "OPS",
@@ -46,4 +46,4 @@ __all__ = [
     "zero_grad",
     "zero_grad_graph",
 ]
-__version__ = "0.1.0"
+from vetgrad import __version__  # noqa: F401 - one version, the package's

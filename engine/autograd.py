@@ -9,10 +9,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
-from engine import value as _value
-from engine.backprop import UNTRACKED, grad_is_set, topological_order, zero_grad, zero_grad_graph
-from engine.ops import FLOAT, VALUE, BoundOp, ConstOp
-from engine.value import Value
+from vetgrad.engine import value as _value
+from vetgrad.engine.backprop import (
+    UNTRACKED,
+    grad_is_set,
+    topological_order,
+    zero_grad,
+    zero_grad_graph,
+)
+from vetgrad.engine.ops import FLOAT, VALUE, BoundOp, ConstOp
+from vetgrad.engine.value import Value
 
 __all__ = ["backward", "enable_grad", "grad", "grad_is_set", "is_grad_enabled", "no_grad",
            "topological_order", "zero_grad", "zero_grad_graph"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TypeVar
 
-from engine.ops import OPS
+from vetgrad.engine.ops import OPS
 
 
 class UnsetGrad(float):

@@ -14,9 +14,8 @@ import math
 from typing import Any, Callable
 
 import numpy as np
-
-from engine import ieee
-from engine.ops import FLOAT
+from vetgrad.engine import ieee
+from vetgrad.engine.ops import FLOAT
 
 f64 = np.float64
 where = np.where

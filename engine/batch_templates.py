@@ -15,7 +15,7 @@ Every template is exact: IEEE arithmetic (``+ - * /``, sqrt, fmod, floor, compar
 (tests/test_batched.py holds them to the rows on an edge grid). Transcendental functions (exp,
 log, tanh, sin, ...) are not numpy's kernels, which differ from C's libm by up to 3 ulps (numpy
 2.4, AVX-512): an op without a forward template calls its row's float function on every element
-(``map1(fwd_tanh, v3)``, 0.06-0.5 µs per element: ``python -m benchmarks.compiled --ops``);
+(``map1(fwd_tanh, v3)``, 0.06-0.5 µs per element: ``python -m vetgrad.benchmarks.compiled --ops``);
 only its derivative's arithmetic is vectorised. An op with no backward template (torch's
 backward ops) calls its row's VJP per element.
 """

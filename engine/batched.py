@@ -1,7 +1,7 @@
 """The batched replay of a compiled function: ``g.batch(*columns)`` runs the trace over many rows
 at once with numpy, each row what ``g(*row)`` gives, bit for bit.
 
->>> from engine import compile
+>>> from vetgrad.engine import compile
 >>> g = compile(lambda x, y: (x * y).relu() + y)
 >>> values, (dx, dy) = g.batch([1.0, -1.0, 0.0], 2.0)  # a scalar is the same in every row
 >>> values.tolist(), dx.tolist(), dy.tolist()
@@ -26,11 +26,11 @@ from __future__ import annotations
 import numbers
 from typing import Any, Sequence
 
-from engine import batch_templates as B  # noqa: N812 - short name for the template table
-from engine import templates as T  # noqa: N812
-from engine.codegen import Dialect
-from engine.ops import Op
-from engine.value import Value
+from vetgrad.engine import batch_templates as B  # noqa: N812 - short name for the template table
+from vetgrad.engine import templates as T  # noqa: N812
+from vetgrad.engine.codegen import Dialect
+from vetgrad.engine.ops import Op
+from vetgrad.engine.value import Value
 
 
 def _operands(form: str, a: int, b: Any) -> tuple[str, str | None]:
@@ -117,7 +117,7 @@ def numpy() -> Any:
 
 def namespace() -> dict[str, Any]:
     """The names the generated code calls (imports numpy)."""
-    from engine import batch_kernels
+    from vetgrad.engine import batch_kernels
 
     return batch_kernels.NAMESPACE
 

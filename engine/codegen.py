@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from engine import templates as T  # noqa: N812 - short name for the template table
-from engine.ops import FLOAT, BoundOp, ConstOp, Op
+from vetgrad.engine import templates as T  # noqa: N812 - short name for the template table
+from vetgrad.engine.ops import FLOAT, BoundOp, ConstOp, Op
 
 
 def _spec_parts(node: Any) -> tuple[Op, str, tuple[Any, ...], Any]:

@@ -1,6 +1,6 @@
 """``engine.compile``: trace a function of Values once, then replay it as straight-line float code.
 
->>> from engine import compile
+>>> from vetgrad.engine import compile
 >>> @compile
 ... def f(x, y):
 ...     return (x * y + 1.0).tanh()
@@ -30,11 +30,11 @@ import numbers
 import weakref
 from typing import Any, Callable, Sequence
 
-from engine import batched
-from engine.autograd import enable_grad
-from engine.backprop import topological_order
-from engine.codegen import Dialect, generate
-from engine.value import Value
+from vetgrad.engine import batched
+from vetgrad.engine.autograd import enable_grad
+from vetgrad.engine.backprop import topological_order
+from vetgrad.engine.codegen import Dialect, generate
+from vetgrad.engine.value import Value
 
 _COUNTER = itertools.count(1)
 Grads = tuple[float, ...]

@@ -22,8 +22,8 @@ import threading
 import weakref
 from typing import Any, Iterator
 
-from engine.backprop import Untracked
-from engine.ops import BoundOp, ConstOp, Op
+from vetgrad.engine.backprop import Untracked
+from vetgrad.engine.ops import BoundOp, ConstOp, Op
 
 _SHARED_SPECS = (Op, ConstOp, BoundOp, Untracked)  # immutable: copies share them
 

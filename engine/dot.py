@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.autograd import topological_order
-from engine.value import Value
+from vetgrad.engine.autograd import topological_order
+from vetgrad.engine.value import Value
 
 
 def _quote(text: str) -> str:

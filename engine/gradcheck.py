@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from engine.autograd import grad, no_grad
-from engine.value import Value, _coerce
+from vetgrad.engine.autograd import grad, no_grad
+from vetgrad.engine.value import Value, _coerce
 
 
 class GradcheckError(AssertionError):

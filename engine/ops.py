@@ -2,7 +2,7 @@
 
 Each :class:`Op` holds the IEEE-safe float forward, the vector-Jacobian product (VJP) rule, how a
 user spells the op on a micrograd-style ``Value``, how PyTorch spells it, and sampling hints for the
-conformance generator. ``Value``'s operators and methods, the docs (``python -m engine.ops``) and
+conformance generator. ``Value``'s operators and methods, the docs (``python -m vetgrad.engine.ops``) and
 the conformance harness all read this table.
 
 A VJP rule is written once for two number systems: ``F`` is either :data:`FLOAT` (plain floats,
@@ -19,7 +19,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from engine import ieee
+from vetgrad.engine import ieee
 
 
 class FloatMath:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from engine import ieee
+from vetgrad.engine import ieee
 
 # Names the templates use, bound in the namespace of the generated code.
 NAMESPACE: dict[str, Any] = {"div": ieee.div, "tanh": math.tanh, "exp": ieee.exp,

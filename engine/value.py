@@ -14,12 +14,12 @@ import threading
 from types import FunctionType
 from typing import Any, Callable, Iterable, SupportsIndex, TypeVar
 
-from engine import backprop as _backprop
-from engine import copying as _copying
-from engine import ops as _ops
-from engine.backprop import UNSET as _UNSET
-from engine.backprop import UNTRACKED as _UNTRACKED
-from engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
+from vetgrad.engine import backprop as _backprop
+from vetgrad.engine import copying as _copying
+from vetgrad.engine import ops as _ops
+from vetgrad.engine.backprop import UNSET as _UNSET
+from vetgrad.engine.backprop import UNTRACKED as _UNTRACKED
+from vetgrad.engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
 
 # Grad mode is per thread, as torch's, but the hot operators read one module global (the cheapest
 # check there is) and look at the thread's own mode only when it is False:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numbers
 from typing import Any, Callable
 
-from engine import Value
-from nn.module import Module
+from vetgrad.engine import Value
+from vetgrad.nn.module import Module
 
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "leaky_relu", "linear")
 """Names accepted wherever an activation is asked for; ``linear`` means none (identity)."""

@@ -1,6 +1,6 @@
 """``batched_step``: an MLP's training step over a whole batch as matrix products, with numpy.
 
->>> from nn import MLP, SGD, batched_step, mse_loss
+>>> from vetgrad.nn import MLP, SGD, batched_step, mse_loss
 >>> model = MLP(2, [4, 1], activation="relu", final_activation="linear", seed=0)
 >>> step = batched_step(model, mse_loss)          # needs numpy (pip install numpy)
 >>> opt = SGD(model.parameters(), lr=0.1)
@@ -36,12 +36,12 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from engine import Value
-from engine.backprop import UNSET
-from nn.activations import Activation
-from nn.layers import MLP, Layer
-from nn.losses import hinge_loss, mse_loss
-from nn.module import Module, Sequential
+from vetgrad.engine import Value
+from vetgrad.engine.backprop import UNSET
+from vetgrad.nn.activations import Activation
+from vetgrad.nn.layers import MLP, Layer
+from vetgrad.nn.losses import hinge_loss, mse_loss
+from vetgrad.nn.module import Module, Sequential
 
 SUPPORTED_LOSSES = ("mse_loss", "hinge_loss")
 

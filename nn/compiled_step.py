@@ -1,6 +1,6 @@
 """``compile_step``: a model's training step over a fixed batch size, traced once and replayed.
 
->>> from nn import MLP, SGD, compile_step, mse_loss
+>>> from vetgrad.nn import MLP, SGD, compile_step, mse_loss
 >>> model = MLP(2, [4, 1], seed=0)
 >>> step = compile_step(model, mse_loss, batch_size=2)
 >>> opt = SGD(model.parameters(), lr=0.1)
@@ -33,16 +33,16 @@ import functools
 import numbers
 from typing import Any, Callable, Sequence
 
-from engine import Compiled, Value, enable_grad, topological_order
-from engine.backprop import UNSET
-from nn.losses import (
+from vetgrad.engine import Compiled, Value, enable_grad, topological_order
+from vetgrad.engine.backprop import UNSET
+from vetgrad.nn.losses import (
     binary_cross_entropy_with_logits,
     cross_entropy,
     log_softmax,
     logsumexp,
     softmax,
 )
-from nn.module import Module
+from vetgrad.nn.module import Module
 
 LossFn = Callable[[list[Any], list[Any]], Value]
 

@@ -1,4 +1,4 @@
-"""Train an MLP on two moons: ``python -m nn.demo`` (``--help`` lists the options).
+"""Train an MLP on two moons: ``python -m vetgrad.nn.demo`` (``--help`` lists the options).
 
 Generates a seeded two-moons dataset, trains ``MLP(2, [16, 16, 1])`` (relu) with the lecture's
 max-margin loss plus L2 regularisation (or binary cross-entropy) using Adam and a cosine
@@ -16,12 +16,12 @@ import sys
 import time
 from typing import Any, Sequence
 
-from engine import Value, no_grad
-from nn.datasets import make_moons
-from nn.layers import MLP
-from nn.losses import binary_cross_entropy_with_logits, hinge_loss, l2_regularization
-from nn.optim import SGD, Adam
-from nn.schedulers import CosineAnnealingLR
+from vetgrad.engine import Value, no_grad
+from vetgrad.nn.datasets import make_moons
+from vetgrad.nn.layers import MLP
+from vetgrad.nn.losses import binary_cross_entropy_with_logits, hinge_loss, l2_regularization
+from vetgrad.nn.optim import SGD, Adam
+from vetgrad.nn.schedulers import CosineAnnealingLR
 
 
 def _positive(kind: type) -> Any:
@@ -39,7 +39,7 @@ def _positive(kind: type) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m nn.demo",
+        prog="python -m vetgrad.nn.demo",
         description="Train a small MLP on a generated two-moons dataset with vetgrad's nn and "
                     "report its accuracy. Progress goes to stderr; with matplotlib installed, "
                     "a loss curve and a decision-boundary picture are saved.")

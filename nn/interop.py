@@ -10,9 +10,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from nn.activations import MODULE_FOR, Activation, LeakyReLU
-from nn.layers import MLP, Layer, Neuron
-from nn.module import Module, Sequential
+from vetgrad.nn.activations import MODULE_FOR, Activation, LeakyReLU
+from vetgrad.nn.layers import MLP, Layer, Neuron
+from vetgrad.nn.module import Module, Sequential
 
 
 def _torch() -> Any:

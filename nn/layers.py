@@ -11,10 +11,10 @@ from __future__ import annotations
 import numbers
 from typing import Any, Sequence
 
-from engine import Value
-from nn.activations import activation_fn, check_activation, check_slope, describe
-from nn.init import RandomLike, draw, init_bound, make_rng
-from nn.module import Module, indent_repr
+from vetgrad.engine import Value
+from vetgrad.nn.activations import activation_fn, check_activation, check_slope, describe
+from vetgrad.nn.init import RandomLike, draw, init_bound, make_rng
+from vetgrad.nn.module import Module, indent_repr
 
 
 def _check_size(n: Any, what: str) -> int:

@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Any, Iterable, Sequence
 
-from engine import Value
+from vetgrad.engine import Value
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
-from engine import Value, zero_grad
+from vetgrad.engine import Value, zero_grad
 
 
 class IncompatibleKeys(NamedTuple):

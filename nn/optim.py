@@ -13,7 +13,7 @@ import math
 import numbers
 from typing import Any, Callable
 
-from engine import Value, grad_is_set, ieee, zero_grad
+from vetgrad.engine import Value, grad_is_set, ieee, zero_grad
 
 
 def _real(x: Any, what: str) -> float:

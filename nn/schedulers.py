@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Any
 
-from nn.optim import Optimizer
+from vetgrad.nn.optim import Optimizer
 
 
 class LRScheduler:

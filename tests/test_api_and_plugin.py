@@ -10,9 +10,8 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
-
-import conformance
-from conformance.graph import Const, Graph, Node
+from vetgrad import conformance
+from vetgrad.conformance.graph import Const, Graph, Node
 
 pytestmark = pytest.mark.torch
 pytest_plugins = ["pytester"]
@@ -31,15 +30,15 @@ def check_level(spec: str, level: str) -> conformance.Report:
 
 
 def test_check_engine_passes_ours_and_raises_with_a_reproducer_on_a_bug() -> None:
-    assert conformance.check_engine("engine:Value", graphs=40).failed == 0
+    assert conformance.check_engine("vetgrad.engine:Value", graphs=40).failed == 0
     with pytest.raises(conformance.ConformanceError, match=r"(?s)local-grad in tanh.*reproducer:.*def build_engine"):
         conformance.check_engine(M.spec("tanh_grad_1_minus_t"), graphs=40, ops=["tanh", "add"],
                                  raise_on_failure=True)
     with pytest.raises(ValueError, match="graphs must be at least 1"):
-        conformance.check_engine("engine:Value", graphs=0)
+        conformance.check_engine("vetgrad.engine:Value", graphs=0)
 
 
-@pytest.mark.parametrize(("engine", "kind"), [("engine:Value", None), ("mutant", "local-grad")])
+@pytest.mark.parametrize(("engine", "kind"), [("vetgrad.engine:Value", None), ("mutant", "local-grad")])
 def test_check_graph_judges_one_graph(engine: str, kind: str | None) -> None:
     spec = M.spec("tanh_grad_1_minus_t") if engine == "mutant" else engine
     graph = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("mul", (1, Const(2.0)))))
@@ -59,7 +58,7 @@ def test_check_graph_refuses_a_form_the_engine_lacks() -> None:
 
 def _plugin_args(pytestconfig: pytest.Config) -> list[str]:
     # installed (tox): the pytest11 entry point loaded it; from the source tree: load it by name
-    return [] if pytestconfig.pluginmanager.has_plugin("vetgrad") else ["-p", "conformance.pytest_plugin"]
+    return [] if pytestconfig.pluginmanager.has_plugin("vetgrad") else ["-p", "vetgrad.conformance.pytest_plugin"]
 
 
 def test_plugin_adds_a_test_per_op_that_fails_with_the_finding(pytester: pytest.Pytester,
@@ -96,7 +95,7 @@ def test_plugin_adds_nothing_without_its_option(pytester: pytest.Pytester,
 
 
 def test_plugin_refuses_an_unknown_op(pytester: pytest.Pytester, pytestconfig: pytest.Config) -> None:
-    result = pytester.runpytest(*_plugin_args(pytestconfig), "--vetgrad-engine", "engine:Value",
+    result = pytester.runpytest(*_plugin_args(pytestconfig), "--vetgrad-engine", "vetgrad.engine:Value",
                                 "--vetgrad-ops", "tanh,bogus")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--vetgrad-ops: unknown op(s) bogus*"])

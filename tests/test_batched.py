@@ -16,13 +16,14 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
-import engine  # noqa: E402
-from conformance.campaign_graphs import all_ops, edge_graphs  # noqa: E402
-from conformance.generate import EDGE_VALUES, random_graph  # noqa: E402
-from conformance.graph import Graph  # noqa: E402
-from conformance.probe import operand_forms  # noqa: E402
-from engine import Compiled, Value  # noqa: E402
-from engine.ops import FLOAT, OPS, VALUE  # noqa: E402
+from vetgrad import engine  # noqa: E402
+from vetgrad.conformance.campaign_graphs import all_ops, edge_graphs  # noqa: E402
+from vetgrad.conformance.generate import EDGE_VALUES, random_graph  # noqa: E402
+from vetgrad.conformance.graph import Graph  # noqa: E402
+from vetgrad.conformance.probe import operand_forms  # noqa: E402
+from vetgrad.engine import Compiled, Value  # noqa: E402
+from vetgrad.engine.ops import FLOAT, OPS, VALUE  # noqa: E402
+
 from tests.test_compile import GRID, build, eager, same  # noqa: E402
 
 INF, NAN = math.inf, math.nan
@@ -283,7 +284,7 @@ def _fast_arguments(arity: int) -> list[Any]:
 
 
 def test_fast_kernels_keep_classes_and_their_ulps_bound() -> None:
-    from engine.batch_kernels import FAST, FAST_ULPS
+    from vetgrad.engine.batch_kernels import FAST, FAST_ULPS
 
     assert set(FAST) == set(FAST_ULPS)
     for name, kernel in FAST.items():
@@ -303,7 +304,7 @@ def test_fast_kernels_keep_classes_and_their_ulps_bound() -> None:
 
 
 def test_fast_batch_keeps_the_rows_derivatives_on_its_own_values() -> None:
-    from engine.batch_kernels import FAST, FAST_ULPS
+    from vetgrad.engine.batch_kernels import FAST, FAST_ULPS
 
     for name in FAST:
         op = OPS[name]

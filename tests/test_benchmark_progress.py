@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` is never silent on stderr: a line per step, then a status line every
+"""``python -m vetgrad.benchmarks`` is never silent on stderr: a line per step, then a status line every
 few seconds off a terminal, a redrawn live line on one."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 
-from benchmarks.progress import Heartbeat
+from vetgrad.benchmarks.progress import Heartbeat
 
 
 class _Tty(io.StringIO):

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from benchmarks import contenders, markdown, mlp, plot, runner
+from vetgrad.benchmarks import contenders, markdown, mlp, plot, runner
 
 QUICK = runner.Budget(min_rounds=2, max_rounds=3, min_time=0.0)
 STEPS = ("vetgrad-step", "vetgrad-numpy", "vetgrad-step-1", "vetgrad-numpy-1", "torch-vec-f64-1")

@@ -7,10 +7,9 @@ import signal
 from pathlib import Path
 
 import pytest
-
-from benchmarks import contenders, runner, workloads
-from benchmarks.worker import Worker, load_workloads, save_workloads
-from engine import Value
+from vetgrad.benchmarks import contenders, runner, workloads
+from vetgrad.benchmarks.worker import Worker, load_workloads, save_workloads
+from vetgrad.engine import Value
 
 QUICK = runner.Budget(min_rounds=2, max_rounds=3, min_time=0.0)
 
@@ -80,7 +79,7 @@ def test_mlp_suite_times_each_contender_in_a_worker_and_checks_its_step() -> Non
     (["--suites", "mlp", "--contenders", "micrograd-deep"], "nothing to run"),
 ])
 def test_report_refuses_before_timing_what_it_could_not_finish(argv, says, capsys) -> None:
-    from benchmarks.report import main
+    from vetgrad.benchmarks.report import main
 
     assert main(argv) == 2
     assert says in capsys.readouterr().err
@@ -93,7 +92,7 @@ def test_report_refuses_before_timing_what_it_could_not_finish(argv, says, capsy
     (5.0, "**missed** at 1,000"),
 ])
 def test_targets_say_when_one_run_decides_the_verdict(torch_total: float, verdict: str) -> None:
-    from benchmarks import markdown
+    from vetgrad.benchmarks import markdown
 
     rows = [runner.GraphResult("dag", 1000, "vetgrad", "ok", 1000, total=1.0),
             runner.GraphResult("dag", 1000, "torch-f64", "ok", 1000, total=torch_total)]
@@ -102,7 +101,7 @@ def test_targets_say_when_one_run_decides_the_verdict(torch_total: float, verdic
 
 
 def test_absent_contenders_are_one_line_not_a_row_per_size() -> None:
-    from benchmarks import markdown
+    from vetgrad.benchmarks import markdown
 
     cuda = "absent (no CUDA device)"
     rows = [runner.GraphResult("dag", size, name, "absent", size, message=cuda)
@@ -140,7 +139,7 @@ def test_the_pytest_benchmark_suite_replays_the_compiled_contenders() -> None:
 
 
 def test_compiled_memory_per_node_is_measured() -> None:
-    from benchmarks.compiled import memory_per_node
+    from vetgrad.benchmarks.compiled import memory_per_node
 
     mem = memory_per_node(1_000)
     assert 0 < mem["held_per_node"] < mem["peak_per_node"]

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from benchmarks import callgrind_harness as cg
+from vetgrad.benchmarks import callgrind_harness as cg
 
 
 def _write(folder: Path, name: str, command: str, total: int) -> None:
@@ -15,9 +14,9 @@ def _write(folder: Path, name: str, command: str, total: int) -> None:
 
 
 def test_counts_tell_the_harness_from_the_processes_it_forked(tmp_path: Path) -> None:
-    _write(tmp_path, "cg.1", "/venv/bin/python -m conformance --graphs 50", 900)
-    _write(tmp_path, "cg.2", "/venv/bin/python -c import runpy; runpy.run_module('conformance.child')", 30)
-    _write(tmp_path, "cg.3", "/venv/bin/python -c import runpy; runpy.run_module('conformance.child')", 70)
+    _write(tmp_path, "cg.1", "/venv/bin/python -m vetgrad.conformance --graphs 50", 900)
+    _write(tmp_path, "cg.2", "/venv/bin/python -c import runpy; runpy.run_module('vetgrad.conformance.child')", 30)
+    _write(tmp_path, "cg.3", "/venv/bin/python -c import runpy; runpy.run_module('vetgrad.conformance.child')", 70)
     (tmp_path / "cg.4").write_text("a file cut short by a kill\n")
     assert cg.counts(str(tmp_path)) == (900, [70, 30])
 

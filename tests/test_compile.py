@@ -10,13 +10,12 @@ import traceback
 from typing import Any, Sequence
 
 import pytest
-
-import engine
-from conformance.generate import EDGE_VALUES, random_graph
-from conformance.graph import Const, Graph
-from engine import Compiled, Value, no_grad
-from engine import templates as T  # noqa: N812 - short name for the template table
-from engine.ops import FLOAT, OPS
+from vetgrad import engine
+from vetgrad.conformance.generate import EDGE_VALUES, random_graph
+from vetgrad.conformance.graph import Const, Graph
+from vetgrad.engine import Compiled, Value, no_grad
+from vetgrad.engine import templates as T  # noqa: N812 - short name for the template table
+from vetgrad.engine.ops import FLOAT, OPS
 
 INF, NAN = math.inf, math.nan
 

@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("torch", reason="the conformance harness needs torch")
 
-from conformance.adapters_compiled import CompiledAdapter
-from conformance.api import check_engine
-from conformance.campaign import run_campaign
-from engine import templates
+from vetgrad.conformance.adapters_compiled import CompiledAdapter
+from vetgrad.conformance.api import check_engine
+from vetgrad.conformance.campaign import run_campaign
+from vetgrad.engine import templates
 
 
 def test_compiled_adapter_conforms_at_torch_level_strict() -> None:
@@ -33,7 +33,7 @@ def test_a_wrong_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_values_come_from_the_replay() -> None:
     adapter = CompiledAdapter()
     x, y = adapter.leaf(-0.0), adapter.leaf(0.0)
-    from engine.ops import OPS
+    from vetgrad.engine.ops import OPS
 
     z = adapter.apply(OPS["mul"], [x, y], ())
     r = adapter.apply(OPS["relu"], [z], ())
@@ -45,7 +45,7 @@ def test_values_come_from_the_replay() -> None:
 
 def test_batched_adapter_conforms_at_torch_level_strict() -> None:
     pytest.importorskip("numpy")
-    from conformance.adapters_batched import BatchedAdapter
+    from vetgrad.conformance.adapters_batched import BatchedAdapter
 
     report = check_engine(BatchedAdapter(), graphs=150, seed=15, level="torch", strict=True)
     assert report.failed == 0, report.findings[:1]
@@ -54,8 +54,8 @@ def test_batched_adapter_conforms_at_torch_level_strict() -> None:
 
 def test_a_wrong_batch_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("numpy")
-    from conformance.adapters_batched import BatchedAdapter
-    from engine import batch_templates
+    from vetgrad.conformance.adapters_batched import BatchedAdapter
+    from vetgrad.engine import batch_templates
 
     # maximum's tie taken by the first operand alone: torch splits it 0.5 / 0.5
     monkeypatch.setitem(batch_templates.BACKWARD, "maximum",
@@ -67,7 +67,7 @@ def test_a_wrong_batch_template_is_found(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_batched_adapter_judges_its_own_row_of_the_batch() -> None:
-    from conformance.adapters_batched import OWN_ROW, rows
+    from vetgrad.conformance.adapters_batched import OWN_ROW, rows
 
     columns = rows([1.5, -2.0])
     assert [c[OWN_ROW] for c in columns] == [1.5, -2.0]

@@ -8,17 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from vetgrad import conformance
+from vetgrad.conformance import confirm as C  # noqa: N812
+from vetgrad.conformance.adapters import load_adapter
+from vetgrad.conformance.checker import Checker
+from vetgrad.conformance.engine_ref import EngineRef
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.report import Finding, GraphResult
+from vetgrad.conformance.reproducer import reproducer, script_marks, shows
+from vetgrad.conformance.reproducer_run import ScriptRunner, reproduces
+from vetgrad.conformance.torch_ref import run_graph
 
-import conformance
-from conformance import confirm as C  # noqa: N812
-from conformance.adapters import load_adapter
-from conformance.checker import Checker
-from conformance.engine_ref import EngineRef
-from conformance.graph import Const, Graph, Node
-from conformance.report import Finding, GraphResult
-from conformance.reproducer import reproducer, script_marks, shows
-from conformance.reproducer_run import ScriptRunner, reproduces
-from conformance.torch_ref import run_graph
 from tests.engines import mutants as M  # noqa: N812
 from tests.test_reproducer import run_script
 
@@ -131,7 +131,7 @@ AGREE_TABLE = [
     (M.spec("tanh_grad_1_minus_t"), G),
     (M.spec("no_reset_between_calls"), Graph((*SUB.nodes, Node("mul", (2, 2))))),
     (M.spec("div_zero_raises"), Graph((Node("leaf", value=1.0), Node("div", (0, Const(0.0)))))),
-    ("engine:Value", SUB),
+    ("vetgrad.engine:Value", SUB),
 ]
 
 
@@ -183,11 +183,11 @@ def test_a_subs_swapped_signs_reproducer_exits_1(tmp_path: Path) -> None:
 
 # (finding, engine) -> how its reproducer starts once run
 REPRODUCE_TABLE = [
-    (finding(message="no answer within 1 s in tanh (node 1, forward)", kind="crash"), "engine:Value",
+    (finding(message="no answer within 1 s in tanh (node 1, forward)", kind="crash"), "vetgrad.engine:Value",
      "no script: the engine gave no answer"),
-    (finding(), "engine:Value", "no script: the script written for it does not show it"),
-    (finding(kind="stateful"), "engine:Value", "no script: a script building and checking this graph 20 times"),
-    (finding(kind="nondeterministic"), "engine:Value", "no script: a script building and checking"),
+    (finding(), "vetgrad.engine:Value", "no script: the script written for it does not show it"),
+    (finding(kind="stateful"), "vetgrad.engine:Value", "no script: a script building and checking this graph 20 times"),
+    (finding(kind="nondeterministic"), "vetgrad.engine:Value", "no script: a script building and checking"),
     (finding(), M.spec("tanh_grad_1_minus_t"), "# vetgrad conformance reproducer"),
     (finding(kind="stateful"), M.spec("tanh_grad_1_minus_t"), "# vetgrad conformance reproducer"),
 ]

@@ -8,17 +8,16 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the conformance suite compares with PyTorch")
 from hypothesis import given, settings  # noqa: E402
-
-from conformance.adapters import load_adapter  # noqa: E402
-from conformance.campaign import run_campaign  # noqa: E402
-from conformance.checker import Checker  # noqa: E402
-from conformance.cli import main  # noqa: E402
-from conformance.generate import graphs, random_graph  # noqa: E402
-from conformance.graph import Graph  # noqa: E402
-from conformance.report import GraphResult  # noqa: E402
+from vetgrad.conformance.adapters import load_adapter  # noqa: E402
+from vetgrad.conformance.campaign import run_campaign  # noqa: E402
+from vetgrad.conformance.checker import Checker  # noqa: E402
+from vetgrad.conformance.cli import main  # noqa: E402
+from vetgrad.conformance.generate import graphs, random_graph  # noqa: E402
+from vetgrad.conformance.graph import Graph  # noqa: E402
+from vetgrad.conformance.report import GraphResult  # noqa: E402
 
 pytestmark = pytest.mark.torch
-OURS = load_adapter("engine:Value")
+OURS = load_adapter("vetgrad.engine:Value")
 SMOOTH = ["add", "sub", "mul", "div", "exp", "sin", "cos", "tanh", "sigmoid", "softplus", "neg"]
 
 
@@ -47,8 +46,8 @@ def test_second_and_third_derivatives_match_torch(graph: Graph, device: str) -> 
 
 
 def test_higher_order_check_catches_a_wrong_second_derivative() -> None:
-    from conformance.graph import Node
-    from engine import ops
+    from vetgrad.conformance.graph import Node
+    from vetgrad.engine import ops
 
     graph = Graph((Node("leaf", value=0.4), Node("tanh", (0,)), Node("mul", (1, 1))))
     assert check_higher(graph).finding is None
@@ -105,7 +104,7 @@ def test_micrograd_is_tested_through_the_same_path_and_fails_where_it_should() -
     (["--graphs", "30", "--max-nodes", "8", "--no-edge-sweep"], 0),
     (["--graphs", "30", "--max-nodes", "8", "--strict", "--ops", "tanh,mul", "--no-edge-sweep"], 0),
     (["--engine", "no_such_module:Value"], 2),
-    (["--engine", "engine:NoSuchThing"], 2),
+    (["--engine", "vetgrad.engine:NoSuchThing"], 2),
     (["--engine", "engineValue"], 2),
     (["--ops", "tanh,frobnicate"], 2),
     (["--shard", "3/2"], 2),
@@ -152,14 +151,14 @@ def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
 
 
 def test_batched_reference_handles_a_graph_of_only_floor_division_of_a_node_by_itself() -> None:
-    from conformance.graph import Node
+    from vetgrad.conformance.graph import Node
 
     result = check(Graph((Node("leaf", value=1.0), Node("floordiv", (0, 0)))), "cpu", strict=False)
     assert result.finding is None
 
 
 def test_batched_reference_handles_a_level_of_only_floor_division() -> None:
-    from conformance.graph import Const, Node
+    from vetgrad.conformance.graph import Const, Node
 
     graph = Graph((Node("leaf", value=7.0), Node("floordiv", (0, Const(2.0))), Node("add", (0, 1))))
     result = check(graph, "cpu", strict=False)
@@ -178,7 +177,7 @@ HARD_GRAPHS = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["engine:Value", "textbook"])
+@pytest.mark.parametrize("engine", ["vetgrad.engine:Value", "textbook"])
 @pytest.mark.parametrize("text", HARD_GRAPHS)
 def test_correct_engines_pass_graphs_that_once_raised_false_alarms(engine: str, text: str) -> None:
     import mutant_engines  # tests/engines/mutants.py, registered by conftest.py
@@ -189,9 +188,9 @@ def test_correct_engines_pass_graphs_that_once_raised_false_alarms(engine: str, 
 
 
 def test_a_hanging_engine_is_reported_not_waited_for() -> None:
-    from conformance.adapters import ValueClassAdapter
-    from conformance.graph import Node
-    from engine import Value
+    from vetgrad.conformance.adapters import ValueClassAdapter
+    from vetgrad.conformance.graph import Node
+    from vetgrad.engine import Value
 
     class Hangs(ValueClassAdapter):
         def apply(self, op, args, params):
@@ -207,9 +206,9 @@ def test_a_hanging_engine_is_reported_not_waited_for() -> None:
 
 
 def test_an_op_that_raises_only_run_alone_is_a_crash_not_a_nan() -> None:
-    from conformance.adapters import ValueClassAdapter
-    from conformance.graph import Node
-    from engine import Value
+    from vetgrad.conformance.adapters import ValueClassAdapter
+    from vetgrad.conformance.graph import Node
+    from vetgrad.engine import Value
 
     class LeafShy(ValueClassAdapter):  # tanh of a leaf raises: only the op alone meets one here
         def apply(self, op, args, params):
@@ -226,21 +225,21 @@ def test_an_op_that_raises_only_run_alone_is_a_crash_not_a_nan() -> None:
 
 
 def test_a_subclass_whose_ops_return_base_nodes_is_told_so() -> None:
-    from conformance.adapters import ValueClassAdapter
-    from conformance.graph import Node
-    from engine import Value as Base
+    from vetgrad.conformance.adapters import ValueClassAdapter
+    from vetgrad.conformance.graph import Node
+    from vetgrad.engine import Value as Base
 
     class Value(Base):  # its ops return engine.value.Value nodes, not this class's
         pass
 
     graph = Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
     (result,) = Checker(ValueClassAdapter(Value), "cpu", strict=False).check([graph], [0])
-    assert "tanh returned an object of class engine.value.Value, not of " in result.finding.message
+    assert "tanh returned an object of class vetgrad.engine.value.Value, not of " in result.finding.message
     assert "test_conformance_suite" in result.finding.message  # the other class, by its module
 
 
 def test_one_frequent_finding_does_not_hide_the_others() -> None:
-    from conformance.report import Finding, select_findings
+    from vetgrad.conformance.report import Finding, select_findings
 
     g = random_graph(1)
     many = [Finding("repeat-backward", "graph", 0, "", g, "cpu", index=i) for i in range(50)]
@@ -267,7 +266,7 @@ def test_repeat_backward_reproducer_calls_backward_twice(tmp_path) -> None:
 
 
 def _g(*nodes) -> Graph:
-    from conformance.graph import Const, Node
+    from vetgrad.conformance.graph import Const, Node
 
     return Graph(tuple(Node("leaf", value=n) if isinstance(n, float) else
                        Node(n[0], tuple(Const(a[0]) if isinstance(a, tuple) else a for a in n[1]),

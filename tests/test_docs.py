@@ -1,20 +1,20 @@
-"""The docs read the op table: the README's table is the one `python -m engine.ops` prints."""
+"""The docs read the op table: the README's table is the one `python -m vetgrad.engine.ops` prints."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from engine.ops import markdown_table, public_ops
+from vetgrad.engine.ops import markdown_table, public_ops
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_readme_op_table_is_generated_from_the_op_table() -> None:
-    assert markdown_table() in README.read_text(), "run: python -m engine.ops and paste into README.md"
+    assert markdown_table() in README.read_text(), "run: python -m vetgrad.engine.ops and paste into README.md"
 
 
 def test_every_public_op_is_a_method_or_operator_of_value() -> None:
-    from engine import Value
+    from vetgrad.engine import Value
 
     for op in public_ops():
         assert op.method is None or callable(getattr(Value, op.method)), op.name
@@ -43,14 +43,14 @@ def test_readme_training_steps_example_runs_as_written() -> None:
 
 
 def _run_adapter(folder: Path, source: str) -> tuple[int, str]:
-    """``python -m conformance --engine myadapter:MyAdapter`` from ``folder``, as the README says."""
+    """``python -m vetgrad.conformance --engine myadapter:MyAdapter`` from ``folder``, as the README says."""
     import os
     import subprocess
     import sys
 
     (folder / "myadapter.py").write_text(source)
     env = {**os.environ, "PYTHONPATH": str(README.parent)}
-    proc = subprocess.run([sys.executable, "-m", "conformance", "--engine", "myadapter:MyAdapter",
+    proc = subprocess.run([sys.executable, "-m", "vetgrad.conformance", "--engine", "myadapter:MyAdapter",
                            "--graphs", "60", "--no-shrink"], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr

@@ -11,9 +11,8 @@ import sys
 from array import array
 
 import pytest
-
-from engine import Value, no_grad, topological_order
-from engine.backprop import UNSET, UNTRACKED
+from vetgrad.engine import Value, no_grad, topological_order
+from vetgrad.engine.backprop import UNSET, UNTRACKED
 
 
 def _pickled(v):

@@ -12,9 +12,8 @@ import sys
 import weakref
 
 import pytest
-
-import engine
-from engine import Value, grad, gradcheck, no_grad, to_dot
+from vetgrad import engine
+from vetgrad.engine import Value, grad, gradcheck, no_grad, to_dot
 
 
 def test_lecture_example_a_times_b_plus_c() -> None:
@@ -166,7 +165,7 @@ def test_pickling_an_op_outside_the_table_names_the_problem() -> None:
 
 DETERMINISM_SCRIPT = """
 import random
-from engine import Value
+from vetgrad.engine import Value
 r = random.Random(7)
 xs = [Value(r.uniform(-1, 1)) for _ in range(20)]
 nodes = list(xs)
@@ -369,7 +368,7 @@ def test_gradients_accumulate_over_backward_calls_as_torch_does(steps: list, exp
 
 
 def test_bound_op_cache_tells_signed_zeros_apart_and_stays_bounded() -> None:
-    from engine import ops
+    from vetgrad.engine import ops
 
     Value(-1.0).leaky_relu(0.0)
     x = Value(-1.0)

@@ -4,8 +4,7 @@ per case; the torch column is the same misuse in torch, checked to raise the sam
 from __future__ import annotations
 
 import pytest
-
-from engine import Value, backward, grad, no_grad
+from vetgrad.engine import Value, backward, grad, no_grad
 
 
 def _graph() -> dict:

@@ -6,9 +6,8 @@ import itertools
 import math
 
 import pytest
-
-from conformance.numerics import float_class, ulp_distance
-from engine import OPS, Value, public_ops
+from vetgrad.conformance.numerics import float_class, ulp_distance
+from vetgrad.engine import OPS, Value, public_ops
 
 torch = pytest.importorskip("torch", reason="these tests compare with PyTorch")
 
@@ -92,7 +91,7 @@ CONST_FAST = [pytest.param(name, right, id=f"{name}-{'right' if right else 'left
 def test_every_inlined_op_has_its_backward_step_written_out() -> None:
     """backward() inlines ops.py's fast_back bodies: each inlined op has one (held to its rule by
     the tests below), and each inlined op has hand-written forwards in Value."""
-    from engine.backprop import INLINED
+    from vetgrad.engine.backprop import INLINED
 
     assert {op.name for op in INLINED} <= set(FAST)
     assert set(FAST) <= set(PLAIN)
@@ -101,7 +100,7 @@ def test_every_inlined_op_has_its_backward_step_written_out() -> None:
 @pytest.mark.parametrize("name", FAST)
 def test_hand_inlined_backward_is_bit_identical_to_the_rule(name: str) -> None:
     """The hottest ops spell out their float backward by hand; it must be the VJP rule exactly."""
-    from engine.ops import _float_back
+    from vetgrad.engine.ops import _float_back
 
     op = OPS[name]
     generic = _float_back(op, ())
@@ -124,7 +123,7 @@ def test_hand_inlined_backward_is_bit_identical_to_the_rule(name: str) -> None:
 def test_hand_written_constant_backward_is_bit_identical_to_the_rule(name: str, right: bool) -> None:
     """``x op c`` / ``c op x`` nodes (ConstOp) have their float backward written out by hand too; it
     must be the VJP rule (the reflected one for ``c / x``) kept for the Value side, bit for bit."""
-    from engine.ops import _const_back
+    from vetgrad.engine.ops import _const_back
 
     op = OPS[name]
     spec = op.const_right if right else op.const_left
@@ -149,7 +148,7 @@ def test_hand_written_constant_backward_is_bit_identical_to_the_rule(name: str, 
 def test_backward_loop_inlines_the_rule_bit_identically(name: str) -> None:
     """backward() writes the hot ops' backward steps out in its loop and calls the others' back;
     through it, every leaf gets exactly what the VJP rule gives (earlier grads added last)."""
-    from engine.ops import _float_back
+    from vetgrad.engine.ops import _float_back
 
     op = OPS[name]
     generic = _float_back(op, ())
@@ -196,7 +195,7 @@ def test_every_forward_is_the_rows_bit_for_bit(op, form: str, params: tuple) -> 
     """Value's operators compute their forward inline (written by hand for the hot ops, the row's
     function for the others): each result is the row's ``forward`` (``reflected_forward`` for
     ``c op x`` where torch's reflected operator differs), bit for bit, with or without grad."""
-    import engine
+    from vetgrad import engine
 
     reference = op.reflected_forward if form == "op(c, x)" and op.reflected_forward else op.forward
     for inputs in itertools.product(EDGES, repeat=1 if form in ("op(x)", "x ** c") else 2):

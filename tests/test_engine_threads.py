@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import engine.value as value_module
-from engine import Value, enable_grad, grad, is_grad_enabled, no_grad
+import vetgrad.engine.value as value_module
+from vetgrad.engine import Value, enable_grad, grad, is_grad_enabled, no_grad
 
 
 @contextmanager

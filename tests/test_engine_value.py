@@ -10,12 +10,11 @@ import types
 from pathlib import Path
 
 import pytest
-
-import engine
-from engine import OPS, Op, Value, backprop, grad_is_set
-from engine import value as value_module
-from engine.backprop import UNSET
-from engine.ops import _float_back
+from vetgrad import engine
+from vetgrad.engine import OPS, Op, Value, backprop, grad_is_set
+from vetgrad.engine import value as value_module
+from vetgrad.engine.backprop import UNSET
+from vetgrad.engine.ops import _float_back
 
 
 def _constants(code: types.CodeType):

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("mpmath", reason="the exact replay needs mpmath")
 
-from conformance.generate import random_graph
-from conformance.oracle import clearly_unexplained, explained, float_replay, replay
+from vetgrad.conformance.generate import random_graph
+from vetgrad.conformance.oracle import clearly_unexplained, explained, float_replay, replay
 
 SCALES = (lambda r: r.uniform(-3, 3), lambda r: 0.0, lambda r: 1e-8 * r.random(),
           lambda r: 1e8 * r.random())

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the higher-order check compares with PyTorch")
 
-from conformance.adapters import Adapter, NodeInfo, load_adapter
-from conformance.checker import Checker
-from conformance.graph import Graph, Node
+from vetgrad.conformance.adapters import Adapter, NodeInfo, load_adapter
+from vetgrad.conformance.checker import Checker
+from vetgrad.conformance.graph import Graph, Node
 
 pytestmark = pytest.mark.torch
 
@@ -126,11 +126,11 @@ def test_the_foreign_derivative_graph_is_read_through_the_adapter(foreign: type)
 
 
 def test_an_adapter_that_cannot_introspect_is_judged_without_it() -> None:
-    from engine import Value
+    from vetgrad.engine import Value
 
     class Opaque(Adapter):  # vetgrad behind an adapter that offers no derivative_graph
         name, supports_higher_order = "opaque", True
-        inner = load_adapter("engine:Value")
+        inner = load_adapter("vetgrad.engine:Value")
 
         def leaf(self, x):
             return self.inner.leaf(x)

@@ -19,11 +19,11 @@ pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("mpmath", reason="the harness needs mpmath")
 
 
-from conformance.adapters import load_adapter
-from conformance.campaign import run_campaign
-from conformance.campaign_graphs import all_ops, edge_graphs
-from conformance.levels import LEVELS, at_or_below, rank
-from conformance.report import Report
+from vetgrad.conformance.adapters import load_adapter
+from vetgrad.conformance.campaign import run_campaign
+from vetgrad.conformance.campaign_graphs import all_ops, edge_graphs
+from vetgrad.conformance.levels import LEVELS, at_or_below, rank
+from vetgrad.conformance.report import Report
 
 pytestmark = pytest.mark.torch
 

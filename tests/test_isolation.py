@@ -17,10 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the harness compares with PyTorch")
 
-from conformance.cli import main  # noqa: E402
-from conformance.engine_spec import engine_spec  # noqa: E402
-from conformance.isolation import ChildEngine  # noqa: E402
-from conformance.output import write_atomically  # noqa: E402
+from vetgrad.conformance.cli import main  # noqa: E402
+from vetgrad.conformance.engine_spec import engine_spec  # noqa: E402
+from vetgrad.conformance.isolation import ChildEngine  # noqa: E402
+from vetgrad.conformance.output import write_atomically  # noqa: E402
 
 pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def test_a_runaway_allocation_stops_at_the_memory_cap(workers: int, tmp_path: Pa
                                            ("0.4", False), ("-1", False), ("inf", False),
                                            ("lots", False)])
 def test_memory_limit_values(given: str, ok: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    from conformance.cli import parser
+    from vetgrad.conformance.cli import parser
 
     if ok:
         assert parser().parse_args(["--memory-limit", given]).memory_limit == float(given)
@@ -121,7 +121,7 @@ def test_memory_limit_values(given: str, ok: bool, capsys: pytest.CaptureFixture
 
 
 def test_the_default_memory_cap_is_half_the_machine_at_most_8_gib() -> None:
-    from conformance.engine_process import default_memory_limit
+    from vetgrad.conformance.engine_process import default_memory_limit
 
     physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     assert default_memory_limit() == min(8 << 30, physical // 2)
@@ -138,15 +138,15 @@ def test_counts_do_not_depend_on_workers(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_the_engine_process_imports_neither_torch_nor_the_judge() -> None:
-    engine = ChildEngine(engine_spec("engine:Value"), 5.0)
+    engine = ChildEngine(engine_spec("vetgrad.engine:Value"), 5.0)
     try:
         engine.start()
         modules = engine.modules()
     finally:
         engine.close()
-    assert "engine" in modules and "conformance.engine_run" in modules
+    assert "vetgrad.engine" in modules and "vetgrad.conformance.engine_run" in modules
     assert not [m for m in modules if m.split(".")[0] in ("torch", "numpy", "mpmath")]
-    assert not {"conformance.judge", "conformance.checker", "conformance.torch_ref"} & set(modules)
+    assert not {"vetgrad.conformance.judge", "vetgrad.conformance.checker", "vetgrad.conformance.torch_ref"} & set(modules)
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -172,7 +172,7 @@ def test_a_signal_gives_a_partial_report_and_leaves_no_process(workers: int, sig
         path.write_text('{"previous": true}')
         env = dict(os.environ, PYTHONPATH=str(ROOT), **{marker: "1"})
         proc = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "--graphs", "1000000", "--device", "cpu",
+            [sys.executable, "-m", "vetgrad.conformance", "--graphs", "1000000", "--device", "cpu",
              "--workers", str(workers), "--json", str(path)], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(wait)

@@ -15,10 +15,11 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from conformance.adapters import NothingCheckedError, load_adapter
-from conformance.cli import main
-from conformance.probe import operand_forms
-from engine.ops import public_ops
+from vetgrad.conformance.adapters import NothingCheckedError, load_adapter
+from vetgrad.conformance.cli import main
+from vetgrad.conformance.probe import operand_forms
+from vetgrad.engine.ops import public_ops
+
 from tests.engines.learners import variants as V  # noqa: N812 - as in the other tests
 
 pytest_plugins = ["pytester"]
@@ -156,7 +157,7 @@ def test_the_probe_decides_by_where_the_exception_comes_from(
         at = why.index(piece, at) + len(piece)
 
 
-@pytest.mark.parametrize("engine", ["engine:Value", "textbook", "lecture.py"])
+@pytest.mark.parametrize("engine", ["vetgrad.engine:Value", "textbook", "lecture.py"])
 def test_correct_engines_offer_every_form_they_have(engine: str) -> None:
     import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
 
@@ -253,7 +254,7 @@ def test_the_report_says_how_many_ops_and_forms_were_tested(tmp_path: Path,
 
 
 def test_the_api_raises_rather_than_pass_nothing() -> None:
-    from conformance import check_engine
+    from vetgrad.conformance import check_engine
 
     with pytest.raises(NothingCheckedError, match=r"Value\(0.7\) raised TypeError"):
         check_engine(_file("label_required.py"), graphs=5)
@@ -262,7 +263,7 @@ def test_the_api_raises_rather_than_pass_nothing() -> None:
 
 
 def _plugin_args(pytestconfig: pytest.Config) -> list[str]:
-    return [] if pytestconfig.pluginmanager.has_plugin("vetgrad") else ["-p", "conformance.pytest_plugin"]
+    return [] if pytestconfig.pluginmanager.has_plugin("vetgrad") else ["-p", "vetgrad.conformance.pytest_plugin"]
 
 
 @pytest.mark.parametrize(("engine", "ops", "says"), [

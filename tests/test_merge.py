@@ -1,4 +1,4 @@
-"""``python -m conformance merge``: shard reports add up to what one run over the same graphs reports."""
+"""``python -m vetgrad.conformance merge``: shard reports add up to what one run over the same graphs reports."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
-
-from conformance.cli import main
+from vetgrad.conformance.cli import main
 
 pytestmark = pytest.mark.torch
 COMMON = ["--device", "cpu", "--ops", "tanh,mul,add,relu", "--max-nodes", "10", "--show", "0",

@@ -21,8 +21,7 @@ import sys
 from typing import Any, Callable
 
 import pytest
-
-from nn import (
+from vetgrad.nn import (
     MLP,
     SGD,
     Layer,

@@ -10,9 +10,8 @@ import struct
 from typing import Any, Callable
 
 import pytest
-
-from engine import Value, grad_is_set
-from nn import (
+from vetgrad.engine import Value, grad_is_set
+from vetgrad.nn import (
     MLP,
     SGD,
     Adam,

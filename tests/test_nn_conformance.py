@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
-from nn import (
+from vetgrad.nn import (
     MLP,
     SGD,
     Adam,

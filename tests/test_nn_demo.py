@@ -1,4 +1,4 @@
-"""The two-moons demo (``python -m nn.demo``) and its dataset."""
+"""The two-moons demo (``python -m vetgrad.nn.demo``) and its dataset."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from nn import demo
-from nn.datasets import make_moons
-from nn.demo import main
+from vetgrad.nn import demo
+from vetgrad.nn.datasets import make_moons
+from vetgrad.nn.demo import main
 
 
 def accuracy_from(stdout: str) -> float:

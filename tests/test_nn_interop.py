@@ -7,8 +7,7 @@ import sys
 from typing import Any, Callable
 
 import pytest
-
-from nn import (
+from vetgrad.nn import (
     MLP,
     Layer,
     Module,
@@ -142,7 +141,7 @@ def test_without_torch_the_error_says_how_to_install_it(monkeypatch: pytest.Monk
 
 
 def test_a_layer_used_twice_stays_tied_in_torch() -> None:
-    from nn import Layer, Sequential
+    from vetgrad.nn import Layer, Sequential
 
     shared = Layer(3, 3, activation="tanh")
     model = Sequential(shared, shared)

@@ -7,9 +7,8 @@ import math
 from typing import Any, Callable
 
 import pytest
-
-from engine import Value
-from nn import (
+from vetgrad.engine import Value
+from vetgrad.nn import (
     binary_cross_entropy_with_logits,
     cross_entropy,
     hinge_loss,
@@ -181,7 +180,7 @@ def test_bad_input_raises_clearly(call: Callable[[], Any], error: type, match: s
 @pytest.mark.parametrize("loss", ["mse_loss", "binary_cross_entropy_with_logits"])
 def test_reduction_none_keeps_the_batch_shape_as_torch(loss: str) -> None:
     torch = pytest.importorskip("torch")
-    import nn
+    from vetgrad import nn
 
     preds = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]
     targets = [[1.0, 0.0, 1.0], [0.0, 1.0, 0.5]]

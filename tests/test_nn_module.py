@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from engine import Value
-from nn import (
+from vetgrad.engine import Value
+from vetgrad.nn import (
     MLP,
     SGD,
     Identity,

@@ -9,9 +9,8 @@ import random
 from typing import Any, Callable
 
 import pytest
-
-from engine import Value
-from nn import MLP, SGD, Adam, AdamW, CosineAnnealingLR, LRScheduler, Optimizer, StepLR
+from vetgrad.engine import Value
+from vetgrad.nn import MLP, SGD, Adam, AdamW, CosineAnnealingLR, LRScheduler, Optimizer, StepLR
 
 START = [0.5, -1.5, 2.0, 1e-3, 0.0, 3.0, -0.25]
 

@@ -8,9 +8,8 @@ import math
 import random
 
 import pytest
-
-from engine import OPS, Value, public_ops
-from engine.ops import FLOAT, Op
+from vetgrad.engine import OPS, Value, public_ops
+from vetgrad.engine.ops import FLOAT, Op
 
 mp = pytest.importorskip("mpmath", reason="the exact rules are evaluated with mpmath")
 

@@ -4,8 +4,8 @@ gives exactly what checking each batch in turn gives."""
 from __future__ import annotations
 
 import pytest
+from vetgrad.conformance.campaign import run_campaign
 
-from conformance.campaign import run_campaign
 from tests.engines.mutants import spec
 
 
@@ -15,7 +15,7 @@ def _summary(report) -> tuple:
     return report.graphs, report.passed, report.failed, report.imprecise_graphs, per_op, findings
 
 
-@pytest.mark.parametrize("engine", ["engine:Value", spec("tanh_grad_1_minus_t"), spec("div_zero_raises")])
+@pytest.mark.parametrize("engine", ["vetgrad.engine:Value", spec("tanh_grad_1_minus_t"), spec("div_zero_raises")])
 def test_pipelined_equals_in_turn(engine: str) -> None:
     options = dict(graphs=600, seed=11, batch=128, shrink=False, edges=False)
     pipelined = run_campaign(engine, **options)  # its own process: batches overlap

@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conformance import engine_process as EP  # noqa: N812 - short name
-from conformance.engine_spec import engine_spec
-from conformance.isolation import ChildEngine
+from vetgrad.conformance import engine_process as EP  # noqa: N812 - short name
+from vetgrad.conformance.engine_spec import engine_spec
+from vetgrad.conformance.isolation import ChildEngine
 
 
 @pytest.mark.parametrize(("move", "taken"), [(False, True), (True, False)])
@@ -21,7 +20,7 @@ def test_a_prestarted_starter_is_taken_only_where_it_was_started(
     ((proc, _, _),) = EP._PRESTARTED
     if move:
         monkeypatch.chdir(tmp_path)
-    session = ChildEngine(engine_spec("engine:Value"))
+    session = ChildEngine(engine_spec("vetgrad.engine:Value"))
     try:
         session.start()
         assert (session._zproc is proc) is taken

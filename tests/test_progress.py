@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from vetgrad.conformance.graph import Graph, Node
+from vetgrad.conformance.progress import Progress, finding_line
+from vetgrad.conformance.report import Finding
 
-from conformance.graph import Graph, Node
-from conformance.progress import Progress, finding_line
-from conformance.report import Finding
 from tests.engines.mutants import mutant_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_cli_prints_header_first_then_progress_and_findings_before_the_end(
     engine.write_text(mutant_source("tanh_grad_1_minus_t"))
     env = dict(os.environ, VETGRAD_PROGRESS_INTERVAL="0.2", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-m", "conformance", "--engine", f"{engine}:Value", "--graphs", "600",
+        [sys.executable, "-m", "vetgrad.conformance", "--engine", f"{engine}:Value", "--graphs", "600",
          "--ops", "tanh,mul,add", "--workers", str(workers), "--max-findings", "3",
          "--device", "cpu"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr
@@ -134,6 +134,6 @@ def test_cli_prints_header_first_then_progress_and_findings_before_the_end(
     ("two\nlines", "two\nlines"),
 ])
 def test_printable_escapes_control_characters(text: str, shown: str) -> None:
-    from conformance.report import printable
+    from vetgrad.conformance.report import printable
 
     assert printable(text) == shown

@@ -14,14 +14,14 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from conformance import judge as J  # noqa: N812
-from conformance.cli import main
-from conformance.graph import Graph, Node
-from conformance.merge import merge
-from conformance.numerics import class_difference, versus
-from conformance.probe import FORM_LEGEND
-from conformance.report import OpStats, Report
-from conformance.report_text import format_report
+from vetgrad.conformance import judge as J  # noqa: N812
+from vetgrad.conformance.cli import main
+from vetgrad.conformance.graph import Graph, Node
+from vetgrad.conformance.merge import merge
+from vetgrad.conformance.numerics import class_difference, versus
+from vetgrad.conformance.probe import FORM_LEGEND
+from vetgrad.conformance.report import OpStats, Report
+from vetgrad.conformance.report_text import format_report
 
 pytestmark = pytest.mark.torch
 
@@ -157,7 +157,7 @@ def test_a_case_passed_across_a_class_has_no_ulp_distance_but_words() -> None:
 
 
 def test_a_findings_message_says_the_class() -> None:
-    import conformance
+    from vetgrad import conformance
 
     finding = conformance.check_graph(M.spec("sqrt_always_nan"),
                                       Graph((Node("leaf", value=4.0), Node("sqrt", (0,)))))
@@ -167,7 +167,7 @@ def test_a_findings_message_says_the_class() -> None:
 def test_a_campaigns_worst_ulps_never_count_across_classes() -> None:
     """micrograd's double counting keeps +0.0 where torch's grads are -0.0: such cases passed
     with an ulp distance of ~1e17 in the table before."""
-    import conformance
+    from vetgrad import conformance
 
     report = conformance.run_campaign(M.spec("no_reset_between_calls"), graphs=120, seed=0,
                                       ops=["div", "mod", "atan2", "add"], shrink=False, max_findings=1)

@@ -12,8 +12,7 @@ pytest.importorskip("torch", reason="the harness compares against PyTorch")
 jsonschema = pytest.importorskip("jsonschema", reason="the schema test needs jsonschema")
 
 import mutant_engines as M  # noqa: E402, N812 - tests/engines/mutants.py, registered by conftest.py
-
-from conformance.cli import SCHEMA_VERSION, main  # noqa: E402
+from vetgrad.conformance.cli import SCHEMA_VERSION, main  # noqa: E402
 
 pytestmark = pytest.mark.torch
 SCHEMA = json.loads(resources.files("conformance").joinpath("report.schema.json").read_text())
@@ -25,7 +24,7 @@ def _report(tmp_path: Path, *args: str) -> dict:
     return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("engine", ["engine:Value", "mutant", "micrograd.engine:Value"])
+@pytest.mark.parametrize("engine", ["vetgrad.engine:Value", "mutant", "micrograd.engine:Value"])
 def test_report_follows_the_schema(tmp_path: Path, engine: str) -> None:
     spec = M.spec("tanh_grad_1_minus_t") if engine == "mutant" else engine
     # micrograd lacks tanh: asked for by --ops that is a usage error (nothing checked is no pass)

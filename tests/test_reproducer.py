@@ -11,19 +11,19 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from vetgrad import conformance
+from vetgrad.conformance.engine_ref import EngineRef
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.reproducer import reproducer
 
-import conformance
-from conformance.engine_ref import EngineRef
-from conformance.graph import Const, Graph, Node
-from conformance.reproducer import reproducer
 from tests.engines import mutants as M  # noqa: N812
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPH = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("mul", (1, Const(2)))))
 
 ADAPTERS = textwrap.dedent("""
-    from conformance.adapters import Adapter
-    from engine import Value
+    from vetgrad.conformance.adapters import Adapter
+    from vetgrad.engine import Value
 
 
     class MyAdapter(Adapter):
@@ -71,7 +71,7 @@ def test_a_mutants_reproducer_exits_1_and_marks_the_grad_and_ours_exits_0(tmp_pa
     marked = [line for line in bad.stdout.splitlines() if "<-- differs" in line]
     assert marked and all(line.strip().startswith("grad of") for line in marked)
     assert any("grad of x0" in line for line in marked)
-    good = run_script(reproducer(finding, "engine:Value"), tmp_path)
+    good = run_script(reproducer(finding, "vetgrad.engine:Value"), tmp_path)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "<-- differs" not in good.stdout
 
@@ -134,7 +134,7 @@ def _numbers(graph: Graph) -> list[float]:
 
 
 def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
-    from conformance.shrink_numbers import simpler
+    from vetgrad.conformance.shrink_numbers import simpler
 
     assert simpler(-1.1511812544651348)[:4] == [0.0, -1.0, 1.0, -2.0]
     assert simpler(-1.1511812544651348)[-2:] == [-1.2, -1.15]
@@ -144,7 +144,7 @@ def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
 
 
 def test_shrink_numbers_keeps_only_changes_that_still_fail() -> None:
-    from conformance.shrink_numbers import shrink_numbers
+    from vetgrad.conformance.shrink_numbers import shrink_numbers
 
     graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.123456789),
                    Node("add", (0, Const(2.7182818))), Node("mul", (2, 1))))
@@ -157,9 +157,9 @@ def test_shrink_numbers_keeps_only_changes_that_still_fail() -> None:
 
 
 def test_a_finding_full_of_long_numbers_shrinks_to_short_ones() -> None:
-    from conformance.adapters import load_adapter
-    from conformance.checker import Checker
-    from conformance.confirm import shrink_finding
+    from vetgrad.conformance.adapters import load_adapter
+    from vetgrad.conformance.checker import Checker
+    from vetgrad.conformance.confirm import shrink_finding
 
     graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.7365243519341519),
                    Node("add", (0, 1)), Node("tanh", (2,)), Node("mul", (3, Const(2.718281828459045))),
@@ -231,7 +231,7 @@ def test_check_graph_reproducer_uses_the_method_too() -> None:
 
 LEARNER_ENGINE = 'print("the learner\'s engine.py")\n'
 LEARNER_ADAPTER = textwrap.dedent("""
-    from conformance.adapters import Adapter
+    from vetgrad.conformance.adapters import Adapter
     from engine import Value  # the learner's engine.py beside it, not vetgrad's engine package
 
 
@@ -291,7 +291,7 @@ def test_a_signed_zero_findings_reproducer_exits_1_on_the_mutant_and_0_on_ours(t
     bad = run_script(text, tmp_path)
     assert bad.returncode == 1 and "grad of x1: engine 0.0, torch -0.0  <-- differs" in bad.stdout, \
         bad.stdout + bad.stderr
-    good = run_script(reproducer(finding, "engine:Value"), tmp_path)
+    good = run_script(reproducer(finding, "vetgrad.engine:Value"), tmp_path)
     assert good.returncode == 0, good.stdout + good.stderr
 
 

@@ -5,11 +5,10 @@ conformance.composition)."""
 from __future__ import annotations
 
 import pytest
-
-from conformance.checker import _without_consequences
-from conformance.composition import built_from, op_of_label
-from conformance.graph import Const, Graph, Node
-from conformance.report import Finding, root_cause_order
+from vetgrad.conformance.checker import _without_consequences
+from vetgrad.conformance.composition import built_from, op_of_label
+from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.report import Finding, root_cause_order
 
 LOG_POW = Graph((Node("leaf", value=0.5), Node("log", (0,)), Node("pow", (1, Const(0.5))),
                  Node("exp", (0,)), Node("add", (2, 3))))
@@ -57,7 +56,8 @@ def test_op_of_label(label, op) -> None:
 
 
 def test_the_lecture_engine_builds_sub_neg_and_div_from_other_ops() -> None:
-    from conformance.adapters import load_adapter
+    from vetgrad.conformance.adapters import load_adapter
+
     from tests.engines.learners.variants import load
 
     adapter = load_adapter(load())

@@ -7,14 +7,15 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from conformance.campaign import run_campaign
-from conformance.sanity import (
+from vetgrad.conformance.campaign import run_campaign
+from vetgrad.conformance.sanity import (
     CAUSE_FRESH_GRAD,
     CAUSE_IN_BACKWARD,
     CAUSE_NO_SEED,
     CAUSE_NO_WALK,
     raised_in_backward,
 )
+
 from tests.engines.learners import variants as V  # noqa: N812 - as in the other tests
 
 pytestmark = pytest.mark.torch

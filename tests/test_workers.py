@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares with PyTorch")
 
-from conformance import workers
+from vetgrad.conformance import workers
 
 pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ LATE_ENGINE = """\
 import os
 assert os.environ.get("VETGRAD_TEST_LATE") == "yes", "the worker's environment is stale"
 assert os.getcwd() == {folder!r}, "the worker runs in a stale folder"
-from engine import Value
+from vetgrad.engine import Value
 """
 
 
@@ -80,9 +80,9 @@ def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
 
 
 FALLBACK = """\
-from conformance import workers
+from vetgrad.conformance import workers
 workers.PRELOAD = ["dies_on_import"]  # the fork server dies in its preload
-jobs = [dict(engine="engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
+jobs = [dict(engine="vetgrad.engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
              device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False) for w in (0, 1)]
 if __name__ == "__main__":
     print(sorted(r.passed for r in workers.run_workers(jobs)))

@@ -4,7 +4,7 @@ mutant of a lecture-style engine, and tabulate what each catches.
 ``python -m tests.mutation.run [--graphs N] [--seed S] [--jobs 2] [--json out.json]``
 
 Each mutant (tests/mutation/mutate.py) is written to a temporary folder and checked with
-``python -m conformance --engine FILE:Value --level math --graphs N --seed S --json REPORT
+``python -m vetgrad.conformance --engine FILE:Value --level math --graphs N --seed S --json REPORT
 --no-edge-sweep`` under a per-mutant timeout. Its verdict:
 
 - ``caught``: exit 1 with a finding at math;
@@ -85,7 +85,7 @@ class Harness:
 
 
 def run_harness(engine: Path, report: Path, args: argparse.Namespace) -> Harness:
-    command = [sys.executable, "-m", "conformance", "--engine", f"{engine}:Value", "--level", "math",
+    command = [sys.executable, "-m", "vetgrad.conformance", "--engine", f"{engine}:Value", "--level", "math",
                "--graphs", str(args.graphs), "--seed", str(args.seed), "--json", str(report),
                "--no-edge-sweep", "--graph-timeout", str(args.graph_timeout), "--max-hangs", "1",
                *args.harness_args.split()]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from conformance.adapters import ValueClassAdapter
-from engine import Value as _Value
-from engine.ops import Op
+from vetgrad.conformance.adapters import ValueClassAdapter
+from vetgrad.engine import Value as _Value
+from vetgrad.engine.ops import Op
 
 TRIGGER = -20.0
 

@@ -4,8 +4,9 @@ timeout."""
 
 from typing import Any, Sequence
 
-from conformance.probe import PROBE_CASES
-from engine.ops import Op
+from vetgrad.conformance.probe import PROBE_CASES
+from vetgrad.engine.ops import Op
+
 from tests.engines.hostile import Hostile
 
 PROBE_INPUTS = {x for case in PROBE_CASES for x in case}

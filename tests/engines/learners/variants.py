@@ -5,7 +5,7 @@ does for the textbook engine.
 A variant is executed as a fresh module registered in ``sys.modules`` under a private name and
 keeps its source in ``__vetgrad_source__``, so the harness's engine process can load it from a
 ``"<module>:Value"`` string (:func:`spec`); :func:`write_variant` writes it as a file instead, for
-``python -m conformance --engine FILE:Value``. The learners' own engine files (:data:`LEARNERS`)
+``python -m vetgrad.conformance --engine FILE:Value``. The learners' own engine files (:data:`LEARNERS`)
 are made the same way, each with its own docstring: :func:`write_learner`, :func:`load_learner`.
 """
 
