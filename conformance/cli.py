@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["merge"]:  # python -m vetgrad.conformance merge a.json b.json --json all.json
         from vetgrad.conformance.merge import main as merge_main
 
-        return merge_main(argv[1:])
+        return merge_main(argv[1:], prog=f"{prog_name()} merge")
     if argv[:1] == ["grade"]:  # python -m vetgrad.conformance grade class/ --csv grades.csv
         from vetgrad.conformance.grade import main as grade_main
 

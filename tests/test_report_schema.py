@@ -52,6 +52,21 @@ def test_the_fields_scripts_read_keep_their_names(tmp_path: Path) -> None:
     assert {"kind", "op", "message", "graph", "reproducer"} <= set(data["findings"][0])
 
 
+@pytest.mark.parametrize("extra", [[], ["--allow-partial"]])
+def test_a_merged_report_follows_the_schema(tmp_path: Path, extra: list[str]) -> None:
+    """merge writes shard null, merged_from, partial and missing_shards (whole or --allow-partial)."""
+    data = _report(tmp_path, "--ops", "tanh", "--shard", "1/2")
+    paths = [tmp_path / "s1.json", tmp_path / "s2.json"]
+    paths[0].write_text(json.dumps(data))
+    paths[1].write_text(json.dumps({**data, "shard": [2, 2]}))
+    merged = tmp_path / "merged.json"
+    assert main(["merge", *map(str, paths[:2 - len(extra)]), "--json", str(merged), *extra]) == 0
+    out = json.loads(merged.read_text())
+    jsonschema.validate(out, SCHEMA)
+    assert out["shard"] is None and out["partial"] is bool(extra)
+    assert out["missing_shards"] == ([[2, 2]] if extra else [])
+
+
 def test_a_report_that_breaks_the_schema_is_refused() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"schema_version": 1, "per_op": {"tanh": {"status": "great"}}}, SCHEMA)
