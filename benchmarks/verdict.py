@@ -89,8 +89,13 @@ def table(results: list[tuple[Engine, list[Timing]]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m vetgrad.benchmarks.verdict", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m vetgrad.benchmarks.verdict",
+        description="Time to verdict: the default campaign (python -m vetgrad.conformance --device "
+                    "cpu) on learner-style engines, correct and buggy, with vetgrad's own engine "
+                    "as the yardstick in the same run. What a learner waits for: the whole run's "
+                    "wall time, and the first 'found' line on stderr for a buggy engine. Prints "
+                    "a table with the ratios to vetgrad's engine.")
     p.add_argument("--rounds", type=int, default=3, help="runs of each engine (default 3)")
     args = p.parse_args(argv)
     import tempfile
