@@ -10,6 +10,11 @@ replayed; ``vetgrad-numpy``: ``nn.batched_step``). A contender ending in ``-1`` 
 sample instead of the batch. ``missing()`` says why
 a contender cannot run here (not installed, no CUDA device), so that the report shows it as absent
 instead of crashing. Optional packages are imported lazily.
+
+A user's engine (``--engine mypkg.engine:Value`` or ``--engine path/to/engine.py:Value``) is a
+contender of family ``user`` made by :func:`user`, named from its spec, and loaded in its worker
+the way the conformance harness loads an engine (``conformance.engine_spec`` and
+``conformance.child.load``); it takes part in the DAG and chain suites.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import functools
 import importlib.metadata
 import importlib.util
 import math
+import os
 import sys
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 SUITES: tuple[str, ...] = ("dag", "chain", "mlp", "harness", "memory")
 
@@ -43,6 +49,7 @@ class Contender:
     batch: int | None = None  # the MLP suite's samples per step (None: the suite's batch, 32)
     max_nodes: int | None = None  # not run on larger graphs (skipped() says why)
     rows: int = 1  # samples a round computes (a batch): the report's times are per sample
+    engine: str | None = None  # family user: the spec its worker loads (module:attr, file:attr)
 
     @property
     def scalar(self) -> bool:
@@ -79,6 +86,9 @@ class Contender:
 
     def leaf(self) -> Callable[[float], Any]:
         """The constructor of a leaf that records gradients (``Value(x)``, ``torch.tensor``)."""
+        if self.family == "user":
+            assert self.engine is not None
+            return user_class(self.engine)
         if self.family == "vetgrad":
             from vetgrad.engine import Value
 
@@ -172,6 +182,65 @@ CONTENDERS: tuple[Contender, ...] = (
               ("mlp",), device="cuda", dtype="float32"),
 )
 BY_NAME: dict[str, Contender] = {c.name: c for c in CONTENDERS}
+
+
+USER_SUITES: tuple[str, ...] = _GRAPHS
+
+
+def user(engine: str, taken: Sequence[str] = ()) -> Contender:
+    """The contender for a user's engine given as ``module:attr`` or ``path/to/file.py:attr``,
+    named from the spec (``mypkg.engine``, or the file's folder and stem: ``alice/engine``; with
+    ``:attr`` when attr is not ``Value``, and ``#2``... when the name is ``taken`` or a built-in
+    contender's). A file is checked to exist and kept as an absolute path (EngineLoadError
+    otherwise); whether the engine loads is its worker's business (:func:`user_class`)."""
+    from vetgrad.conformance.adapters import EngineLoadError
+    from vetgrad.conformance.engine_spec import _is_file_spec
+
+    where, _, attr = engine.rpartition(":")
+    if not where or not attr:
+        raise EngineLoadError(f"--engine {engine}: give module:Value or path/to/engine.py:Value")
+    if _is_file_spec(engine):
+        file = os.path.abspath(where)
+        if not os.path.isfile(file):
+            raise EngineLoadError(f"--engine {engine}: no such file {where}")
+        folder = os.path.basename(os.path.dirname(file))
+        stem = os.path.splitext(os.path.basename(file))[0]
+        name, engine = f"{folder}/{stem}" if folder else stem, f"{file}:{attr}"
+    else:
+        name = where
+    if attr != "Value":
+        name += f":{attr}"
+    base, k = name, 1
+    while name in BY_NAME or name in taken:
+        k += 1
+        name = f"{base}#{k}"
+    return Contender(name, f"your engine, {engine}", "user", USER_SUITES, engine=engine)
+
+
+def user_class(engine: str) -> type:
+    """The Value class ``engine`` names, loaded in this process as the conformance harness's
+    engine process loads one (its search path, a file's source as a module of its own name);
+    EngineLoadError naming the problem when it cannot be, or is an adapter, not a class."""
+    from dataclasses import asdict
+
+    from vetgrad.conformance.adapters import EngineLoadError
+    from vetgrad.conformance.child import load
+    from vetgrad.conformance.engine_spec import engine_spec
+
+    spec = engine_spec(engine)
+    assert spec is not None  # a string always has a spec
+    try:
+        adapter = load(asdict(spec))
+    except EngineLoadError as exc:  # a file's module name is ours: say the file instead
+        module = spec.target.partition(":")[0]
+        file = engine.rpartition(":")[0]
+        raise EngineLoadError(str(exc).replace(repr(module), file) if spec.sources else str(exc)) \
+            from None
+    cls = getattr(adapter, "cls", None)
+    if not isinstance(cls, type):
+        raise EngineLoadError(f"--engine {engine}: the benchmarks time a Value class's own "
+                              "operators; this names an adapter")
+    return cls
 
 
 def get(name: str) -> Contender:

@@ -1,9 +1,13 @@
 """``python -m vetgrad.benchmarks``: a quick run of every suite, printed as Markdown (the graph suites run
 each contender in its own worker process: see :mod:`benchmarks.worker`).
 
+``--engine mypkg.engine:Value`` (or ``path/to/engine.py:Value``, as the conformance harness takes
+it; repeatable) adds a user's engine to the DAG and chain suites, checked against the same float64
+reference as every contender; one that cannot load is a usage error, checked before any timing.
+
 Exit status: 0 when every contender that ran computed the right numbers, 1 when one did not
 (a ``wrong`` row), 2 for a usage error (unknown suite, contender or size: the message lists the
-valid names).
+valid names; an engine that cannot load: one line naming the problem).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Sequence
 
 from vetgrad.benchmarks import contenders, machine, markdown, plot, runner, workloads
 from vetgrad.benchmarks.progress import Heartbeat
+from vetgrad.benchmarks.worker import Worker
+from vetgrad.conformance.adapters import EngineLoadError
 
 SIZES: dict[str, int] = {"100": 100, "1k": 1_000, "10k": 10_000, "100k": 100_000,
                          "1M": 1_000_000}
@@ -81,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--contenders", default=None,
                    help=f"comma-separated contenders (default all): "
                         f"{', '.join(contenders.BY_NAME)}")
+    p.add_argument("--engine", action="append", default=[], metavar="SPEC",
+                   help="also time your engine in the dag and chain suites: module:Value or "
+                        "path/to/engine.py:Value (repeatable); named from the spec, e.g. "
+                        "alice/engine for alice/engine.py")
     p.add_argument("--sizes", default=None,
                    help=f"comma-separated graph sizes for the dag and chain suites "
                         f"(default by mode): {', '.join(SIZES)}")
@@ -111,18 +121,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             given = ",".join(spelled.get(s.strip().lower(), s.strip()) for s in args.sizes.split(","))
             sizes = [SIZES[s] for s in _names(given, list(SIZES), "size(s)", parser)]
         _check_outputs(args, parser)
-        _check_selection(suites, names, sizes, parser)
+        users = _user_contenders(args.engine)
+        _check_selection(suites, names, sizes, parser, users)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    except EngineLoadError as exc:  # one line, no usage text: the engine is the problem
+        print(f"python -m vetgrad.benchmarks: error: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     print(f"vetgrad benchmarks ({args.mode}): suites {', '.join(suites)}; contenders "
-          f"{', '.join(names)}; the report follows on stdout when every suite is done",
-          file=sys.stderr, flush=True)
+          f"{', '.join(names + [u.name for u in users])}; the report follows on stdout when "
+          "every suite is done", file=sys.stderr, flush=True)
     machine.set_torch_threads(args.torch_threads)
     info = machine.info()
     with Heartbeat() as beat:
         results, notes = _run(MODES[args.mode], suites, names, sizes, args.seed, beat.say,
-                              args.torch_threads)
+                              args.torch_threads, users)
     footer, written = _outputs(args, results, info, started)
     print(markdown.render(results, markdown.header(info, args.mode, args.seed, args_list),
                           notes + footer), end="")
@@ -147,12 +161,31 @@ def _check_outputs(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         parser.error(f"--plot {args.plot}: the file type must be one of {', '.join(PLOT_FORMATS)}")
 
 
+def _user_contenders(specs: Sequence[str]) -> list[contenders.Contender]:
+    """A contender for each ``--engine`` spec, each loaded once in a worker of its own (nothing
+    timed); EngineLoadError naming the spec and the problem when one cannot be."""
+    out: list[contenders.Contender] = []
+    for spec in specs:
+        c = contenders.user(spec, [u.name for u in out])
+        worker = Worker(c.name, 1, None, c.engine)
+        try:
+            worker.load()
+        except RuntimeError as exc:
+            text = str(exc)
+            raise EngineLoadError(text if spec in text else f"--engine {spec}: {text}") from None
+        finally:
+            worker.close()
+        out.append(c)
+    return out
+
+
 def _check_selection(suites: list[str], names: list[str], sizes: list[int] | None,
-                     parser: argparse.ArgumentParser) -> None:
+                     parser: argparse.ArgumentParser,
+                     users: Sequence[contenders.Contender] = ()) -> None:
     """Refuse a selection that runs nothing (the suites, contenders and sizes do not meet)."""
     for suite in suites:
-        takers = contenders.for_suite(suite, names) if suite != "harness" else \
-            [n for n in names if n in ("vetgrad", "micrograd")]
+        takers = [*contenders.for_suite(suite, names), *(u for u in users if suite in u.suites)] \
+            if suite != "harness" else [n for n in names if n in ("vetgrad", "micrograd")]
         in_range = sizes is None or suite not in ("dag", "chain") or any(
             lo <= s <= hi for s in sizes for lo, hi in [SIZE_RANGES[suite]])
         if takers and in_range:
@@ -163,10 +196,14 @@ def _check_selection(suites: list[str], names: list[str], sizes: list[int] | Non
 
 
 def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | None, seed: int,
-         say: runner.Progress, threads: int = 1) -> tuple[runner.Results, list[str]]:
-    """Run the chosen suites; return the results and notes for the footer."""
+         say: runner.Progress, threads: int = 1,
+         users: Sequence[contenders.Contender] = ()) -> tuple[runner.Results, list[str]]:
+    """Run the chosen suites (``users``: the ``--engine`` contenders, after the built-in ones in
+    the dag and chain suites); return the results and notes for the footer."""
     results = runner.Results()
-    notes: list[str] = []
+    notes: list[str] = [f"Your engine `{u.name}`: `{u.engine}`, in the dag and chain suites, "
+                        "checked against the same float64 reference as every contender."
+                        for u in users if set(u.suites) & set(suites)]
     budget = mode.budget
     for suite in suites:
         began = time.perf_counter()
@@ -177,8 +214,9 @@ def _run(mode: Mode, suites: list[str], names: list[str], sizes: list[int] | Non
             if not chosen:
                 notes.append(f"{suite}: none of the sizes given is in its range "
                              f"({lo:,} to {hi:,}).")
-            results.graphs += runner.graph_suite(suite, chosen, contenders.for_suite(suite, names),
-                                                 budget, say, seed=seed, threads=threads)
+            takers = [*contenders.for_suite(suite, names), *users]
+            results.graphs += runner.graph_suite(suite, chosen, takers, budget, say, seed=seed,
+                                                 threads=threads)
             if suite == "dag" and chosen:
                 results.reused = workloads.dag(max(chosen), seed).reused
         elif suite == "mlp":

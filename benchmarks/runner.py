@@ -117,7 +117,7 @@ def graph_suite(kind: str, sizes: Sequence[int], chosen: Sequence[Contender], bu
         try:
             for c in chosen:
                 if not c.missing():
-                    workers[c.name] = Worker(c.name, threads, saved)
+                    workers[c.name] = Worker(c.name, threads, saved, c.engine)
             out = _graph_rows(kind, works, chosen, workers, budget, progress, gc_off)
         finally:
             for w in workers.values():
@@ -130,12 +130,13 @@ def _graph_rows(kind: str, works: dict[int, workloads.Workload], chosen: Sequenc
                 gc_off: bool) -> list[GraphResult]:
     """The rows of every size, contender by contender, in table order."""
     out: list[GraphResult] = []
+    by_name = {c.name: c for c in chosen}
     for size, work in works.items():
         progress(f"{kind} {size:,}: {', '.join(workers)}")
-        here = {n: w for n, w in workers.items() if not contenders.get(n).skipped(work.nodes)}
+        here = {n: w for n, w in workers.items() if not by_name[n].skipped(work.nodes)}
         on = _graph_rounds(here, size, budget, gc_enabled=True)
         python = {n: w for n, w in here.items()
-                  if isinstance(on[n], list) and not contenders.get(n).family.startswith("torch")}
+                  if isinstance(on[n], list) and not by_name[n].family.startswith("torch")}
         off = _graph_rounds(python, size, budget, gc_enabled=False) if gc_off else {}
         out += [_graph_result(kind, size, work, c, on.get(c.name), off.get(c.name))
                 for c in chosen]

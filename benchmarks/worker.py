@@ -8,13 +8,16 @@ the workload code, which is frozen out of the collector before the contender is 
 way a user's program does. The parent (:class:`Workers`) asks the workers for rounds in turn, so
 that a noisy machine slows every contender alike.
 
-Protocol (``python -m vetgrad.benchmarks.worker NAME THREADS WORKLOADS``, WORKLOADS a file written by
-:func:`save_workloads`, or ``-`` for none): one JSON request per line on stdin, ``{"size": N,
+Protocol (``python -m vetgrad.benchmarks.worker NAME THREADS WORKLOADS [ENGINE]``, WORKLOADS a file
+written by :func:`save_workloads`, or ``-`` for none; ENGINE the spec of a user's engine, the
+contender then being ``contenders.user(ENGINE)`` called NAME): one JSON request per line on stdin, ``{"size": N,
 "rounds": K, "gc": true}``; one JSON reply per line on stdout, ``{"samples": [[forward, backward,
 free, value, grad], ...]}`` or ``{"failed": "message"}``. The MLP suite asks ``{"mlp": K}``:
 K training steps, each from the initial weights (reset untimed); the reply is ``{"times": [...],
 "loss": L, "params": [...]}`` (the last step's loss and updated weights, for the parent to check
 against torch, which this process must not import) or ``{"failed" | "absent": "message"}``.
+``{"load": true}`` loads the contender's engine without timing anything: ``{}`` or
+``{"failed": "message"}``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vetgrad.benchmarks import contenders, machine, mlp, workloads
+from vetgrad.conformance.adapters import EngineLoadError
+from vetgrad.conformance.engine_spec import search_path
 
 
 def error_text(exc: BaseException) -> str:
@@ -64,7 +69,8 @@ def load_workloads(path: Path) -> dict[int, workloads.Workload]:
             for size, (fields, code) in rows.items()}
 
 
-def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None:
+def serve(name: str, threads: int, works: dict[int, workloads.Workload],
+          engine: str | None = None) -> None:
     """Answer requests on stdin until it closes."""
     # Replies get their own copy of stdout; anything else printed (a library, an engine) goes to
     # stderr, so it cannot be taken for a reply.
@@ -73,7 +79,8 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
     sys.stdout = sys.stderr
     gc.collect()
     gc.freeze()  # the workload code is scaffolding, not part of any contender's heap
-    c = contenders.get(name)
+    c = contenders.get(name) if engine is None else \
+        dataclasses.replace(contenders.user(engine), name=name)
     if c.family.startswith("torch"):
         machine.set_torch_threads(threads)
     number = c.number
@@ -86,6 +93,16 @@ def serve(name: str, threads: int, works: dict[int, workloads.Workload]) -> None
         if request.get("settle"):
             gc.collect()  # between sizes, outside any clock
             print("{}", file=replies, flush=True)
+            continue
+        if request.get("load"):
+            try:
+                leaf, sync = c.leaf(), c.sync()
+                answer: dict[str, Any] = {}
+            except EngineLoadError as exc:
+                answer = {"failed": str(exc)}
+            except BaseException as exc:  # what the engine's own import raised (even SystemExit)
+                answer = {"failed": f"cannot load: {error_text(exc)}"}
+            print(json.dumps(answer), file=replies, flush=True)
             continue
         if "mlp" in request:
             if trainer is None:
@@ -166,16 +183,19 @@ class Worker:
 
     REPLY_TIMEOUT = 900.0  # seconds; the longest single round (1M-node micrograd chain) is ~30 s
 
-    def __init__(self, name: str, threads: int, works: Path | None) -> None:
+    def __init__(self, name: str, threads: int, works: Path | None,
+                 engine: str | None = None) -> None:
         self.name = name
         self.dead: str | None = None
         command = [sys.executable, "-m", "vetgrad.benchmarks.worker", name, str(threads),
-                   "-" if works is None else str(works)]
+                   "-" if works is None else str(works), *([engine] if engine else [])]
         # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
         root = str(Path(__file__).resolve().parent.parent)  # benchmarks/ is not installed
+        # a user's engine is looked up on this process's path, as the conformance harness does
+        user = search_path() if engine else ()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+            p for p in (root, *user, os.environ.get("PYTHONPATH", "")) if p)}
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.errors, text=True, env=env)
 
@@ -195,6 +215,12 @@ class Worker:
             if status in reply:
                 raise RowError(status, reply[status])
         return reply["times"], reply["loss"], reply["params"]
+
+    def load(self) -> None:
+        """Load the contender's engine (nothing timed); RuntimeError saying why it cannot be."""
+        reply = self._ask({"load": True})
+        if "failed" in reply:
+            raise RuntimeError(reply["failed"])
 
     def settle(self) -> None:
         """Collect the worker's garbage, outside any clock."""
@@ -252,12 +278,13 @@ class Worker:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 3:
-        print("usage: python -m vetgrad.benchmarks.worker NAME THREADS WORKLOADS "
+    if len(args) not in (3, 4):
+        print("usage: python -m vetgrad.benchmarks.worker NAME THREADS WORKLOADS [ENGINE] "
               "(started by python -m vetgrad.benchmarks; reads JSON requests on stdin)", file=sys.stderr)
         return 2
-    name, threads, path = args
-    serve(name, int(threads), {} if path == "-" else load_workloads(Path(path)))
+    name, threads, path, *engine = args
+    serve(name, int(threads), {} if path == "-" else load_workloads(Path(path)),
+          engine[0] if engine else None)
     return 0
 
 
