@@ -2,15 +2,65 @@
 the tables' unit (µs per node); with MLP results, a panel of ms per training step against samples
 per step (a contender and its one-sample twin, ``name-1``, are one line). Every line stays visible where two coincide (micrograd and
 micrograd-deep are the same engine until plain micrograd's recursion limit): each contender has its
-own marker and dash pattern, drawn over wider, fainter lines."""
+own marker and dash pattern, drawn over wider, fainter lines.
+
+A contender looks the same in every panel: its colour, marker, fill and dash come from
+:data:`STYLES`, keyed by its name (a one-sample twin ``name-1`` is ``name``'s line); a user's
+engine (``--engine``) gets one of :data:`USER_STYLES` chosen from its name by a fixed hash, the
+same in every run."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")
-DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
+
+class Style(NamedTuple):
+    color: str
+    marker: str
+    filled: bool
+    dash: Any  # a matplotlib linestyle
+
+
+_DOTS = (0, (5, 1, 1, 1))
+STYLES: dict[str, Style] = {
+    # dag and chain
+    "vetgrad": Style("#1f77b4", "o", True, "-"),
+    "vetgrad-compiled": Style("#aec7e8", "^", False, "--"),
+    "float": Style("#7f7f7f", "D", True, ":"),
+    "vetgrad-batched": Style("#17becf", "v", False, "-."),
+    "vetgrad-batched-fast": Style("#9edae5", "<", True, _DOTS),
+    "micrograd": Style("#ff7f0e", "s", True, "-"),
+    "micrograd-deep": Style("#ffbb78", "s", False, "--"),
+    "torch-f64": Style("#d62728", "P", True, "-"),
+    "torch-f32": Style("#ff9896", "X", False, "--"),
+    "torch-cuda-f64": Style("#8c564b", "*", True, "-."),
+    "torch-cuda-f32": Style("#c49c94", "h", False, ":"),
+    # mlp
+    "vetgrad-step": Style("#2ca02c", ">", True, "-."),
+    "vetgrad-numpy": Style("#98df8a", "h", True, ":"),
+    "torch-vec-f64": Style("#9467bd", "D", False, "-"),
+    "torch-vec-f32": Style("#c5b0d5", "v", True, "--"),
+    "torch-vec-cuda-f64": Style("#e377c2", "^", True, "-."),
+    "torch-vec-cuda-f32": Style("#f7b6d2", "o", False, ":"),
+}
+# For users' engines: colours none of STYLES uses, markers drawn differently from theirs.
+USER_STYLES: tuple[Style, ...] = tuple(
+    Style(color, marker, filled, dash)
+    for color, marker, filled, dash in zip(
+        ("#000000", "#bcbd22", "#e6194b", "#3cb44b", "#4363d8", "#911eb4", "#f032e6", "#808000"),
+        ("p", "d", "8", "H", "p", "d", "8", "H"),
+        (True, True, False, False, False, False, True, True),
+        ("-", "--", "-.", ":", _DOTS, "-", "--", "-.")))
+
+
+def style(name: str) -> Style:
+    """The style of contender ``name`` in every panel (``name-1`` drawn as ``name``)."""
+    name = name.removesuffix("-1") if name.removesuffix("-1") in STYLES else name
+    if name in STYLES:
+        return STYLES[name]
+    return USER_STYLES[zlib.crc32(name.encode()) % len(USER_STYLES)]
 
 
 def available() -> bool:
@@ -47,7 +97,8 @@ def plot(rows: Sequence[Any], path: Path, mlp: Sequence[Any] = ()) -> Path:
                 label += f" (fails from {min(r.nodes for r in failed):,} nodes)"
             if not ok:
                 continue
-            _line(ax, k, label, [r.nodes for r in ok], [r.total / r.nodes * 1e6 for r in ok])
+            _line(ax, k, name, label, [r.nodes for r in ok],
+                  [r.total / r.nodes * 1e6 for r in ok])
         _axes(ax, "nodes in the graph", "forward + backward + free, µs per node (median)",
               titles[kind])
     if steps:
@@ -57,7 +108,7 @@ def plot(rows: Sequence[Any], path: Path, mlp: Sequence[Any] = ()) -> Path:
             series.setdefault(r.contender.removesuffix("-1"), []).append(r)
         for k, (name, mine) in enumerate(series.items()):
             mine.sort(key=lambda r: r.batch)
-            _line(ax, k, name, [r.batch for r in mine], [r.step * 1e3 for r in mine])
+            _line(ax, k, name, name, [r.batch for r in mine], [r.step * 1e3 for r in mine])
         _axes(ax, "samples per step", "training step, ms (median)", "MLP(2, [16, 16, 1]) step")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,13 +117,13 @@ def plot(rows: Sequence[Any], path: Path, mlp: Sequence[Any] = ()) -> Path:
     return path
 
 
-def _line(ax: Any, k: int, label: str, xs: list[float], ys: list[float]) -> None:
-    # later lines thinner and on top, so a line drawn over an equal one leaves its wider
-    # predecessor showing around it
-    ax.plot(xs, ys, marker=MARKERS[k % len(MARKERS)], markersize=7 - 0.4 * (k % 6),
-            fillstyle="full" if k % 2 == 0 else "none", label=label,
-            linestyle=DASHES[k % len(DASHES)], linewidth=max(1.0, 3.2 - 0.45 * k),
-            alpha=0.9, zorder=2 + k)
+def _line(ax: Any, k: int, name: str, label: str, xs: list[float], ys: list[float]) -> None:
+    # the k-th line of a panel: later lines thinner and on top, so a line drawn over an equal one
+    # leaves its wider predecessor showing around it; colour, marker and dash are the contender's
+    s = style(name)
+    ax.plot(xs, ys, color=s.color, marker=s.marker, markersize=7 - 0.4 * (k % 6),
+            fillstyle="full" if s.filled else "none", label=label, linestyle=s.dash,
+            linewidth=max(1.0, 3.2 - 0.45 * k), alpha=0.9, zorder=2 + k)
 
 
 def _axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
