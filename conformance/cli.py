@@ -157,8 +157,8 @@ def parser() -> argparse.ArgumentParser:
                    help="processes on this machine (default 1)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="run the shards on a Dask cluster: local:N starts N worker processes "
-                        "here, tcp://host:8786 uses a running scheduler (pip install "
-                        "'vetgrad[cluster]'); one shard per cluster worker unless --workers")
+                        "here, tcp://host:8786 uses a running scheduler (needs Dask: vetgrad's "
+                        "cluster extra); one shard per cluster worker unless --workers")
     p.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                    help="check only slice K of N of the seed space (default 1/1)")
     p.add_argument("--max-findings", type=_positive(int), default=20, metavar="N",
@@ -258,8 +258,10 @@ def _missing_extra() -> str | None:
     missing = [m for m in ("torch", "numpy", "mpmath") if importlib.util.find_spec(m) is None]
     if not missing:
         return None
+    from vetgrad._extras import install_hint
+
     return (f"the conformance harness needs {', '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: pip install 'vetgrad[conformance]'")
+            f"{'is' if len(missing) == 1 else 'are'} not installed: {install_hint('conformance')}")
 
 
 def _main(args: argparse.Namespace, out: Any) -> int:

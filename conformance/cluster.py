@@ -20,8 +20,10 @@ def _import() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ClusterError("--cluster needs Dask: pip install 'vetgrad[cluster]' "
-                           "(dask.distributed)") from None
+        from vetgrad._extras import install_hint
+
+        raise ClusterError("--cluster needs Dask (dask.distributed), which is not installed: "
+                           + install_hint("cluster")) from None
     return distributed
 
 

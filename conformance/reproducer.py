@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vetgrad._extras import install_hint
 from vetgrad.conformance.adapters import Adapter
 from vetgrad.conformance.engine_ref import EngineRef, as_ref
 from vetgrad.conformance.engine_run import EngineRun
@@ -122,12 +123,12 @@ sys.exit(1 if differing else 0)
 # does, vetgrad's is imported from the folder that holds vetgrad's ``conformance`` (with the
 # Adapter base class, bound to it), then taken out of sys.modules again, so that the adapter's
 # own ``import engine`` still finds the learner's.
-_VETGRAD_OPS = '''
+_VETGRAD_OPS = f'''
 try:
     from vetgrad.engine.ops import OPS  # vetgrad's op table (a learner's engine.py is another module)
 except ImportError:
-    print("this reproducer needs vetgrad: pip install vetgrad, or pip install -e . in its clone",
-          file=sys.stderr)
+    print("this reproducer needs vetgrad, which is not installed:",
+          {install_hint()!r}, file=sys.stderr)
     sys.exit(2)
 '''
 

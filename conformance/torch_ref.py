@@ -22,7 +22,10 @@ def load_torch() -> Any:
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - the conformance extra installs it
-        raise SystemExit("the conformance harness needs PyTorch: pip install 'vetgrad[conformance]'") from exc
+        from vetgrad._extras import install_hint
+
+        raise SystemExit("the conformance harness needs PyTorch, which is not installed: "
+                         + install_hint("conformance")) from exc
     gc.collect()
     gc.freeze()
     _loaded.append(torch)

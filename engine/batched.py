@@ -110,8 +110,10 @@ def numpy() -> Any:
     try:
         import numpy as np
     except ImportError:
-        raise ImportError("the batched replay (Compiled.batch) needs numpy: pip install numpy"
-                          ) from None
+        from vetgrad._extras import install_hint
+
+        raise ImportError("the batched replay (Compiled.batch) needs numpy, which is not installed: "
+                          + install_hint(packages=["numpy"])) from None
     return np
 
 

@@ -50,8 +50,10 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Any:
     try:
         import graphviz
     except ImportError as exc:
+        from vetgrad._extras import install_hint
+
         raise ImportError(
-            "draw_dot needs the graphviz package: pip install 'vetgrad[graph]' "
-            "(or use engine.to_dot(root) for the DOT text alone)"
+            f"draw_dot needs the graphviz package, which is not installed: {install_hint('graph')} "
+            "(or use vetgrad.engine.to_dot(root) for the DOT text alone)"
         ) from exc
     return graphviz.Source(to_dot(root, rankdir=rankdir), format=format)

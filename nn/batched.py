@@ -51,8 +51,10 @@ def numpy() -> Any:
     try:
         import numpy as np
     except ImportError as exc:
+        from vetgrad._extras import install_hint
+
         raise ImportError("nn.batched_step needs numpy, which is not installed: "
-                          "pip install numpy") from exc
+                          + install_hint(packages=["numpy"])) from exc
     return np
 
 

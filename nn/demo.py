@@ -101,7 +101,9 @@ def save_plots(model: MLP, xs: list[list[float]], labels: list[int], losses: lis
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "matplotlib is not installed, so no pictures were saved (pip install 'vetgrad[plot]')"
+        from vetgrad._extras import install_hint
+
+        return f"matplotlib is not installed, so no pictures were saved: {install_hint('plot')}"
     os.makedirs(out_dir, exist_ok=True)
     loss_path = os.path.join(out_dir, "loss.png")
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -19,10 +19,10 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise ImportError(
-            "to_torch/from_torch need PyTorch, which is not installed: pip install torch "
-            "(or pip install 'vetgrad[conformance]')"
-        ) from exc
+        from vetgrad._extras import install_hint
+
+        raise ImportError("to_torch/from_torch need PyTorch, which is not installed: "
+                          + install_hint(packages=["torch"])) from exc
     return torch
 
 

@@ -56,4 +56,5 @@ def test_without_dask_one_line_says_what_to_install(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(builtins, "__import__", no_dask)
     assert main([*COMMON, "--cluster", "local:2"]) == 2
-    assert "pip install 'vetgrad[cluster]'" in capsys.readouterr().err
+    assert "pip install 'vetgrad[cluster]' (in a clone of vetgrad: pip install -e '.[cluster]')" \
+        in capsys.readouterr().err

@@ -46,8 +46,11 @@ def test_a_missing_extra_is_one_line_saying_what_to_install(monkeypatch: pytest.
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mpmath" else real(name, *a))
     assert main(COMMON) == 2
-    assert capsys.readouterr().err.strip() == ("error: the conformance harness needs mpmath, which is "
-                                               "not installed: pip install 'vetgrad[conformance]'")
+    assert capsys.readouterr().err.strip() == (
+        "error: the conformance harness needs mpmath, which is not installed: pip install "
+        "'vetgrad[conformance]' (in a clone of vetgrad: pip install -e '.[conformance]'); for "
+        "PyTorch's CPU-only wheel (no multi-GB CUDA download): pip install torch --index-url "
+        "https://download.pytorch.org/whl/cpu")
 
 
 

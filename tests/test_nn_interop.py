@@ -136,7 +136,8 @@ def test_without_torch_the_error_says_how_to_install_it(monkeypatch: pytest.Monk
                                                         fn: Callable[[Any], Any],
                                                         arg: Any) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
-    with pytest.raises(ImportError, match="need PyTorch, which is not installed: pip install"):
+    with pytest.raises(ImportError, match="need PyTorch, which is not installed: pip install torch; "
+                                          "for PyTorch's CPU-only wheel"):
         fn(arg)
 
 
