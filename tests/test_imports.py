@@ -1,6 +1,8 @@
-"""No import cycles inside a package: each module can be read (and imported) after the modules it
+"""No import cycles inside a part: each module can be read (and imported) after the modules it
 uses, with nothing installed behind its back by a module above it. Every import statement counts,
-function-level ones included: a cycle hidden in a function still ties the two modules together."""
+function-level ones included: a cycle hidden in a function still ties the two modules together.
+And every import between the parts goes through the one installed name, ``vetgrad``: a bare
+``import engine`` would find a learner's engine.py (or nothing, installed)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PACKAGES = ["engine", "nn", "conformance"]
+# folder of the repository -> its installed name (pyproject.toml's package-dir)
+INSTALLED = {"package": "vetgrad", "engine": "vetgrad.engine", "nn": "vetgrad.nn",
+             "conformance": "vetgrad.conformance", "benchmarks": "vetgrad.benchmarks"}
+PACKAGES = ["vetgrad.engine", "vetgrad.nn", "vetgrad.conformance", "vetgrad.benchmarks"]
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
+    if root == ROOT and parts[0] in INSTALLED:
+        parts[:1] = INSTALLED[parts[0]].split(".")
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _folder(module: str, root: Path) -> Path:
+    """Where ``module`` lives in the repository (``vetgrad.engine.ops``: engine/ops)."""
+    if root == ROOT:
+        for folder, name in sorted(INSTALLED.items(), key=lambda kv: -len(kv[1])):
+            if module == name or module.startswith(name + "."):
+                return root.joinpath(folder, *module[len(name):].split(".")[1:])
+    return root.joinpath(*module.split("."))
 
 
 def imports_of(path: Path, package: str, root: Path = ROOT) -> set[str]:
@@ -51,13 +67,13 @@ def imports_of(path: Path, package: str, root: Path = ROOT) -> set[str]:
 
 
 def _exists(module: str, root: Path) -> bool:
-    path = root.joinpath(*module.split("."))
+    path = _folder(module, root)
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def import_graph(package: str, root: Path = ROOT) -> dict[str, set[str]]:
     return {module_name(p, root): imports_of(p, package, root)
-            for p in sorted((root / package).rglob("*.py"))}
+            for p in sorted(_folder(package, root).rglob("*.py"))}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -86,7 +102,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_package_has_no_import_cycle(package: str) -> None:
     graph = import_graph(package)
-    assert len(graph) > 1
+    assert len(graph) > 1 and any(graph.values())  # (the checker does see this part's imports)
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -103,3 +119,32 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path: Path) ->
     assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.c", "pkg.a"]
     (pkg / "c.py").write_text("def g():\n    import os\n")
     assert find_cycle(import_graph("pkg", tmp_path)) is None
+
+
+# part -> the parts it must never import (the engine has no dependencies; nn sits on the engine)
+NEVER = {"vetgrad.engine": ("vetgrad.nn", "vetgrad.conformance", "vetgrad.benchmarks"),
+         "vetgrad.nn": ("vetgrad.conformance", "vetgrad.benchmarks")}
+
+
+@pytest.mark.parametrize(("part", "forbidden"), list(NEVER.items()))
+def test_a_lower_part_never_imports_a_higher_one(part: str, forbidden: tuple[str, ...]) -> None:
+    for other in forbidden:
+        edges = {m: sorted(t) for m, t in
+                 ((m, imports_of(p, other)) for m, p in _modules(part)) if t}
+        assert not edges, f"{part} imports {other}: {edges}"
+
+
+def _modules(part: str) -> list[tuple[str, Path]]:
+    return [(module_name(p), p) for p in sorted(_folder(part, ROOT).rglob("*.py"))]
+
+
+@pytest.mark.parametrize("folder", sorted(INSTALLED))
+def test_imports_between_the_parts_go_through_vetgrad(folder: str) -> None:
+    bare = {}
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bare.update({f"{path.relative_to(ROOT)}:{node.lineno}": n for n in names
+                         if n.split(".")[0] in INSTALLED})
+    assert not bare, f"imports by folder name (give vetgrad.<part>): {bare}"
