@@ -58,3 +58,17 @@ def _load_mutant_catalog() -> ModuleType:
 
 
 _load_mutant_catalog()
+
+_ROOT = Path(__file__).resolve().parent.parent
+_FOLDERS = ("engine", "nn", "conformance", "benchmarks", "package")
+
+
+@pytest.fixture(autouse=True)
+def _no_part_imported_by_its_folder_name():
+    """The checkout's root is on sys.path (for tests.engines): a test that imports ``engine``
+    rather than ``vetgrad.engine`` loads a second copy of a part (whose value.py patches the op
+    table with its own Value class). Fail the test that did it."""
+    yield
+    stray = [name for name in _FOLDERS if name in sys.modules
+             and str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(_ROOT / name))]
+    assert not stray, f"imported the checkout's {stray} by folder name: import vetgrad.<part> instead"
