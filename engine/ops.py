@@ -145,7 +145,7 @@ class Op:
     # (mp, *inputs, out, *params) -> one derivative per input, each a number or (number, scale of
     # its terms) where the formula cancels (tanh' = 1 - out**2); ``out`` is the engine's own value
     exact_grad: Callable[..., Any] | None = None
-    # -- torch's conventions where the function is not smooth (see LADDER.md) --
+    # -- torch's conventions where the function is not smooth (docs/ladder.md) --
     masks: tuple[int, ...] = ()  # inputs whose zero derivative is torch's where(): nan doesn't pass
     masks_higher: bool = False  # torch's backward is a where(): higher derivatives may leak nan
     branch: Callable[..., tuple[Any, ...]] | None = None  # which piece the inputs select

@@ -90,3 +90,28 @@ def test_readme_batch_example_runs_and_prints_what_it_says(capsys: object) -> No
     assert printed.startswith("[2.0, 0.0, 0.0, 2.0]\n")
     for line in ("v2 = v0 * v1", "v3 = relu(v2)", "g2 = where(v3 <= 0.0, 0.0, g3)"):
         assert f"    {line}\n" in printed
+
+
+LADDER = README.parent / "docs" / "ladder.md"
+
+
+def test_the_ladder_spec_names_every_ordinary_region_of_the_op_table() -> None:
+    """docs/ladder.md's table of ordinary regions lists exactly the ops whose row has one."""
+    from vetgrad.engine.ops import OPS
+
+    text = LADDER.read_text()
+    table = text[text.index("| op       | ordinary region"):].split("\n\n")[0]
+    listed = {line.split("|")[1].strip() for line in table.splitlines()[2:]}
+    assert listed == {name for name, op in OPS.items() if op.ordinary is not None}
+
+
+def test_the_ladder_spec_states_the_bounds_levels_py_uses() -> None:
+    from vetgrad.conformance import levels
+
+    def e(x: float) -> str:  # 1e-06 as the spec writes it, 1e-6
+        return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+    text = LADDER.read_text()
+    assert f"{e(levels.LOW)} ≤ |x| ≤ {e(levels.HIGH)}" in text
+    assert f"{e(levels.DERIV_LOW)} ≤ |d| ≤ {e(levels.DERIV_HIGH)}" in text
+    assert f"at most {levels.SHALLOW_DEPTH} ops deep" in text and levels.LEVELS == ("math", "robust", "torch")

@@ -130,7 +130,7 @@ def test_textbook_conforms(strict: bool) -> None:
 
 @pytest.mark.parametrize("name", DEFAULT_MUTANTS)
 def test_mutant_caught(name: str) -> None:
-    """Caught at its level (LADDER.md), passed below it, the first finding naming its op."""
+    """Caught at its level (docs/ladder.md), passed below it, the first finding naming its op."""
     level = M.LEVEL[name]
     report = campaign(name, False)
     if rank(level):

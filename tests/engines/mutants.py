@@ -247,7 +247,7 @@ LEVEL: dict[str, str] = dict.fromkeys(_CATALOG, "math") | {
     "maximum_tie_to_self": "torch",
     "clamp_bounds_exclusive": "torch",
 }
-"""Mutant name -> the level of the ladder its bug belongs to (LADDER.md): the harness must catch
+"""Mutant name -> the level of the ladder its bug belongs to (docs/ladder.md): the harness must catch
 it there and pass it at every level below."""
 
 BUGGY_OP: dict[str, str] = {name: name.split("_")[0] for name in _CATALOG
