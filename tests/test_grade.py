@@ -120,6 +120,63 @@ def test_markdown_escapes_bars_and_marks_missing_values() -> None:
     assert grade.markdown([row]).splitlines()[-1] == r"| a\|b | — | — | — | x \| y | — | — | 0.0 |"
 
 
+# -- one run's ending, read into a row (a stand-in command for the command line: no torch) ------
+
+REPORT = ("import json, sys; json.dump({'levels': {'math': {'passed': True, 'failed_graphs': 0}, "
+          "'robust': {'passed': False}, 'torch': {'passed': False}}, 'graphs': 7, "
+          "'tested': {'ops': 2}, 'elapsed_seconds': 0.5, 'findings': [{'level': 'robust', "
+          "'op': 'exp', 'message': 'raised\\n OverflowError'}]}, open(sys.argv[1], 'w')); "
+          "sys.exit(0)")
+# the run's code (report path in sys.argv[1]), its row's status, levels, first finding
+RUNS = [
+    (REPORT, "checked", [True, False, False], "[robust] exp: raised OverflowError"),
+    ("import sys; sys.exit(3)", "crashed", [None] * 3, "the run crashed (exit status 3, no report)"),
+    ("import sys; print('Traceback:\\nValueError: bad', file=sys.stderr); sys.exit(1)", "crashed",
+     [None] * 3, "the run crashed (exit status 1, no report): ValueError: bad"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "crashed", [None] * 3,
+     "the run crashed (killed by SIGSEGV, no report)"),
+    ("import sys; print('engine x\\nerror: Value not found', file=sys.stderr); sys.exit(2)",
+     "load error", [None] * 3, "does not load: Value not found"),
+    ("import time; time.sleep(60)", "timed out", [None] * 3, "timed out: killed after 1 s"),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "levels", "finding"), RUNS)
+def test_a_run_becomes_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str,
+                             status: str, levels: list[bool | None], finding: str) -> None:
+    monkeypatch.setattr(grade, "command", lambda engine, args, report: [sys.executable, "-c", code,
+                                                                        report])
+    args = grade.parser().parse_args(["x.py", "--timeout", "1"])
+    engine = grade.Engine("x", "./x.py:Value", str(tmp_path), "x.py:Value", "x.py")
+    row = grade.check_one(engine, args, grade.Runs(), str(tmp_path / "report.json"))
+    assert (row.status, list(row.levels.values()), row.first_finding) == (status, levels, finding)
+    assert row.reaches_level is (levels[0] is True)
+
+
+def test_a_run_past_its_timeout_is_killed_with_its_whole_process_group(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pid_file = tmp_path / "pid"
+    code = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(60)']); open(sys.argv[1], 'w').write(str(p.pid)); "
+            "time.sleep(60)")
+    monkeypatch.setattr(grade, "command", lambda engine, args, report: [sys.executable, "-c", code,
+                                                                        str(pid_file)])
+    args = grade.parser().parse_args(["x.py", "--timeout", "2"])
+    engine = grade.Engine("x", "./x.py:Value", str(tmp_path), "x.py:Value", "x.py")
+    row = grade.check_one(engine, args, grade.Runs(), str(tmp_path / "report.json"))
+    assert row.status == "timed out" and 2 <= row.seconds < 10
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):  # killed; gone once its parent (init, by now) reaps it
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        state = Path(f"/proc/{grandchild}/stat").read_text().split()[2]
+        assert state == "Z", "the run's own child outlived the timeout"
+
+
 # -- the proof: six engines, one table ---------------------------------------------------------
 
 CLASS = {
