@@ -41,10 +41,11 @@ PLUGIN_REGISTERED = any(e.name == "vetgrad" for e in importlib.metadata.entry_po
 ROUTES = {
     "console script": [str(CONSOLE), "--engine", "engine:Value", *ARGS],
     "python -m": [sys.executable, "-m", "vetgrad.conformance", "--engine", "engine:Value", *ARGS],
-    "pytest plugin": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    # the pytest script, not python -m pytest: the script does not put the folder on sys.path
+    "pytest plugin": [str(CONSOLE.with_name("pytest")), "-q", "-p", "no:cacheprovider",
                       *([] if PLUGIN_REGISTERED else ["-p", "vetgrad.conformance.pytest_plugin"]),
                       "--vetgrad-engine", "engine:Value", "--vetgrad-graphs", "30",
-                      "--vetgrad-ops", "tanh,mul,add", "-k", "conformance"],
+                      "--vetgrad-ops", "tanh,mul,add", "-k", "vetgrad"],
     "python -c check_engine": [sys.executable, "-c",
                                "from vetgrad.conformance import check_engine\n"
                                "r = check_engine('engine:Value', graphs=30, ops=['tanh', 'mul', 'add'])\n"
