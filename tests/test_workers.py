@@ -71,7 +71,7 @@ def test_prestart_leaves_the_server_running_with_torch_imported() -> None:
 
 
 def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
-    code = ("import gc; from conformance.torch_ref import load_torch; before = gc.get_freeze_count(); "
+    code = ("import gc; from vetgrad.conformance.torch_ref import load_torch; before = gc.get_freeze_count(); "
             "load_torch(); print(before, gc.get_freeze_count())")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
