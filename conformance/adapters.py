@@ -6,6 +6,8 @@ are probed; an engine with other conventions can name an :class:`Adapter` subcla
 from __future__ import annotations
 
 import importlib
+import operator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -21,8 +23,9 @@ from vetgrad.conformance.probe import (
 )
 from vetgrad.engine.ops import Op
 
-__all__ = ["FORMS_BINARY", "Adapter", "EngineLoadError", "NodeInfo", "NothingCheckedError",
-           "ValueClassAdapter", "WrongResultError", "check_adapter", "load_adapter", "operand_forms", "precision"]
+__all__ = ["FORMS_BINARY", "MICROGRAD", "Adapter", "EngineLoadError", "NodeInfo", "NodeSpelling",
+           "NothingCheckedError", "ValueClassAdapter", "WrongResultError", "check_adapter",
+           "detect_spelling", "load_adapter", "node_spelling", "operand_forms", "precision"]
 
 @dataclass(frozen=True)
 class NodeInfo:
@@ -83,13 +86,190 @@ class Adapter:
         return True
 
 
+# The names a micrograd-style class gives the parts of a node, each list in order of preference:
+# micrograd's own first, then the spellings learners use (a notebook's ``val``, ``children``,
+# ``back_prop()``). The gradient is ``grad`` in every one of them.
+VALUE_NAMES = ("data", "val", "value")
+CHILDREN_NAMES = ("_prev", "children", "_children")
+LABEL_NAMES = ("_op", "op", "_operation")
+BACKWARD_NAMES = ("backward", "back_prop", "backprop")
+
+
+@dataclass(frozen=True)
+class NodeSpelling:
+    """Which attributes of a micrograd-style class's nodes hold what: the number (``value``), the
+    children (``children``; None: the class has none the harness can read), the op's label
+    (``label``; None: none) and the method that runs the backward pass (``backward``). The
+    gradient is always ``.grad``. Detected by :func:`detect_spelling`."""
+
+    value: str = "data"
+    children: str | None = "_prev"
+    label: str | None = "_op"
+    backward: str = "backward"
+
+    def said(self) -> str:
+        """``value .val, children .children, op label .op, backward .back_prop()``: each part
+        spelled otherwise than micrograd spells it ('' for micrograd's own spelling; a part the
+        class does not have is not a spelling and is not named)."""
+        parts = [(self.value, "data", "value .{}"), (self.children, "_prev", "children .{}"),
+                 (self.label, "_op", "op label .{}"), (self.backward, "backward", "backward .{}()")]
+        return ", ".join(text.format(name) for name, usual, text in parts if name not in (None, usual))
+
+    def to_json(self) -> dict[str, str | None]:
+        """The names as plain JSON values (also what crosses from the engine's process)."""
+        return {"value": self.value, "grad": "grad", "children": self.children, "op_label": self.label,
+                "backward": self.backward}
+
+    @classmethod
+    def from_json(cls, names: Any) -> NodeSpelling:
+        """The spelling :meth:`to_json` gave; a name of none of the lists (an answer the engine's
+        process forged: it becomes a reproducer's code) is micrograd's."""
+        def known(key: str, allowed: tuple[str | None, ...], usual: str | None) -> Any:
+            name = names.get(key, usual) if isinstance(names, dict) else usual
+            return name if name in allowed else usual
+
+        return cls(known("value", VALUE_NAMES, "data"), known("children", (*CHILDREN_NAMES, None), "_prev"),
+                   known("op_label", (*LABEL_NAMES, None), "_op"), known("backward", BACKWARD_NAMES, "backward"))
+
+
+MICROGRAD = NodeSpelling()
+
+
+def node_spelling(adapter: Any) -> NodeSpelling:
+    """The spelling of the nodes ``adapter`` hands out: a Value class's detected one, else
+    micrograd's (an Adapter's nodes may still have ``_prev`` and ``_op``)."""
+    spelled = getattr(adapter, "node_spelling", None)
+    return spelled if isinstance(spelled, NodeSpelling) else MICROGRAD
+
+
+def detect_spelling(cls: type) -> NodeSpelling:
+    """How ``cls`` spells a node's parts, read from real nodes (``cls(0.5)``, ``cls(0.25)`` and
+    their sum, as far as the class makes them) and the class's methods. Each part takes the first
+    name of its list (VALUE_NAMES, ...) that the nodes have; that name must hold what the part
+    holds (the number given to the constructor; a collection holding the sum's two operands; a
+    string label; a method), and when it does not while a later name does, which one the class
+    means is ambiguous: EngineLoadError, naming both. No backward method at all, or no attribute
+    for the number, is EngineLoadError too. A class whose first node cannot be made gets
+    micrograd's names (the probe then says why nothing can be checked)."""
+    backward = _choose(cls, "the backward pass", BACKWARD_NAMES, [cls], {})
+    if backward is None:
+        raise EngineLoadError(f"{cls.__qualname__} does not look like a Value class (no "
+                              f"{', '.join(n + '()' for n in BACKWARD_NAMES[:-1])} or "
+                              f"{BACKWARD_NAMES[-1]}())")
+    nodes = _sample_nodes(cls)
+    if not nodes:
+        return NodeSpelling(backward=backward)
+    leaves = dict(zip(nodes[:2], (0.5, 0.25)))
+    value = _choose(cls, "the number", VALUE_NAMES, nodes, leaves)
+    if value is None:
+        raise EngineLoadError(f"{cls.__qualname__}(0.5) has no attribute for its number: none of "
+                              f"{', '.join('.' + n for n in VALUE_NAMES)} (the harness reads the first "
+                              f"of these a node has); name it so, or write an Adapter")
+    return NodeSpelling(value, _choose(cls, "the children", CHILDREN_NAMES, nodes, leaves),
+                        _choose(cls, "the op's label", LABEL_NAMES, nodes, leaves), backward)
+
+
+def _sample_nodes(cls: type) -> list[Any]:
+    """``cls(0.5)``, ``cls(0.25)`` and their sum, as many as the class makes (an exception ends
+    the list: the probe and the campaign judge it)."""
+    nodes: list[Any] = []
+    try:
+        nodes.append(cls(0.5))
+        nodes.append(cls(0.25))
+        total = nodes[0] + nodes[1]
+        if isinstance(total, cls):
+            nodes.append(total)
+    except Exception:
+        pass
+    return nodes
+
+
+_ABSENT = object()
+
+
+def _choose(cls: type, part: str, names: tuple[str, ...], nodes: list[Any],
+            leaves: dict[Any, Any]) -> str | None:
+    """The first of ``names`` that every one of ``nodes`` has and that holds ``part`` on each (see
+    :func:`_holds`); the first name they have when none holds it (the campaign then reports what
+    it finds there), None when they have none. EngineLoadError when the first name they have
+    does not hold it but a later one does."""
+    present = []
+    for name in names:
+        seen = [_get(node, name) for node in nodes]
+        if all(v is not _ABSENT for v in seen):
+            present.append((name, seen))
+    fits = [name for name, seen in present
+            if all(_holds(part, v, node, nodes, leaves) for v, node in zip(seen, nodes))]
+    if not present:
+        return None
+    first, seen = present[0]
+    if fits and fits[0] != first:
+        bad = next(v for v, node in zip(seen, nodes) if not _holds(part, v, node, nodes, leaves))
+        raise EngineLoadError(
+            f"{cls.__qualname__}: which attribute holds {part} is ambiguous: .{first} (read first) "
+            f"is {_shown(bad)}, not {_wanted(part)}, but .{fits[0]} is {_wanted(part)}; give "
+            f".{first} {_wanted(part)} or another name, or write an Adapter for the class")
+    if part in ("the children", "the op's label") and not fits:
+        return None  # (a part the harness can do without: composition and walks read nothing)
+    return first
+
+
+def _get(node: Any, name: str) -> Any:
+    try:
+        return getattr(node, name)
+    except Exception:
+        return _ABSENT
+
+
+def _holds(part: str, v: Any, node: Any, nodes: list[Any], leaves: dict[Any, Any]) -> bool:
+    """Whether ``v`` (``node``'s attribute) is what ``part`` holds: the number given (a leaf's;
+    any real number for the sum), a collection (holding the sum's two operands, by identity),
+    a string label (or None on a leaf), a method."""
+    leaf = any(node is n for n in leaves)
+    if part == "the backward pass":
+        return callable(v)
+    if part == "the number":
+        if isinstance(v, (str, bytes, complex, bool)):
+            return False
+        try:
+            number = float(v)
+        except (TypeError, ValueError):
+            return False
+        return not leaf or number == next(x for n, x in leaves.items() if n is node)
+    if part == "the children":
+        if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, Iterable):
+            return False
+        if leaf:
+            return True
+        try:
+            held = [id(c) for c in v]
+        except Exception:
+            return False
+        return all(id(n) in held for n in nodes[:2])
+    return isinstance(v, str) or (leaf and v is None)
+
+
+def _wanted(part: str) -> str:
+    return {"the number": "the number given (a real number)", "the children": "a collection of "
+            "the operands", "the op's label": "a string", "the backward pass": "a method"}[part]
+
+
+def _shown(v: Any) -> str:
+    text = repr(v)
+    return f"{text if len(text) <= 40 else text[:37] + '...'} ({type(v).__name__})"
+
+
 class ValueClassAdapter(Adapter):
-    """Wraps a micrograd-style class: ``Value(x)``, ``.data``, ``.grad``, ``.backward()``, Python
-    operators and methods such as ``.tanh()``."""
+    """Wraps a micrograd-style class: ``Value(x)``, its number (``.data``, ``.val`` or ``.value``),
+    ``.grad``, its backward pass (``.backward()``, ``.back_prop()`` or ``.backprop()``), Python
+    operators and methods such as ``.tanh()``; the names are detected (:func:`detect_spelling`)."""
 
     def __init__(self, cls: type, name: str | None = None) -> None:
         self.cls = cls
         self.name = name or f"{cls.__module__}:{cls.__qualname__}"
+        self.node_spelling = spelled = detect_spelling(cls)
+        self._number = operator.attrgetter(spelled.value)
+        self._run_backward = operator.methodcaller(spelled.backward)
         self._grad_fn = None
         self._chosen: dict[tuple[str, str], str] = {}
         self._calls: dict[tuple[str, str], Callable[..., Any]] = {}  # apply's, per (op, form)
@@ -151,37 +331,39 @@ class ValueClassAdapter(Adapter):
         return hasattr(self.cls, entry_point(op, form, self.spelling(op, form)))
 
     def value(self, node: Any) -> float:
-        return _real(node.data, "value")
+        return _real(self._number(node), "value")
 
     def grad(self, node: Any) -> float:
         return _real(node.grad, "grad")
 
     def backward(self, root: Any) -> None:
-        root.backward()
+        self._run_backward(root)
 
     def grad_of(self, output: Any, inputs: Sequence[Any], create_graph: bool) -> list[Any]:
         return list(self._grad_fn(output, inputs, create_graph=create_graph, allow_unused=True))
 
     def derivative_graph(self, node: Any) -> list[NodeInfo]:
-        """A walk of ``_prev`` reading ``.data``; the op's name from ``.op.name`` where the class
-        has it (vetgrad). A constant operand that ``_prev`` shows as a new leaf on each access (as
-        vetgrad's ``x * 2.0`` does) counts as a constant, not a node. [] on any surprise."""
+        """A walk of the children (``_prev``) reading the number (``.data``), as the class spells
+        them; the op's name from ``.op.name`` where the class has it (vetgrad). A constant operand
+        that the children show as a new leaf on each access (as vetgrad's ``x * 2.0`` does) counts
+        as a constant, not a node. [] on any surprise."""
         try:
-            return _walk_prev(node)
+            return _walk_prev(node, self.node_spelling)
         except Exception:
             return []
 
 
-def _walk_prev(root: Any) -> list[NodeInfo]:
-    if not hasattr(root, "_prev"):
+def _walk_prev(root: Any, spelled: NodeSpelling = MICROGRAD) -> list[NodeInfo]:
+    children, number = spelled.children, operator.attrgetter(spelled.value)
+    if children is None or not hasattr(root, children):
         return []
     out: list[NodeInfo] = []
     seen = {id(root)}
     stack = [root]
     while stack:
         v = stack.pop()
-        parents = tuple(getattr(v, "_prev", ()))
-        again = tuple(getattr(v, "_prev", ()))
+        parents = tuple(getattr(v, children, ()))
+        again = tuple(getattr(v, children, ()))
         constant = tuple(p is not q for p, q in zip(parents, again))
         for p, const in zip(parents, constant):
             if not const and id(p) not in seen:
@@ -189,7 +371,7 @@ def _walk_prev(root: Any) -> list[NodeInfo]:
                 stack.append(p)
         name = getattr(getattr(v, "op", None), "name", None)
         out.append(NodeInfo(name if isinstance(name, str) else None,
-                            tuple(float(p.data) for p in parents), float(v.data), constant))
+                            tuple(float(number(p)) for p in parents), float(number(v)), constant))
     return out
 
 
@@ -271,10 +453,9 @@ def load_adapter(spec: str | type | Adapter) -> Adapter:
     if isinstance(target, type) and issubclass(target, Adapter):
         return check_adapter(target())
     if isinstance(target, type):
-        for needed in ("__add__", "backward"):
-            if not hasattr(target, needed):
-                raise EngineLoadError(f"{target.__qualname__} does not look like a Value class (no {needed})")
-        return ValueClassAdapter(target, spec if isinstance(spec, str) else None)
+        if not hasattr(target, "__add__"):
+            raise EngineLoadError(f"{target.__qualname__} does not look like a Value class (no __add__)")
+        return ValueClassAdapter(target, spec if isinstance(spec, str) else None)  # (its spelling)
     raise EngineLoadError(f"{spec!r} is neither a Value class nor an Adapter subclass")
 
 

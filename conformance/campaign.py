@@ -12,6 +12,7 @@ from vetgrad.conformance.adapters import Adapter, NothingCheckedError, load_adap
 from vetgrad.conformance.campaign_graphs import campaign_graph, edge_graphs
 from vetgrad.conformance.checker import Checker
 from vetgrad.conformance.confirm import choose_findings, finish, shrink_finding
+from vetgrad.conformance.engine_ref import spelling_of
 from vetgrad.conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS, LocalEngine, hang_cap_reached
 from vetgrad.conformance.engine_spec import engine_spec
 from vetgrad.conformance.generate import resolve_ops
@@ -156,6 +157,7 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
             report.unsupported[name] = missing
     load_torch()  # (and torch's objects frozen out of the GC's walks)
     report.composition = session.composition(forms) if hasattr(session, "composition") else {}
+    report.spelled = spelling_of(getattr(session, "ref", None))
     faults = _engine_faults(session, report, device, monitor)
     checker = Checker(session, device, strict, higher_order, session.timeout)
     report.precision = checker.precision

@@ -1,6 +1,7 @@
 """Which ops an engine builds an op from: ``x - y`` written as ``x + (-y)`` leaves nodes of ``add``
 and ``neg`` between the result and its operands. Read in the engine's own process from the
-nodes' ``_prev`` and ``_op`` (micrograd's names; an engine without them composes nothing), so
+nodes' children and op labels (micrograd's ``_prev`` and ``_op``, or the names the class uses
+instead: conformance.adapters.detect_spelling; an engine without them composes nothing), so
 that the report puts a composite op's findings after those of the ops it is made of: the bug is
 in ``neg``, not in ``sub``."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vetgrad.conformance.adapters import NodeSpelling, node_spelling
 from vetgrad.conformance.probe import PROBE_CASES
 from vetgrad.engine.ops import OPS, public_ops
 
@@ -18,7 +20,7 @@ MAX_NODES = 50  # a composite op is a handful of nodes; stop walking past this
 
 
 def op_of_label(label: Any) -> str | None:
-    """The op a node's ``_op`` label names (``'**2'`` is pow), or None."""
+    """The op a node's label (``_op``) names (``'**2'`` is pow), or None."""
     if not isinstance(label, str) or not label:
         return None
     if label.startswith("**"):
@@ -49,6 +51,9 @@ def _parts(adapter: Any, op: Any, form: str) -> tuple[str, ...]:
     args = [adapter.leaf(x) if f == "n" else x for f, x in zip(form, PROBE_CASES[0])]
     result = adapter.apply(op, args, op.sweep_params[0])
     inputs = {id(a) for a, f in zip(args, form) if f == "n"}
+    spelled = node_spelling(adapter)
+    if spelled.label is None:
+        return ()
     seen: set[int] = set()
     found: list[str] = []
     stack = [result]  # the result itself may be another op's node: x / y as x * y**-1
@@ -57,15 +62,15 @@ def _parts(adapter: Any, op: Any, form: str) -> tuple[str, ...]:
         if id(node) in inputs or id(node) in seen:
             continue
         seen.add(id(node))
-        name = op_of_label(getattr(node, "_op", None))
+        name = op_of_label(getattr(node, spelled.label, None))
         if name is not None and name != op.name and name not in found:
             found.append(name)
-        stack.extend(_prev(node))
+        stack.extend(_prev(node, spelled))
     return tuple(found)
 
 
-def _prev(node: Any) -> list[Any]:
-    prev = getattr(node, "_prev", None)
+def _prev(node: Any, spelled: NodeSpelling) -> list[Any]:
+    prev = getattr(node, spelled.children, None) if spelled.children is not None else None
     if prev is None or isinstance(prev, (str, bytes)):
         return []
     try:

@@ -20,7 +20,7 @@ import time
 from typing import Any, Sequence
 
 from vetgrad.conformance import interrupt
-from vetgrad.conformance.adapters import EngineLoadError
+from vetgrad.conformance.adapters import MICROGRAD, EngineLoadError, NodeSpelling
 from vetgrad.conformance.engine_ref import EngineRef
 from vetgrad.conformance.engine_run import GRAPH_TIMEOUT, EngineFailureError
 from vetgrad.conformance.engine_spec import USER_PREFIX, EngineSpec
@@ -195,12 +195,13 @@ class EngineProcess:
         try:
             timeout, self.timeout = self.timeout, max(self.timeout or 0.0, LOAD_TIMEOUT)
             try:
-                self.name, self.supports_higher_order, installed, (kind, target) = self._ask(
+                self.name, self.supports_higher_order, installed, (kind, target, spelled) = self._ask(
                     ("load", vars(self.spec), self.memory_limit), "loading the engine")
                 made = {name: file for name, _, file in self.spec.sources}
                 module = target.partition(":")[0]
                 self.ref = EngineRef(str(kind), str(target), module in made,
-                                     made[module] if module.startswith(USER_PREFIX) else "")
+                                     made[module] if module.startswith(USER_PREFIX) else "",
+                                     NodeSpelling.from_json(spelled) if spelled else MICROGRAD)
             finally:
                 self.timeout = timeout
             if installed and not self._preloaded:

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from vetgrad.conformance.adapters import Adapter, ValueClassAdapter
+from vetgrad.conformance.adapters import MICROGRAD, Adapter, NodeSpelling, ValueClassAdapter
 
 
 @dataclass(frozen=True)
@@ -16,22 +16,32 @@ class EngineRef:
     (built through ``leaf``/``apply``); ``target`` is ``module:attr``; ``source`` says the module
     was made from source text in the harness (as the tests' mutants are); ``file``: the file it
     was read from when the engine was given by path (``path/to/engine.py:Value``), which a
-    reproducer loads by that path."""
+    reproducer loads by that path; ``spelling``: how a Value class names a node's number and its
+    backward pass (``.val``, ``.back_prop()``), which a reproducer writes."""
 
     kind: str
     target: str
     source: bool = False
     file: str = ""
+    spelling: NodeSpelling = MICROGRAD
 
 
-def adapter_ref(adapter: Adapter) -> tuple[str, str]:
-    """``(kind, module:attr)`` of a loaded adapter: the Value class it wraps, or its own class
-    (also a subclass of ValueClassAdapter's: it may change what the class does)."""
+def adapter_ref(adapter: Adapter) -> tuple[str, str, dict[str, str | None] | None]:
+    """``(kind, module:attr, spelling)`` of a loaded adapter: the Value class it wraps and how it
+    spells its nodes (NodeSpelling.to_json), or its own class and None (also a subclass of
+    ValueClassAdapter's: it may change what the class does). Builtins only (it crosses from the
+    engine's process)."""
     if type(adapter) is ValueClassAdapter:
         cls: Any = adapter.cls
-        return "value", f"{cls.__module__}:{cls.__qualname__}"
+        return "value", f"{cls.__module__}:{cls.__qualname__}", adapter.node_spelling.to_json()
     cls = type(adapter)
-    return "adapter", f"{cls.__module__}:{cls.__qualname__}"
+    return "adapter", f"{cls.__module__}:{cls.__qualname__}", None
+
+
+def spelling_of(ref: EngineRef | None) -> dict[str, str | None] | None:
+    """What a report records of how the engine spells its nodes: a Value class's names
+    (NodeSpelling.to_json), None for an Adapter or an engine not loaded."""
+    return ref.spelling.to_json() if ref is not None and ref.kind == "value" else None
 
 
 def from_source(module: str) -> bool:
@@ -41,8 +51,9 @@ def from_source(module: str) -> bool:
 
 def local_ref(adapter: Adapter) -> EngineRef:
     """The reference of an adapter loaded in this process."""
-    kind, target = adapter_ref(adapter)
-    return EngineRef(kind, target, from_source(target.partition(":")[0]))
+    kind, target, spelled = adapter_ref(adapter)
+    return EngineRef(kind, target, from_source(target.partition(":")[0]),
+                     spelling=NodeSpelling.from_json(spelled) if spelled is not None else MICROGRAD)
 
 
 def as_ref(engine: EngineRef | str) -> EngineRef:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
-from vetgrad.conformance.adapters import Adapter, NodeInfo
+from vetgrad.conformance.adapters import Adapter, NodeInfo, node_spelling
 from vetgrad.conformance.engine_ref import local_ref
 from vetgrad.conformance.graph import ALIASED, Const, Graph, Node
 from vetgrad.conformance.sanity import mark as mark_in_backward
@@ -210,7 +210,8 @@ def op_alone(adapter: Adapter, node: Node, inputs: tuple[float, ...],
         adapter.backward(out)
         surface()
     except Exception as exc:
-        return value, None, mark_in_backward(error_text(exc), exc)  # (backward()'s own code?)
+        # (backward()'s own code, as the class names the method?)
+        return value, None, mark_in_backward(error_text(exc), exc, node_spelling(adapter).backward)
     grad, form = adapter.grad, node.form
     if aliased or form == "n":
         return value, (grad(leaves[0]),), None

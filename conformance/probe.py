@@ -39,6 +39,9 @@ FORM_LEGEND = ("forms: n one operand (x.tanh(), abs(x)) · nn two Values (x * y)
 # all of them; one that only a negative operand meets is a domain restriction, not a refusal.
 PROBE_CASES = ((0.7, 1.3), (1.3, 0.7), (-1.5, 1.3))
 SUPPORTED, UNSUPPORTED = "supported", "unsupported"
+# The probe log's first entry for a Value class whose nodes are spelled otherwise than
+# micrograd's (``val``, ``back_prop()``): its ``why`` names them (NodeSpelling.said).
+SPELLED = "spelled"
 
 
 def operand_forms(op: Op) -> tuple[str, ...]:
@@ -131,6 +134,9 @@ def probe(adapter: Any) -> dict[str, tuple[str, ...]]:
     (one decision, op ``leaf``, says why: see :func:`nothing_to_check`)."""
     log: list[Decision] = []
     adapter.probe_log = log
+    spelled = getattr(adapter, "node_spelling", None)
+    if spelled is not None and spelled.said():  # (a Value class not spelled as micrograd's)
+        log.append(Decision(SPELLED, "", "", "", spelled.said()))
     made = _leaf_call(adapter)
     try:
         adapter.value(adapter.leaf(PROBE_CASES[0][0]))
@@ -474,6 +480,9 @@ def format_probe(log: list[Decision]) -> str:
     """The probe's decisions, one line per op, form and spelling."""
     lines = [f"  {FORM_LEGEND}"]
     for op, form, spelling, decision, why in log:
+        if op == SPELLED:  # what the class calls a node's parts, before the decisions
+            lines.insert(0, f"  spelled: {why}")
+            continue
         if op not in OPS:  # the first leaf: nothing else was tried
             lines.append(f"  {op:<11} {spelling:<24} {decision:<12} {why}")
             continue

@@ -143,6 +143,9 @@ class Report:
     consequences: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)
     # op -> the ops its result is built from in the engine (``x - y`` as ``x + (-y)``: add, neg)
     composition: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # how a Value class names a node's parts (conformance.adapters.NodeSpelling.to_json: .val,
+    # .children, .back_prop()); None for an Adapter
+    spelled: dict[str, str | None] | None = None
 
     @property
     def failed(self) -> int:
@@ -232,6 +235,7 @@ class Report:
                 for op, count in ops.items():
                     into[op] = into.get(op, 0) + count
         self.composition = self.composition or other.composition
+        self.spelled = self.spelled or other.spelled
         if other.precision != "float64":
             self.precision = other.precision
 

@@ -77,6 +77,7 @@ def report_json(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "consequences": [{"level": lv, "cause": c, "op": op, "reached": reached}
                          for (lv, c, op), reached in report.consequences.items()],
         "composition": {op: list(parts) for op, parts in report.composition.items()},
+        "spelled": report.spelled,
         # added in version 1 (no field above changed meaning): "graphs" counts both kinds
         "random_graphs": {"graphs": report.random_graphs, "failed": report.random_failed,
                           "passed": report.random_graphs - report.random_failed,

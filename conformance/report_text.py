@@ -135,8 +135,19 @@ def _table(report: Report) -> list[str]:
     return lines
 
 
+def spelled_line(report: Report) -> str | None:
+    """``spelled: value .val, children .children, backward .back_prop()``: how the engine's Value
+    class names a node's parts, where it differs from micrograd (None where it does not)."""
+    from vetgrad.conformance.adapters import NodeSpelling
+
+    said = NodeSpelling.from_json(report.spelled).said() if report.spelled else ""
+    return f"spelled: {said}" if said else None
+
+
 def format_report(report: Report, show: int) -> str:
-    lines = [f"ladder: {ladder_line(report)}   (judged at --level {report.level})"]
+    spelled = spelled_line(report)
+    lines = [spelled] if spelled else []
+    lines.append(f"ladder: {ladder_line(report)}   (judged at --level {report.level})")
     if report.precision != "float64":
         lines.append(f"the engine computes in {report.precision}: judged with {report.precision}'s "
                      f"rounding (values off by ~1e-8 relative are no failure; --strict holds it "

@@ -134,7 +134,8 @@ except ImportError:
 
 
 def _engine_header(ref: EngineRef) -> list[str]:
-    """How the script gets the engine, and how it reads values and grads and runs backward."""
+    """How the script gets the engine, and how it reads values and grads and runs backward (a
+    Value class: with the names it spells them with, ``ref.spelling``)."""
     module, _, attr = ref.target.partition(":")
     name = "A" if ref.kind == "adapter" else "V"
     if ref.file:  # given by path: loaded from that file under its own name, as the harness did
@@ -159,7 +160,9 @@ def _engine_header(ref: EngineRef) -> list[str]:
         reads = ["value, grad, backward = "
                  "(lambda x: A.value(x)), (lambda x: A.grad(x)), (lambda x: A.backward(x))"]
         return [*ops, *get, *reads]
-    reads = ["value, grad, backward = (lambda x: x.data), (lambda x: x.grad), (lambda x: x.backward())"]
+    spelled = ref.spelling  # the class's own names (.val, .back_prop()): the script must run
+    reads = [f"value, grad, backward = (lambda x: x.{spelled.value}), (lambda x: x.grad), "
+             f"(lambda x: x.{spelled.backward}())"]
     return [*get, *reads]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from vetgrad.conformance.adapters import node_spelling
+
 # appended to an error text when the exception came from backward()'s own code (its body or a
 # function defined inside it), outside every op's rule
 IN_BACKWARD = " [raised by backward() itself, outside every op's own rule]"
@@ -27,27 +29,28 @@ def _inner_codes(code: types.CodeType) -> set[types.CodeType]:
     return out
 
 
-def raised_in_backward(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised by the engine's ``backward`` method's own code: the frames from
-    the first one named ``backward`` down to where it was raised all belong to that method or to
-    functions defined inside it (an op's ``_backward`` closure, or any other function, is not)."""
+def raised_in_backward(exc: BaseException, name: str = "backward") -> bool:
+    """Whether ``exc`` was raised by the engine's backward method's own code (``name``: as the
+    class spells it, ``back_prop``): the frames from the first one named so down to where it was
+    raised all belong to that method or to functions defined inside it (an op's ``_backward``
+    closure, or any other function, is not)."""
     frames = []
     tb = exc.__traceback__
     while tb is not None:
         frames.append(tb.tb_frame.f_code)
         tb = tb.tb_next
     start = next((i for i, code in enumerate(frames)
-                  if code.co_name == "backward" and "conformance" not in code.co_filename), None)
+                  if code.co_name == name and "conformance" not in code.co_filename), None)
     if start is None:
         return False
     own = _inner_codes(frames[start])
     return all(code in own for code in frames[start:])
 
 
-def mark(text: str, exc: BaseException) -> str:
-    """An error text, marked when backward() itself raised it."""
+def mark(text: str, exc: BaseException, name: str = "backward") -> str:
+    """An error text, marked when backward() (the method called ``name``) itself raised it."""
     try:
-        return text + IN_BACKWARD if raised_in_backward(exc) else text
+        return text + IN_BACKWARD if raised_in_backward(exc, name) else text
     except Exception:
         return text
 
@@ -57,14 +60,16 @@ def check(adapter: Any) -> list[tuple[str, str]]:
     leaf's ``.grad`` before any backward(), and a leaf's own ``.grad`` after its backward()
     (torch: 1). An exception here is no fault of this kind (the ops' checks will show it)."""
     faults: list[tuple[str, str]] = []
+    spelled = node_spelling(adapter)
+    backward = f"{spelled.backward}()"
     try:
         x = adapter.leaf(0.5)
         before = adapter.grad(x)
     except Exception:
         return faults
     if before != 0.0:
-        faults.append((CAUSE_FRESH_GRAD, f"Value(0.5).grad = {before!r} before any backward(); "
-                                         f"it must start at 0.0 (each backward() adds to it)"))
+        faults.append((CAUSE_FRESH_GRAD, f"Value(0.5).grad = {before!r} before any {backward}; "
+                                         f"it must start at 0.0 (each {backward} adds to it)"))
         return faults
     try:
         adapter.backward(x)
@@ -72,14 +77,14 @@ def check(adapter: Any) -> list[tuple[str, str]]:
     except Exception:
         return faults
     if seeded != 1.0:
-        faults.append((CAUSE_NO_SEED, f"x = Value(0.5); x.backward() leaves x.grad = {seeded!r}; "
+        faults.append((CAUSE_NO_SEED, f"x = Value(0.5); x.{backward} leaves x.grad = {seeded!r}; "
                                       f"torch gives 1.0 (d x / d x): set the output's .grad to 1.0 "
                                       f"before walking the graph"))
         return faults
     reached = _reached(adapter)
     if len(reached) >= 2 and not any(reached.values()):
         said = " and ".join(f"y = {w} leaves x.grad = 0.0" for w in reached)
-        faults.append((CAUSE_NO_WALK, f"x = Value(0.5); {said}, torch 1.0 and 2.0: backward() sets "
+        faults.append((CAUSE_NO_WALK, f"x = Value(0.5); {said}, torch 1.0 and 2.0: {backward} sets "
                                       f"y.grad but no op's rule runs (is each node's _backward() "
                                       f"called, in reversed topological order?)"))
     return faults

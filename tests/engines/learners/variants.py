@@ -236,3 +236,44 @@ def learner_spec(name: str) -> str:
     """A ``module:attr`` string of learner engine ``name`` for the harness."""
     load_learner(name)
     return _MODULE_PREFIX + name + ":Value"
+
+
+# The notebook-spelled engine (notebook.py: .val, .children, .op, back_prop()) and its bugs, made
+# as the lecture's variants are: name -> its (old text, new text) replacements in notebook.py.
+NOTEBOOK_PATH = Path(__file__).with_name("notebook.py")
+NOTEBOOK_VARIANTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "eq_tanh": ((_TANH, _assign(_TANH)),),  # tanh's backward with = for +=, as eq_tanh above
+    "tanh_grad_scaled": ((_TANH, _TANH.replace("+= (1", "+= 2 * (1")),),  # 2 * (1 - t**2)
+    "eq_mul": (("self.grad += other.val * out.grad\n            other.grad += self.val * out.grad\n",
+                "self.grad = other.val * out.grad\n            other.grad = self.val * out.grad\n"),),
+}
+NOTEBOOK_BUGGY_OP: dict[str, str] = {"eq_tanh": "tanh", "tanh_grad_scaled": "tanh", "eq_mul": "mul"}
+
+
+def notebook_source(name: str | None = None) -> str:
+    """notebook.py's source, with variant ``name``'s replacements applied (None: as it is)."""
+    source = NOTEBOOK_PATH.read_text(encoding="utf-8")
+    for old, new in NOTEBOOK_VARIANTS[name] if name is not None else ():
+        count = source.count(old)
+        assert count == 1, f"notebook variant {name!r}: {old!r} occurs {count} times, not once"
+        source = source.replace(old, new)
+    return source
+
+
+def write_notebook(name: str | None, directory: Path) -> Path:
+    """Write the notebook engine (None) or its variant ``name`` to ``directory``; its path."""
+    path = Path(directory) / ("notebook.py" if name is None else f"notebook_{name}.py")
+    path.write_text(notebook_source(name), encoding="utf-8")
+    return path
+
+
+def notebook_spec(name: str | None = None) -> str:
+    """A ``module:attr`` string of the notebook engine (None) or its variant ``name``, loaded once."""
+    key = _MODULE_PREFIX + "notebook" + ("" if name is None else "_" + name)
+    if key not in sys.modules:
+        module = types.ModuleType(key, f"notebook engine{'' if name is None else ' variant ' + name}")
+        module.__file__ = str(NOTEBOOK_PATH)
+        module.__vetgrad_source__ = notebook_source(name)
+        sys.modules[key] = module
+        exec(compile(module.__vetgrad_source__, f"<{key}>", "exec"), module.__dict__)
+    return key + ":Value"
