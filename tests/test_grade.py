@@ -254,19 +254,18 @@ def test_six_engines_one_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.torch
 def test_correct_engines_exit_0_from_the_console_script(tmp_path: Path) -> None:
-    """Through the command line (``python -m vetgrad.conformance grade``), a file, a folder and a
+    """Through the command line (``python -m vetgrad.conformance grade``), a file and a
     module:Value spec (imported from the current folder, as ``--engine`` does)."""
     pytest.importorskip("torch", reason="the harness compares against PyTorch")
-    _tree(tmp_path, {"lecture.py": LECTURE, "bob/engine.py": TEXTBOOK,
-                     "mypkg/__init__.py": "", "mypkg/engine.py": TEXTBOOK})
+    _tree(tmp_path, {"lecture.py": LECTURE, "mypkg/__init__.py": "", "mypkg/engine.py": TEXTBOOK})
     done = subprocess.run([sys.executable, "-m", "vetgrad.conformance", "grade", "lecture.py",
-                           "bob", "mypkg.engine:Value", "--graphs", "20", "--ops", "tanh,mul,add",
+                           "mypkg.engine:Value", "--graphs", "20", "--ops", "tanh,mul,add",
                            "--workers", "2"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=240,
                           env={**os.environ, "PYTHONPATH": ""})
     assert done.returncode == 0, done.stderr
     table = _table(done.stdout)
-    assert list(table) == ["lecture", "bob", "mypkg.engine:Value"]
+    assert list(table) == ["lecture", "mypkg.engine:Value"]
     assert all(cells[1] == "pass" and cells[5] == "3" for cells in table.values())
     assert "usage: python -m vetgrad.conformance grade" in subprocess.run(
         [sys.executable, "-m", "vetgrad.conformance", "grade", "--help"],
