@@ -9,8 +9,10 @@ compiled code), and the difference divided by the number of nodes is the cost of
     python -m vetgrad.benchmarks.callgrind_dag                      # this tree's engine
     python -m vetgrad.benchmarks.callgrind_dag --tree /path/to/other/checkout --nodes 20000 --seed 0
 
-Needs ``valgrind`` on PATH. The script is self-contained (the standard library and the ``engine``
-package of ``--tree``), so it measures any checkout, old or new.
+Needs ``valgrind`` on PATH. The script is self-contained (the standard library and the engine of
+``--tree``), so it measures any checkout, old or new: a checkout of one package (a ``package/``
+folder) is imported as ``vetgrad`` from its folders mapped as the wheel maps them
+(:func:`import_root`), never from the installed vetgrad; an older one as its ``engine`` package.
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# folder of a checkout -> its place in the installed package (pyproject.toml's package-dir)
+PACKAGE_DIR = {"package": "vetgrad", "engine": "vetgrad/engine", "nn": "vetgrad/nn",
+               "conformance": "vetgrad/conformance", "benchmarks": "vetgrad/benchmarks"}
+
+
+def import_root(tree: Path, into: Path) -> Path:
+    """A folder from which ``tree``'s own vetgrad imports (put it first on PYTHONPATH): under
+    ``into``, ``vetgrad/`` holds links to ``tree``'s folders as pyproject.toml's package-dir maps
+    them. An older checkout (engine/ at top level, no package/) is its own import root."""
+    if not (tree / "package").is_dir():
+        return tree
+    top = into / "vetgrad"
+    top.mkdir(parents=True, exist_ok=True)
+    for item in (tree / "package").iterdir():
+        (top / item.name).symlink_to(item.resolve())
+    for folder, place in PACKAGE_DIR.items():
+        if folder != "package" and (tree / folder).is_dir():
+            (into / place).symlink_to((tree / folder).resolve(), target_is_directory=True)
+    return into
 
 
 def dag_source(nodes: int, seed: int) -> str:
@@ -62,7 +83,9 @@ def dag_source(nodes: int, seed: int) -> str:
 def run(nodes: int, seed: int, build: bool) -> None:
     """The measured program: import the engine, compile the DAG, then (if ``build``) build it,
     backpropagate from its root and drop it."""
-    from vetgrad.engine import Value
+    import importlib
+
+    Value = importlib.import_module(os.environ["VETGRAD_CALLGRIND_ENGINE"]).Value
 
     namespace: dict[str, object] = {}
     exec(compile(dag_source(nodes, seed), f"<dag {nodes} seed {seed}>", "exec"), namespace)
@@ -85,7 +108,14 @@ def instructions(tree: Path, nodes: int, seed: int, build: bool, valgrind: str) 
                str(Path(__file__).resolve()), "--run", "--nodes", str(nodes), "--seed", str(seed)]
         if not build:
             cmd.append("--no-build")
-        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+        root = import_root(tree, Path(tmp) / "import")
+        engine = "vetgrad.engine" if root != tree else "engine"
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0",
+               "VETGRAD_CALLGRIND_ENGINE": engine}
+        where = subprocess.run([sys.executable, "-c", f"import {engine}; print({engine}.__file__)"],
+                               env=env, cwd=tree, capture_output=True, text=True, check=True)
+        if not Path(where.stdout.strip()).resolve().is_relative_to(tree.resolve()):
+            raise RuntimeError(f"{engine} imports from {where.stdout.strip()}, not from {tree}")
         subprocess.run(cmd, check=True, env=env, cwd=tree, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         match = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)

@@ -27,13 +27,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vetgrad.benchmarks.callgrind_dag import import_root
+
 ROOT = Path(__file__).resolve().parent.parent
 GRACE = 120.0  # seconds an engine process under valgrind may take to exit (and write its counts)
 
 
-def campaign(tree: Path, graphs: int, folder: str, valgrind: str) -> subprocess.Popen:
-    """Start one campaign of ``graphs`` graphs under callgrind, its counts going to ``folder``."""
-    env = dict(os.environ, VETGRAD_ENGINE_EXIT_GRACE=str(GRACE), VETGRAD_PROGRESS_INTERVAL="3600")
+def campaign(tree: Path, graphs: int, folder: str, valgrind: str, root: Path) -> subprocess.Popen:
+    """Start one campaign of ``graphs`` graphs under callgrind, its counts going to ``folder``;
+    ``tree``'s own vetgrad imported from ``root`` (callgrind_dag.import_root), not the installed one."""
+    env = dict(os.environ, VETGRAD_ENGINE_EXIT_GRACE=str(GRACE), VETGRAD_PROGRESS_INTERVAL="3600",
+               PYTHONPATH=str(root))
     command = [valgrind, "--tool=callgrind", "--trace-children=yes",
                f"--callgrind-out-file={folder}/cg.%p", sys.executable, "-m", "vetgrad.conformance",
                "--graphs", str(graphs), "--no-shrink", "--no-edge-sweep", "--device", "cpu",
@@ -60,8 +64,10 @@ def counts(folder: str) -> tuple[int, list[int]]:
 
 def measure(tree: Path, small: int, large: int, valgrind: str) -> dict[str, float]:
     """Millions of instructions per graph: harness, engine process, total."""
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        runs = [(campaign(tree, small, a, valgrind), a), (campaign(tree, large, b, valgrind), b)]
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b, \
+            tempfile.TemporaryDirectory() as imports:
+        root = import_root(tree, Path(imports))
+        runs = [(campaign(tree, small, a, valgrind, root), a), (campaign(tree, large, b, valgrind, root), b)]
         for proc, _ in runs:
             _, err = proc.communicate()
             if proc.returncode not in (0, 1):
@@ -86,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--graphs takes two sizes such as 50,550, not {args.graphs!r}")
     if not 0 < small < large:
         parser.error(f"--graphs: the first size must be positive and below the second ({args.graphs})")
-    if not (args.tree / "conformance").is_dir():
-        parser.error(f"--tree {args.tree} holds no conformance package")
+    if not (args.tree / "conformance").is_dir() or not (args.tree / "package").is_dir():
+        parser.error(f"--tree {args.tree} holds no conformance/ and package/ folders (a checkout "
+                     f"of vetgrad as one package)")
     result = measure(args.tree.resolve(), small, large, args.valgrind)
     print(f"{args.tree}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items())
           + " million instructions per graph")

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from vetgrad.conformance import interrupt
 from vetgrad.conformance.adapters import EngineLoadError
 from vetgrad.conformance.cluster import ClusterError
+from vetgrad.conformance.command import missing_extra, prog_name, version_text
 from vetgrad.conformance.engine_run import GRAPH_TIMEOUT, MAX_HANGS
 from vetgrad.conformance.isolation import ProbeError
 from vetgrad.conformance.levels import LEVELS
@@ -105,27 +106,6 @@ def _positive(kind: type) -> Any:
         return value
 
     return parse
-
-
-def version_text() -> str:
-    """``vetgrad 0.1.0 (torch 2.13.0+cpu, Python 3.11.7)``: what a bug report needs, read without
-    importing torch (its distribution's metadata)."""
-    import importlib.metadata
-    import platform
-
-    from vetgrad import __version__
-
-    try:
-        torch = "torch " + importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch = "torch not installed"
-    return f"vetgrad {__version__} ({torch}, Python {platform.python_version()})"
-
-
-def prog_name() -> str:
-    """How the user ran the command line, for usage lines: the console script or ``python -m``."""
-    script = os.path.basename(sys.argv[0] if sys.argv else "")
-    return script if script.startswith("vetgrad-") else "python -m vetgrad.conformance"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -251,21 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
-def _missing_extra() -> str | None:
-    """What the harness needs that is not installed (the conformance extra), in one line."""
-    import importlib.util
-
-    missing = [m for m in ("torch", "numpy", "mpmath") if importlib.util.find_spec(m) is None]
-    if not missing:
-        return None
-    from vetgrad._extras import install_hint
-
-    return (f"the conformance harness needs {', '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: {install_hint('conformance')}")
-
-
 def _main(args: argparse.Namespace, out: Any) -> int:
-    missing = _missing_extra()
+    missing = missing_extra()
     if missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2

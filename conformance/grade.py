@@ -121,7 +121,7 @@ def _positive(kind: type) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
-    from vetgrad.conformance.cli import prog_name
+    from vetgrad.conformance.command import prog_name
 
     prog = prog_name() + " grade"
     p = argparse.ArgumentParser(
@@ -393,7 +393,7 @@ def _progress(done: int, total: int, row: Row) -> str:
 # -- the command line ---------------------------------------------------------------------------
 
 def _check_options(args: argparse.Namespace) -> None:
-    from vetgrad.conformance.cli import _missing_extra
+    from vetgrad.conformance.command import missing_extra as _missing_extra
     from vetgrad.engine.ops import public_ops
 
     missing = _missing_extra()

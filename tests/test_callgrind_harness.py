@@ -31,4 +31,20 @@ def test_sizes_must_be_two_rising_positive_numbers(graphs: str, capsys: pytest.C
 def test_a_tree_without_the_harness_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         cg.main(["--tree", str(tmp_path)])
-    assert "no conformance package" in capsys.readouterr().err
+    assert "holds no conformance/ and package/ folders" in capsys.readouterr().err
+
+
+def test_a_checkout_is_imported_as_the_wheel_maps_it(tmp_path: Path) -> None:
+    """callgrind measures --tree's own vetgrad, never the installed one."""
+    import subprocess
+    import sys
+
+    from vetgrad.benchmarks.callgrind_dag import ROOT, import_root
+
+    root = import_root(ROOT, tmp_path)
+    code = "import vetgrad.engine, vetgrad.conformance; print(vetgrad.engine.__file__, vetgrad.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, cwd=tmp_path).stdout
+    engine, top = out.split()
+    assert engine.startswith(str(tmp_path / "vetgrad" / "engine")) and top.startswith(str(tmp_path / "vetgrad"))
+    assert Path(engine).resolve() == ROOT / "engine" / "__init__.py"
