@@ -106,7 +106,12 @@ def load(spec: dict) -> Any:
         module.__file__ = filename
         sys.modules[name] = module
         linecache.cache[f"<{name}>"] = (len(source), None, source.splitlines(True), f"<{name}>")
-        exec(compile(source, f"<{name}>", "exec"), module.__dict__)  # (the probe quotes its lines)
+        try:
+            code = compile(source, f"<{name}>", "exec")  # (the probe quotes its lines)
+        except SyntaxError as exc:  # named by the learner's file, not the module's made-up name
+            exc.filename = filename or exc.filename
+            raise
+        exec(code, module.__dict__)
     from vetgrad.conformance.adapters import load_adapter
 
     if spec["pickled"] is not None:
