@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import subprocess
 import sys
 import tracemalloc
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from vetgrad.benchmarks import contenders, workloads
 
@@ -91,13 +89,9 @@ def measure(name: str, nodes: int) -> Memory:
 def measure_isolated(name: str, nodes: int, timeout: float = 600.0) -> Memory:
     """:func:`measure` in a fresh interpreter, so that nothing earlier in this process (freed
     arenas, imports, other contenders) is counted or reused."""
-    root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     try:
         done = subprocess.run([sys.executable, "-m", "vetgrad.benchmarks.memory", name, str(nodes)],
-                              capture_output=True, text=True, timeout=timeout, cwd=root, env=env,
-                              check=False)
+                              capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return Memory(name, nodes, error=f"timed out after {timeout:.0f} s")
     if done.returncode != 0:

@@ -191,10 +191,9 @@ class Worker:
                    "-" if works is None else str(works), *([engine] if engine else [])]
         # stderr goes to a file: a pipe nobody reads could fill up and stall the worker.
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
-        root = str(Path(__file__).resolve().parent.parent)  # benchmarks/ is not installed
-        # A user's engine is looked up on this process's path, as the conformance harness does,
-        # and not in a checkout's root (its engine/ folder would shadow a learner's engine.py).
-        first = search_path() if engine else (root,)
+        # A user's engine is looked up on this process's path, as the conformance harness does;
+        # the built-in contenders are installed (vetgrad.*, micrograd, torch).
+        first = search_path() if engine else ()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (*first, os.environ.get("PYTHONPATH", "")) if p)}
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
