@@ -131,7 +131,7 @@ def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
     main(["--engine", f"{engine}:Value", "--graphs", "60", "--json", str(path), "--show", "0",
           "--no-shrink"])
     data = json.loads(path.read_text())
-    schema = json.loads(resources.files("conformance").joinpath("report.schema.json").read_text())
+    schema = json.loads(resources.files("vetgrad.conformance").joinpath("report.schema.json").read_text())
     jsonschema.validate(data, schema)
     first = data["findings"][0]
     assert (first["kind"], first["op"], first["level"]) == ("accumulation", "tanh", "math")

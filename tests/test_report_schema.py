@@ -15,7 +15,7 @@ import mutant_engines as M  # noqa: E402, N812 - tests/engines/mutants.py, regis
 from vetgrad.conformance.cli import SCHEMA_VERSION, main  # noqa: E402
 
 pytestmark = pytest.mark.torch
-SCHEMA = json.loads(resources.files("conformance").joinpath("report.schema.json").read_text())
+SCHEMA = json.loads(resources.files("vetgrad.conformance").joinpath("report.schema.json").read_text())
 
 
 def _report(tmp_path: Path, *args: str) -> dict:
