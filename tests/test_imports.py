@@ -148,3 +148,16 @@ def test_imports_between_the_parts_go_through_vetgrad(folder: str) -> None:
             bare.update({f"{path.relative_to(ROOT)}:{node.lineno}": n for n in names
                          if n.split(".")[0] in INSTALLED})
     assert not bare, f"imports by folder name (give vetgrad.<part>): {bare}"
+
+
+def test_the_wheel_lists_every_package_of_the_repository() -> None:
+    """pyproject.toml lists the packages explicitly (package-dir maps folders into vetgrad): a new
+    sub-package missing from the list would be left out of the wheel, and only the installed
+    tests would notice."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {module_name(init.parent / "__init__.py") for folder in INSTALLED
+             for init in (ROOT / folder).rglob("__init__.py")}
+    assert set(config["packages"]) == found
+    assert {v: k for k, v in config["package-dir"].items()} == {f: n for f, n in INSTALLED.items()}
