@@ -11,10 +11,12 @@ from typing import Any
 _WHERE = {"Adapter": "adapters", "ValueClassAdapter": "adapters", "load_adapter": "adapters",
           "ConformanceError": "api", "check_engine": "api", "check_graph": "api",
           "run_campaign": "campaign", "graphs": "generate", "random_graph": "generate",
-          "Const": "graph", "Graph": "graph", "Node": "graph", "Report": "report"}
+          "Const": "graph", "Graph": "graph", "Node": "graph", "Report": "report",
+          "check_mlp": "mlp.api", "check_training": "mlp.api"}
 
 __all__ = ["Adapter", "ConformanceError", "Const", "Graph", "Node", "Report", "ValueClassAdapter",
-           "check_engine", "check_graph", "graphs", "load_adapter", "random_graph", "run_campaign"]
+           "check_engine", "check_graph", "check_mlp", "check_training", "graphs", "load_adapter",
+           "random_graph", "run_campaign"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,133 @@
+"""check_mlp and check_training (issue 24): learner-style networks and loops written as the micrograd
+lecture writes them (tests/engines/learners/mlp_lecture.py and its variants), vetgrad's own nn
+and micrograd's, against torch: correct ones pass, each bug is the first finding, named."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch", reason="the MLP check compares against PyTorch")
+
+from vetgrad.conformance import Report, check_mlp, check_training
+from vetgrad.conformance.mlp.learner import UsageError
+
+import tests.engines.learners.mlp_variants as V  # noqa: N812
+
+pytestmark = pytest.mark.torch
+
+
+def _first(report: Report) -> str:
+    return report.findings[0].message if report.findings else ""
+
+
+# model -> the words of its first finding under check_mlp ("" passes); shapes: a short list
+MODELS = [
+    ("vetgrad.nn:MLP", ""),
+    ("micrograd.nn:MLP", ""),
+    ("lecture", ""),
+    ("linear_last", ""),
+    ("no_bias_params", "parameters() holds 32 of the model's 41 numbers: the biases are missing"),
+    ("bias_dropped", "layer 0, neuron 0: the output is tanh(w·x) without the bias"),
+    ("list_output", "returns a list of one Value"),
+]
+
+
+@pytest.mark.parametrize(("model", "words"), MODELS, ids=[m for m, _ in MODELS])
+def test_check_mlp(model: str, words: str) -> None:
+    target = model if ":" in model else V.load(model).MLP
+    report = check_mlp(target, shapes=[(3, [4, 4, 1]), (2, [3, 1])])
+    assert isinstance(report, Report) and report.graphs == 2
+    if not words:
+        assert report.failed == 0, _first(report)
+        assert all(d.layout and d.gradients is not None and d.gradients <= 5e-7 for d in report.detected)
+        return
+    assert report.failed >= 1
+    assert words in _first(report)
+    assert report.findings[0].level == "math" and report.findings[0].reproducer
+
+
+def test_what_is_detected_is_said() -> None:
+    lecture = check_mlp(V.load("lecture").MLP, shapes=[(3, [4, 4, 1])])
+    assert lecture.detected[0].layout == "3 layers, tanh, tanh, tanh; parameters per neuron: weights then bias"
+    linear = check_mlp(V.load("linear_last").MLP, shapes=[(3, [4, 4, 1])])
+    assert linear.detected[0].layout.startswith("3 layers, tanh, tanh, linear;")
+    micrograd = check_mlp("micrograd.nn:MLP", shapes=[(4, [5, 3, 2])])
+    assert micrograd.detected[0].layout.startswith("3 layers, relu, relu, linear;")
+
+
+# step -> the words of check_training's first finding ("" passes)
+STEPS = [
+    ("lecture", ""),
+    ("linear_last", ""),
+    ("own_step", ""),
+    ("no_reset", "gradients never reset: after step 2 the update is the sum of steps 1 and 2's "
+                 "gradients: reset p.grad to 0 before backward()"),
+    ("uphill", "parameters moved with the gradient: the loss rises; the update needs -lr"),
+    ("lr_decay", "the learning rate changes: 0.05 in step 1, 0.025 in step 2"),
+    ("frozen_last", "5 of 41 parameters are never updated in step 1 (layer 2, neuron 0's 4 weights and bias)"),
+    ("no_bias_params", "the biases are missing"),
+    ("bias_dropped", "without the bias"),
+    ("list_output", "returns a list of one Value"),
+]
+
+
+@pytest.mark.parametrize(("variant", "words"), STEPS, ids=[s for s, _ in STEPS])
+def test_check_training(variant: str, words: str) -> None:
+    module = V.load(variant)
+    report = check_training(module.MLP, module.step, steps=3)
+    if not words:
+        assert report.failed == 0, _first(report)
+        assert report.training and len(report.training["losses"]) == 3
+        assert abs(report.training["lr"] - 0.05) < 1e-9
+        assert report.training["losses"] == pytest.approx(report.training["torch_losses"], rel=1e-9)
+        return
+    assert report.failed == 1 and words in _first(report)
+
+
+def test_the_model_s_own_zero_grad_and_step() -> None:
+    """No step given: the lecture's loop with the model's own zero_grad() and step(lr)."""
+    report = check_training(V.load("own_step").MLP, steps=2, lr=0.1)
+    assert report.failed == 0 and abs(report.training["lr"] - 0.1) < 1e-9
+    with pytest.raises(UsageError, match="zero_grad"):
+        check_training(V.load("lecture").MLP, steps=1)
+
+
+def test_vetgrad_nn_trains_as_torch() -> None:
+    from vetgrad.nn import SGD
+
+    def step(model, xs, ys):
+        opt = SGD(model.parameters(), lr=0.1)
+        loss = sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    report = check_training("vetgrad.nn:MLP", step, steps=3)
+    assert report.failed == 0, _first(report)
+
+
+class Raises:
+    def __init__(self, nin, nouts):
+        raise RuntimeError("not yet")
+
+
+class Hangs:
+    def __init__(self, nin, nouts):
+        while True:
+            pass
+
+
+def test_a_model_that_raises_or_hangs_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = check_mlp(Raises, shapes=[(2, [3, 1])])
+    assert report.failed == 1 and "raises RuntimeError: not yet" in _first(report)
+    monkeypatch.setattr("vetgrad.conformance.mlp.learner.DEADLINE", 0.2)
+    report = check_mlp(Hangs, shapes=[(2, [3, 1])])
+    assert report.failed == 1 and "no answer within 0.2 s" in _first(report)
+
+
+def test_a_spec_that_cannot_be_loaded_is_a_usage_error(tmp_path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        check_mlp(str(tmp_path / "nothing.py") + ":MLP")
+    with pytest.raises(UsageError, match="has no attribute"):
+        check_mlp("tests.engines.learners.mlp_lecture:Nope")
