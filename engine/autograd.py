@@ -17,8 +17,8 @@ from vetgrad.engine.backprop import (
     zero_grad,
     zero_grad_graph,
 )
-from vetgrad.engine.ops import FLOAT, VALUE, BoundOp, ConstOp
-from vetgrad.engine.value import Value
+from vetgrad.engine.ops import FLOAT, BoundOp, ConstOp
+from vetgrad.engine.value import VALUE, Value
 
 __all__ = ["backward", "enable_grad", "grad", "grad_is_set", "is_grad_enabled", "no_grad",
            "topological_order", "zero_grad", "zero_grad_graph"]

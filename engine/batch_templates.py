@@ -2,7 +2,8 @@
 the trace over a whole column of rows (``v3 = v1 * v2``, ``g1 = g3 * v2``, ``where(...)`` for
 branches).
 
-Keys are op names (and ``(name, "cn")`` where a constant on the left is another formula, as
+Each row declares its own (``Op.numpy``, ``Op.numpy_reflected``, in its block in engine/ops/);
+this module gathers them. Keys are op names (and ``(name, "cn")`` where a constant on the left is another formula, as
 ``c / x`` is torch's ``reciprocal(x) * c``). Placeholders: ``{a}`` and ``{b}`` the op's operands
 in its own order (a column's name or, for ``x * 2.0`` or ``2.0 - x``, the constant's literal),
 ``{p0}`` and ``{p1}`` its parameters, ``{out}`` the node's value and ``{g}`` its gradient. A
@@ -22,58 +23,22 @@ backward ops) calls its row's VJP per element.
 
 from __future__ import annotations
 
-FORWARD: dict[str | tuple[str, str], str] = {
-    "add": "{a} + {b}",
-    "sub": "{a} - {b}",
-    "mul": "{a} * {b}",
-    "div": "div({a}, {b})",
-    ("div", "cn"): "div(1.0, {b}) * {a}",  # torch: reciprocal(x) * c
-    "neg": "-{a}",
-    "abs": "abs({a})",
-    "relu": "relu({a})",
-    "leaky_relu": "where({a} > 0.0, {a}, {a} * {p0})",
-    "maximum": "maximum({a}, {b})",
-    "minimum": "minimum({a}, {b})",
-    "clamp": "clamp({a}, {p0}, {p1})",
-    "sqrt": "sqrt({a})",
-    "pow_scalar": "pow_scalar({a}, {p0})",
-    "mod": "remainder({a}, {b})",
-    "floordiv": "floor_divide({a}, {b})",
-    "div_floor": "floor_divide({a}, {b})",
-    "sgn": "sgn({a})",
-}
+from vetgrad.engine.ops import OPS
 
-BACKWARD: dict[str | tuple[str, str], tuple[str, ...] | str] = {
-    "add": ("{g}", "{g}"),
-    "sub": ("{g}", "-{g}"),
-    "mul": ("{g} * {b}", "{g} * {a}"),
-    "div": ("div({g}, {b})", "-{g} * div(div({a}, {b}), {b})"),
-    ("div", "cn"): ("0.0", "-({g} * {a}) * (div(1.0, {b}) * div(1.0, {b}))"),
-    "neg": ("-{g}",),
-    "abs": ("{g} * sgn({a})",),
-    "relu": ("where({out} <= 0.0, 0.0, {g})",),
-    "leaky_relu": ("where({a} > 0.0, {g}, {g} * {p0})",),
-    "maximum": "maximum_grad({g}, {a}, {b})",
-    "minimum": "minimum_grad({g}, {a}, {b})",
-    "clamp": ("clamp_grad({g}, {a}, {p0}, {p1})",),
-    "sqrt": ("div({g}, 2.0 * {out})",),
-    "pow_scalar": ("pow_scalar_grad({g}, {a}, {p0})",),
-    "pow": "pow_grad({g}, {a}, {b}, {out})",
-    "mod": ("{g}", "-{g} * floor_divide({a}, {b})"),
-    "exp": ("{g} * {out}",),
-    "log": ("div({g}, {a})",),
-    "sin": ("{g} * exact_cos({a})",),
-    "cos": ("{g} * -exact_sin({a})",),
-    "tanh": ("{g} * ((1.0 - {out}) * (1.0 + {out}))",),
-    "sigmoid": ("{g} * (1.0 - {out}) * {out}",),
-    "softplus": ("softplus_grad({g}, {a})",),
-    "log1p": ("div({g}, {a} + 1.0)",),
-    "expm1": ("{g} * ({out} + 1.0)",),
-    "atan": ("div({g}, {a} * {a} + 1.0)",),
-    "atan2": "atan2_grad({g}, {a}, {b})",
-    "sgn": ("0.0",),
-    "div_floor": ("0.0", "0.0"),
-}
+
+def _gather(part: int) -> dict[str | tuple[str, str], object]:
+    """The rows' numpy templates (part 0: forwards, 1: backwards) by op name, and by
+    ``(name, "cn")`` where ``c op x`` has its own (``Op.numpy_reflected``)."""
+    table: dict[str | tuple[str, str], object] = {}
+    for op in OPS.values():
+        for key, pair in ((op.name, op.numpy), ((op.name, "cn"), op.numpy_reflected)):
+            if pair is not None and pair[part] is not None:
+                table[key] = pair[part]
+    return table
+
+
+FORWARD: dict[str | tuple[str, str], str] = _gather(0)  # type: ignore[assignment]
+BACKWARD: dict[str | tuple[str, str], tuple[str, ...] | str] = _gather(1)  # type: ignore[assignment]
 
 
 def template(table: dict[str | tuple[str, str], object], name: str, form: str) -> object | None:

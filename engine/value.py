@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, SupportsIndex, TypeVar
 
 from vetgrad.engine import backprop as _backprop
 from vetgrad.engine import copying as _copying
-from vetgrad.engine import ops as _ops
+from vetgrad.engine import ieee as _ieee
 from vetgrad.engine.backprop import UNSET as _UNSET
 from vetgrad.engine.backprop import UNTRACKED as _UNTRACKED
 from vetgrad.engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
@@ -490,7 +490,7 @@ class Value:
         exponent = _operand(other)
         if exponent is NotImplemented:
             return NotImplemented
-        data = _ops.ieee.pow_scalar(self.data, exponent)
+        data = _ieee.pow_scalar(self.data, exponent)
         if not _grad_enabled and not _mode.enabled:
             return _untracked(data)
         return _node(data, self, None, _POW_SCALAR.bind(exponent))
@@ -587,8 +587,54 @@ def _call_backward_op(op: Op, *args: Any) -> Value:
     return _node(data, inputs[0], inputs[1] if op.arity == 2 else None, op.bind(*params) if params else op)
 
 
-_ops.ValueMath.call = staticmethod(_call_backward_op)
-_ops.ValueMath.leaf = staticmethod(lambda x: _leaf(float(x)))
+class ValueMath:
+    """The ``F`` of VJP rules on ``Value`` objects (``create_graph=True``); engine.ops.FLOAT is
+    the one on floats."""
+
+    call = staticmethod(_call_backward_op)  # call(op, *inputs, *params): a node of a backward op
+
+    @staticmethod
+    def leaf(x: float) -> Value:
+        return _leaf(float(x))
+
+    @staticmethod
+    def div(a: Any, b: Any) -> Any:
+        # torch's formulas divide tensors: a float numerator is a leaf, not ``c / x`` (which is
+        # torch's reciprocal(x) * c and would turn 0 / 1e-300 into 0 * inf = nan)
+        return (_leaf(float(a)) if isinstance(a, (int, float)) else a) / b
+
+    @staticmethod
+    def pow(a: Any, b: Any) -> Any:
+        return a**b
+
+    pow_scalar = pow
+
+    @staticmethod
+    def val(x: Any) -> float:
+        return x.data if hasattr(x, "data") else x  # type: ignore[no-any-return]
+
+    @staticmethod
+    def exp(a: Any) -> Any:
+        return a.exp()
+
+    @staticmethod
+    def sigmoid(a: Any) -> Any:
+        return a.sigmoid()
+
+    @staticmethod
+    def log(a: Any) -> Any:
+        return a.log()
+
+    @staticmethod
+    def sin(a: Any) -> Any:
+        return a.sin()
+
+    @staticmethod
+    def cos(a: Any) -> Any:
+        return a.cos()
+
+
+VALUE = ValueMath
 
 
 def _operand(x: Any) -> Any:
@@ -602,7 +648,7 @@ def _operand(x: Any) -> Any:
 
 
 def _pow_values(a: Value, b: Value) -> Value:
-    data = _ops.ieee.pow(a.data, b.data)
+    data = _ieee.pow(a.data, b.data)
     if not _grad_enabled and not _mode.enabled:
         return _untracked(data)
     return _node(data, a, b, OPS["pow"])

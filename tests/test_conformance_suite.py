@@ -51,12 +51,13 @@ def test_higher_order_check_catches_a_wrong_second_derivative() -> None:
 
     graph = Graph((Node("leaf", value=0.4), Node("tanh", (0,)), Node("mul", (1, 1))))
     assert check_higher(graph).finding is None
-    wrong = lambda F, g, a, out: g * ((1.0 - out) * (1.0 + out)) if F is ops.FLOAT else g * (1.0 - out)
+    right = ops.OPS["tanh"].vjp
+    wrong = lambda F, g, a, out: right(F, g, a, out) if F is ops.FLOAT else g * (1.0 - out)
     object.__setattr__(ops.OPS["tanh"], "vjp", wrong)
     try:
         finding = check_higher(graph).finding
     finally:
-        object.__setattr__(ops.OPS["tanh"], "vjp", ops._tanh)
+        object.__setattr__(ops.OPS["tanh"], "vjp", right)
     assert finding is not None and finding.kind == "higher-order"
 
 

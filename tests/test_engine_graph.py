@@ -368,7 +368,7 @@ def test_gradients_accumulate_over_backward_calls_as_torch_does(steps: list, exp
 
 
 def test_bound_op_cache_tells_signed_zeros_apart_and_stays_bounded() -> None:
-    from vetgrad.engine import ops
+    from vetgrad.engine.ops import row as ops
 
     Value(-1.0).leaky_relu(0.0)
     x = Value(-1.0)

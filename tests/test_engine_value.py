@@ -26,7 +26,8 @@ def _constants(code: types.CodeType):
             yield const
 
 
-ENGINE_MODULES = [f"vetgrad.engine.{m}" for m in ("value", "backprop", "autograd", "ops", "ieee")]
+ENGINE_MODULES = [f"vetgrad.engine.{m}" for m in ("value", "backprop", "autograd", "ops", "ops.row", "ops.arithmetic",
+                                                  "ops.piecewise", "ops.smooth", "ops.derivatives", "ieee")]
 
 
 @pytest.mark.parametrize("module", ENGINE_MODULES)
