@@ -207,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vetgrad.conformance.grade import main as grade_main
 
         return grade_main(argv[1:])
+    if argv[:1] == ["mlp"]:  # python -m vetgrad.conformance mlp --model mlp.py:MLP --step mlp.py:step
+        from vetgrad.conformance.mlp.cli import main as mlp_main
+
+        return mlp_main(argv[1:], prog=f"{prog_name()} mlp")
     p = parser()
     args = p.parse_args(argv)
     if args.json:

@@ -131,3 +131,69 @@ def test_a_spec_that_cannot_be_loaded_is_a_usage_error(tmp_path) -> None:
         check_mlp(str(tmp_path / "nothing.py") + ":MLP")
     with pytest.raises(UsageError, match="has no attribute"):
         check_mlp("tests.engines.learners.mlp_lecture:Nope")
+
+
+# -- the command line, JSON, reproducers, the plot ------------------------------------------------
+
+def _cli(tmp_path, variant: str, *extra: str) -> tuple[int, str, dict]:
+    import json
+    import os
+
+    from vetgrad.conformance.cli import main
+
+    path = V.write(variant, tmp_path / variant)
+    report = tmp_path / f"{variant}.json"
+    cwd = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        code = main(["mlp", "--model", "mlp.py:MLP", "--step", "mlp.py:step", "--steps", "3",
+                     "--shape", "3:4,4,1", "--json", str(report), "--show", "1", *extra])
+    finally:
+        os.chdir(cwd)
+    return code, str(path), json.loads(report.read_text()) if report.exists() else {}
+
+
+@pytest.mark.parametrize(("variant", "code"), [("lecture", 0), ("no_reset", 1), ("bias_dropped", 1)])
+def test_cli_exit_status_and_json(tmp_path, capsys, variant: str, code: int) -> None:
+    import json
+    from importlib import resources
+
+    jsonschema = pytest.importorskip("jsonschema")
+    got, _, data = _cli(tmp_path, variant, "--plot", str(tmp_path / "loss.png"))
+    out = capsys.readouterr().out
+    assert got == code, out
+    schema = json.loads(resources.files("vetgrad.conformance").joinpath("report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["failed"] == code and data["mlp"]["models"][0]["shape"] == "MLP(3, [4, 4, 1])"
+    assert out.rstrip().endswith(f"{data['passed']} passed, {data['failed']} failed")
+    if variant != "bias_dropped":
+        assert (tmp_path / "loss.png").stat().st_size > 1000
+        assert len(data["mlp"]["training"]["torch_losses"]) == 3
+    if code:
+        assert V.CATALOG[variant][1] in data["findings"][0]["message"]
+
+
+def test_cli_usage_errors(tmp_path, capsys) -> None:
+    from vetgrad.conformance.cli import main
+
+    assert main(["mlp", "--model", str(tmp_path / "none.py") + ":MLP"]) == 2
+    assert main(["mlp"]) == 2
+    assert main(["mlp", "--model", "tests.engines.learners.mlp_lecture:MLP", "--plot",
+                 str(tmp_path / "p.png")]) == 2  # a plot needs a training run
+    assert "--plot draws a training run" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a python process importing torch (and torch.optim's SGD): 5-10 s each
+@pytest.mark.parametrize("variant", ["bias_dropped", "no_reset"])
+def test_the_reproducer_runs_and_exits_1(tmp_path, variant: str) -> None:
+    import subprocess
+    import sys
+
+    path = V.write(variant, tmp_path / variant)
+    report = check_training(f"{path}:MLP", f"{path}:step", steps=2)
+    script = tmp_path / "reproducer.py"
+    script.write_text(report.findings[0].reproducer)
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "<-- differs" in run.stdout

@@ -80,3 +80,32 @@ def check_training(model: str | type | Callable[..., Any], step: str | Callable[
         attach(found, loaded, stepper)
     count(report, checks, found)
     return report
+
+
+def trains_itself(model: Any) -> bool:
+    """Whether the model class has its own ``zero_grad()`` and ``step(lr)`` (no step needed)."""
+    return callable(getattr(model, "zero_grad", None)) and callable(getattr(model, "step", None))
+
+
+def check_all(model: str | type | Callable[..., Any], step: str | Callable[..., Any] | None = None,
+              *, shapes: Sequence[ShapeLike] | None = None, steps: int = 5, seed: int = 0,
+              lr: float = T.DEFAULT_LR, train: bool | None = None) -> MlpReport:
+    """check_mlp, then (with ``step``, or a model with its own zero_grad() and step(lr), or
+    ``train``) check_training, in one report: a finding of the training run that check_mlp
+    already made of the same model is said once."""
+    report = check_mlp(model, shapes, seed=seed)
+    loaded = load(model, "model")
+    if train is None:
+        train = step is not None or trains_itself(loaded.obj)
+    if not train:
+        return report
+    trained = check_training(loaded.obj if not isinstance(model, str) else model, step, steps,
+                             seed=seed, lr=lr)
+    said = {f.message for f in report.findings}
+    kept = [f for f in trained.findings if f.op == "training" or f.message not in said]
+    if len(kept) < len(trained.findings):  # the same model's structural finding, said once
+        report.training, report.step = trained.training, trained.step
+        return report
+    report.merge(trained)
+    report.training, report.step = trained.training, trained.step
+    return report
