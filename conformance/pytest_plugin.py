@@ -105,6 +105,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vetgrad-json", default=None, metavar="PATH",
                     help="write the campaign's report as JSON, as python -m vetgrad.conformance "
                          "--json does (checked before the run, written atomically)")
+    from vetgrad.conformance.mlp.pytest_items import add_options
+
+    add_options(group)  # --vetgrad-mlp, --vetgrad-mlp-step
 
 
 def settings(config: pytest.Config) -> Settings | None:
@@ -249,6 +252,10 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
             name = f"vetgrad[{s.engine}]"  # a top-level id, as a file's (not "::vetgrad[...]")
             report.result.append(EngineCollector.from_parent(
                 collector, name=name, nodeid=name, settings=s, forms=forms, log=log))
+        if collector.config.getoption("vetgrad_mlp", None):
+            from vetgrad.conformance.mlp.pytest_items import collector as mlp_collector
+
+            report.result.append(mlp_collector(collector))
     return report
 
 

@@ -197,3 +197,22 @@ def test_the_reproducer_runs_and_exits_1(tmp_path, variant: str) -> None:
                          timeout=120)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "<-- differs" in run.stdout
+
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.mark.parametrize(("variant", "outcome"), [("lecture", {"passed": 6}),
+                                                  ("no_reset", {"passed": 5, "failed": 1})])
+def test_the_pytest_plugin_s_items(pytester: pytest.Pytester, pytestconfig: pytest.Config,
+                                   variant: str, outcome: dict) -> None:
+    path = V.write(variant, pytester.path / variant)
+    plugin = [] if pytestconfig.pluginmanager.has_plugin("vetgrad") else ["-p", "vetgrad.conformance.pytest_plugin"]
+    result = pytester.runpytest(*plugin, "-p", "no:cacheprovider", "--vetgrad-mlp", f"{path}:MLP",
+                                "--vetgrad-mlp-step", f"{path}:step", "-q")
+    result.assert_outcomes(**outcome)
+    if variant == "no_reset":
+        result.stdout.fnmatch_lines(["*training: gradients never reset: after step 2*",
+                                     "FAILED vetgrad-mlp*::training*"])
+    bad = pytester.runpytest(*plugin, "--vetgrad-mlp", "nowhere.py:MLP")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
