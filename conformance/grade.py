@@ -105,6 +105,8 @@ class Row:
     seconds: float = 0.0
     campaign_seconds: float | None = None
     exit_status: int | None = None
+    mlp: str | None = None  # the folder's MLP (nn.py or mlp.py), conformance/mlp/grade_column.py
+    mlp_finding: str = ""
 
 
 def _positive(kind: type) -> Any:
@@ -345,12 +347,13 @@ def _cell(value: Any) -> str:
 
 
 def markdown(rows: Sequence[Row]) -> str:
-    head = ["engine", *LEVELS, "first finding", "ops", "graphs", "seconds"]
+    mlp = any(r.mlp for r in rows)  # an MLP column when a student's folder holds a model
+    head = ["engine", *LEVELS, *(["mlp"] if mlp else []), "first finding", "ops", "graphs", "seconds"]
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join(["---"] * (len(head) - 3) + ["--:"] * 3) + "|"]
     for r in rows:
-        cells = [r.name, *(_verdict(r.levels.get(lv)) for lv in LEVELS),
-                 _shorten(r.first_finding) if r.first_finding else "", r.ops, r.graphs,
+        cells = [r.name, *(_verdict(r.levels.get(lv)) for lv in LEVELS), *([r.mlp] if mlp else []),
+                 _shorten(r.first_finding or r.mlp_finding), r.ops, r.graphs,
                  f"{r.seconds:.1f}"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -426,7 +429,7 @@ def grade(engines: Sequence[Engine], args: argparse.Namespace, err: Any = None) 
     with tempfile.TemporaryDirectory(prefix="vetgrad-grade-") as folder:
         pool = ThreadPoolExecutor(max_workers=args.workers)
         try:
-            futures = {pool.submit(check_one, e, args, runs, os.path.join(folder, f"{i}.json")): i
+            futures = {pool.submit(_check_with_mlp, e, args, runs, os.path.join(folder, f"{i}.json")): i
                        for i, e in enumerate(engines)}
             for done, future in enumerate(as_completed(futures), 1):
                 row = future.result()
@@ -438,6 +441,16 @@ def grade(engines: Sequence[Engine], args: argparse.Namespace, err: Any = None) 
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     return [rows[i] for i in range(len(engines))]
+
+
+def _check_with_mlp(engine: Engine, args: argparse.Namespace, runs: Runs, report: str) -> Row:
+    """check_one, and the MLP column when the engine is a folder holding a model."""
+    row = check_one(engine, args, runs, report)
+    if os.path.isdir(engine.source) and not runs.stopping:
+        from vetgrad.conformance.mlp.grade_column import add_column
+
+        add_column(row, engine.cwd, args.timeout)
+    return row
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -480,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         write_atomically(args.json, json_text(rows, args))
         print(f"rows written to {args.json}", file=sys.stderr)
-    passed = sum(r.reaches_level for r in rows)
+    passed = sum(r.reaches_level and r.mlp in (None, "pass") for r in rows)  # (an MLP must pass)
     print(f"\n{passed} passed, {len(rows) - passed} failed (level {args.level})")
     return 0 if passed == len(rows) else 1
 

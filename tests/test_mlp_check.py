@@ -216,3 +216,41 @@ def test_the_pytest_plugin_s_items(pytester: pytest.Pytester, pytestconfig: pyte
                                      "FAILED vetgrad-mlp*::training*"])
     bad = pytester.runpytest(*plugin, "--vetgrad-mlp", "nowhere.py:MLP")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_grade_finds_a_model_in_a_student_s_folder(tmp_path) -> None:
+    from vetgrad.conformance import grade
+    from vetgrad.conformance.mlp.grade_column import model_in
+
+    V.write("lecture", tmp_path / "alice")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "nn.py").write_text("class MLP:\n    pass\n")
+    (tmp_path / "carol").mkdir()
+    assert model_in(str(tmp_path / "alice")) == ("./mlp.py:MLP", "./mlp.py:step")
+    assert model_in(str(tmp_path / "bob")) == ("./nn.py:MLP", None)
+    assert model_in(str(tmp_path / "carol")) is None
+    rows = [grade.Row("alice", "a", "a", "checked", mlp="fail", mlp_finding="mlp x training: no reset"),
+            grade.Row("carol", "c", "c", "checked")]
+    table = grade.markdown(rows).splitlines()
+    assert table[0] == "| engine | math | robust | torch | mlp | first finding | ops | graphs | seconds |"
+    assert "| fail | mlp x training: no reset |" in table[2] and "| — |" in table[3]
+    assert "mlp" not in grade.markdown(rows[1:])
+
+
+@pytest.mark.slow  # two students: a campaign and an MLP check each, in processes of their own
+def test_grade_gains_an_mlp_column(tmp_path, capsys) -> None:
+    import json
+    import shutil
+
+    from vetgrad.conformance.cli import main
+
+    for name in ("lecture", "no_reset"):
+        folder = tmp_path / "class" / name
+        V.write(name, folder)
+        shutil.copy(folder / "lecture.py", folder / "engine.py")
+    out = tmp_path / "grades.json"
+    code = main(["grade", str(tmp_path / "class"), "--graphs", "20", "--json", str(out)])
+    rows = {r["name"]: r for r in json.loads(out.read_text())["engines"]}
+    assert rows["lecture"]["mlp"] == "pass" and rows["no_reset"]["mlp"] == "fail"
+    assert "gradients never reset" in rows["no_reset"]["mlp_finding"]
+    assert code == 1 and "| mlp |" in capsys.readouterr().out
