@@ -18,10 +18,60 @@ from vetgrad.engine.backprop import (
     zero_grad_graph,
 )
 from vetgrad.engine.ops import FLOAT, BoundOp, ConstOp
-from vetgrad.engine.value import VALUE, Value
+from vetgrad.engine.value import Value
 
 __all__ = ["backward", "enable_grad", "grad", "grad_is_set", "is_grad_enabled", "no_grad",
            "topological_order", "zero_grad", "zero_grad_graph"]
+
+
+class ValueMath:
+    """The ``F`` of VJP rules on ``Value`` objects (``create_graph=True``); engine.ops.FLOAT is
+    the one on floats."""
+
+    call = staticmethod(_value.call_op)  # call(op, *inputs, *params): a node of a backward op
+
+    @staticmethod
+    def leaf(x: float) -> Value:
+        return _value._leaf(float(x))
+
+    @staticmethod
+    def div(a: Any, b: Any) -> Any:
+        # torch's formulas divide tensors: a float numerator is a leaf, not ``c / x`` (which is
+        # torch's reciprocal(x) * c and would turn 0 / 1e-300 into 0 * inf = nan)
+        return (_value._leaf(float(a)) if isinstance(a, (int, float)) else a) / b
+
+    @staticmethod
+    def pow(a: Any, b: Any) -> Any:
+        return a**b
+
+    pow_scalar = pow
+
+    @staticmethod
+    def val(x: Any) -> float:
+        return x.data if hasattr(x, "data") else x  # type: ignore[no-any-return]
+
+    @staticmethod
+    def exp(a: Any) -> Any:
+        return a.exp()
+
+    @staticmethod
+    def sigmoid(a: Any) -> Any:
+        return a.sigmoid()
+
+    @staticmethod
+    def log(a: Any) -> Any:
+        return a.log()
+
+    @staticmethod
+    def sin(a: Any) -> Any:
+        return a.sin()
+
+    @staticmethod
+    def cos(a: Any) -> Any:
+        return a.cos()
+
+
+VALUE = ValueMath
 
 
 def backward(root: Value, gradient: float | Value | None = 1.0) -> None:

@@ -1,22 +1,25 @@
 """``Value``: a scalar node of the autograd graph, with micrograd's API and PyTorch's semantics.
 
 The graph is data, not closures: a node holds its value, its gradient, up to two parents and the op
-(from :mod:`engine.ops`) that made it. The hottest operators are written out below, each computing
-its forward and building its node inline (a function call costs about a third of a node); tests hold
-them bit-identical to their op's row. Every other op of the table that has a spelling (``method``,
-``dunder``) gets its method from a small factory reading the row, so a new row needs no edit here.
+(from :mod:`engine.ops`) that made it. Every op of the table that has a spelling (``method``,
+``dunder``) gets its methods made from its row by :mod:`engine.methods` (one source template of
+a method, with the row's forward inline where the row gives it as code, ``Op.code``): each
+computes its forward and builds its node inline, with no call (a call costs about a third of a
+node), so the hot operators are as fast as if written out here, and a new row needs no edit here.
+Only the spellings that take parameters or depend on the operand (``**``, leaky_relu, clamp) are
+written by hand below.
 """
 
 from __future__ import annotations
 
 import numbers
 import threading
-from types import FunctionType
-from typing import Any, Callable, Iterable, SupportsIndex, TypeVar
+from typing import Any, Iterable, SupportsIndex
 
 from vetgrad.engine import backprop as _backprop
 from vetgrad.engine import copying as _copying
 from vetgrad.engine import ieee as _ieee
+from vetgrad.engine import methods as _methods
 from vetgrad.engine.backprop import UNSET as _UNSET
 from vetgrad.engine.backprop import UNTRACKED as _UNTRACKED
 from vetgrad.engine.ops import BY_SYMBOL, OPS, BoundOp, ConstOp, HandBuiltOp, Op
@@ -58,38 +61,12 @@ def grad_mode() -> bool:
     """Whether ops record history in this thread."""
     return _mode.enabled
 
-# The specs a hot operator puts in its node: the op, and its ConstOps for a number on the left
-# (c + x: _C_ADD) or the right (x + c: _ADD_C). backward() dispatches on their identity.
-_ADD, _SUB, _MUL, _DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
-_C_ADD, _ADD_C = _ADD.const_left, _ADD.const_right
-_C_SUB, _SUB_C = _SUB.const_left, _SUB.const_right
-_C_MUL, _MUL_C = _MUL.const_left, _MUL.const_right
-_C_DIV, _DIV_C = _DIV.const_left, _DIV.const_right
-_NEG, _ABS, _RELU, _TANH, _EXP = OPS["neg"], OPS["abs"], OPS["relu"], OPS["tanh"], OPS["exp"]
-_POW_SCALAR = OPS["pow_scalar"]
-_LEAKY = OPS["leaky_relu"]
-_CLAMP = OPS["clamp"]
-# Forwards the hot operators call (the rows' own functions).
-_div, _tanh, _exp = _DIV.forward, _TANH.forward, _EXP.forward
+
+_POW_SCALAR, _LEAKY, _CLAMP = OPS["pow_scalar"], OPS["leaky_relu"], OPS["clamp"]
 
 _new = object.__new__
 
-Method = TypeVar("Method", bound=Callable[..., Any])
-_HAND_WRITTEN: dict[Callable[..., Any], str] = {}  # method -> name of the op it spells
-
-
-def _spells(op_name: str) -> Callable[[Method], Method]:
-    """Mark a method of ``Value`` as written by hand for op ``op_name``: it gets the row's doc
-    (unless it has its own), and the installer below leaves its name alone."""
-    op = OPS[op_name]
-
-    def mark(method: Method) -> Method:
-        _HAND_WRITTEN[method] = op.name
-        if method.__doc__ is None:
-            method.__doc__ = op.doc
-        return method
-
-    return mark
+_spells = _methods.spells
 
 
 def _coerce(x: Any, what: str) -> float:
@@ -233,254 +210,6 @@ class Value:
         """Set ``grad`` to 0 on this node and every node it was computed from."""
         _backprop.zero_grad_graph(self)
 
-    # -- the hot operators, written out (forward inline, then the node as _node builds it) -------
-    # A Value operand is a parent; a plain number stays a float in _b with the op's ConstOp (no leaf
-    # node for a constant); anything else is NotImplemented, so that Python raises its TypeError.
-
-    @_spells("add")
-    def __add__(self, other: Value | float) -> Value:
-        cls = other.__class__
-        if cls is Value or (cls is not float and isinstance(other, Value)):
-            data = self.data + other.data
-            if not _grad_enabled and not _mode.enabled:
-                return _untracked(data)
-            out = _new(Value)
-            out.data = data
-            out.grad = _UNSET
-            out._a = self
-            out._b = other
-            out._spec = _ADD
-            return out
-        b = other if cls is float else _operand(other)
-        if b is NotImplemented:
-            return NotImplemented
-        data = self.data + b
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = b
-        out._spec = _ADD_C
-        return out
-
-    @_spells("add")
-    def __radd__(self, other: float) -> Value:
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        data = a + self.data
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = a
-        out._spec = _C_ADD
-        return out
-
-    @_spells("sub")
-    def __sub__(self, other: Value | float) -> Value:
-        cls = other.__class__
-        if cls is Value or (cls is not float and isinstance(other, Value)):
-            data = self.data - other.data
-            if not _grad_enabled and not _mode.enabled:
-                return _untracked(data)
-            out = _new(Value)
-            out.data = data
-            out.grad = _UNSET
-            out._a = self
-            out._b = other
-            out._spec = _SUB
-            return out
-        b = other if cls is float else _operand(other)
-        if b is NotImplemented:
-            return NotImplemented
-        data = self.data - b
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = b
-        out._spec = _SUB_C
-        return out
-
-    @_spells("sub")
-    def __rsub__(self, other: float) -> Value:
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        data = a - self.data
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = a
-        out._spec = _C_SUB
-        return out
-
-    @_spells("mul")
-    def __mul__(self, other: Value | float) -> Value:
-        cls = other.__class__
-        if cls is Value or (cls is not float and isinstance(other, Value)):
-            data = self.data * other.data
-            if not _grad_enabled and not _mode.enabled:
-                return _untracked(data)
-            out = _new(Value)
-            out.data = data
-            out.grad = _UNSET
-            out._a = self
-            out._b = other
-            out._spec = _MUL
-            return out
-        b = other if cls is float else _operand(other)
-        if b is NotImplemented:
-            return NotImplemented
-        data = self.data * b
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = b
-        out._spec = _MUL_C
-        return out
-
-    @_spells("mul")
-    def __rmul__(self, other: float) -> Value:
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        data = a * self.data
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = a
-        out._spec = _C_MUL
-        return out
-
-    @_spells("div")
-    def __truediv__(self, other: Value | float) -> Value:
-        cls = other.__class__
-        if cls is Value or (cls is not float and isinstance(other, Value)):
-            data = _div(self.data, other.data)
-            if not _grad_enabled and not _mode.enabled:
-                return _untracked(data)
-            out = _new(Value)
-            out.data = data
-            out.grad = _UNSET
-            out._a = self
-            out._b = other
-            out._spec = _DIV
-            return out
-        b = other if cls is float else _operand(other)
-        if b is NotImplemented:
-            return NotImplemented
-        data = _div(self.data, b)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = b
-        out._spec = _DIV_C
-        return out
-
-    @_spells("div")
-    def __rtruediv__(self, other: float) -> Value:
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        data = _div(1.0, self.data) * a  # div's reflected_forward: torch's reciprocal(x) * c
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = a
-        out._spec = _C_DIV
-        return out
-
-    @_spells("neg")
-    def __neg__(self) -> Value:
-        data = -self.data
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = None
-        out._spec = _NEG
-        return out
-
-    @_spells("abs")
-    def __abs__(self) -> Value:
-        data = abs(self.data)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = None
-        out._spec = _ABS
-        return out
-
-    abs = __abs__  # x.abs() is abs(x)
-
-    @_spells("relu")
-    def relu(self) -> Value:
-        a = self.data
-        data = 0.0 if a < 0.0 else a  # keeps -0.0 and nan, as torch.relu does
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = None
-        out._spec = _RELU
-        return out
-
-    @_spells("tanh")
-    def tanh(self) -> Value:
-        data = _tanh(self.data)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = None
-        out._spec = _TANH
-        return out
-
-    @_spells("exp")
-    def exp(self) -> Value:
-        data = _exp(self.data)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = None
-        out._spec = _EXP
-        return out
-
     # -- ops with parameters, or with forms that depend on the operand ---------------------------
 
     @_spells("pow")
@@ -527,7 +256,8 @@ class Value:
 
 
 def _node(data: float, a: Value, b: Value | float | None, spec: Any) -> Value:
-    # The hot operators and the factories' methods inline this body: a call costs a third of an op.
+    # The methods made from the rows inline this body (engine/methods.py): a call costs a third of
+    # an op.
     out = _new(Value)
     out.data = data
     out.grad = _UNSET
@@ -576,65 +306,16 @@ def _untracked(data: float) -> Value:
     return out
 
 
-def _call_backward_op(op: Op, *args: Any) -> Value:
+def call_op(op: Op, *args: Any) -> Value:
     """A node of backward op ``op`` (inputs, then parameters; a number input becomes a leaf):
-    ``F.call`` of the VJP rules when gradients are built with history (``create_graph``)."""
+    ``F.call`` of the VJP rules when gradients are built with history (``create_graph``,
+    engine.autograd.VALUE)."""
     inputs = [x if isinstance(x, Value) else _leaf(float(x)) for x in args[:op.arity]]
     params = args[op.arity:]
     data = op.forward(*(x.data for x in inputs), *params)
     if not _grad_enabled and not _mode.enabled:
         return _untracked(data)
     return _node(data, inputs[0], inputs[1] if op.arity == 2 else None, op.bind(*params) if params else op)
-
-
-class ValueMath:
-    """The ``F`` of VJP rules on ``Value`` objects (``create_graph=True``); engine.ops.FLOAT is
-    the one on floats."""
-
-    call = staticmethod(_call_backward_op)  # call(op, *inputs, *params): a node of a backward op
-
-    @staticmethod
-    def leaf(x: float) -> Value:
-        return _leaf(float(x))
-
-    @staticmethod
-    def div(a: Any, b: Any) -> Any:
-        # torch's formulas divide tensors: a float numerator is a leaf, not ``c / x`` (which is
-        # torch's reciprocal(x) * c and would turn 0 / 1e-300 into 0 * inf = nan)
-        return (_leaf(float(a)) if isinstance(a, (int, float)) else a) / b
-
-    @staticmethod
-    def pow(a: Any, b: Any) -> Any:
-        return a**b
-
-    pow_scalar = pow
-
-    @staticmethod
-    def val(x: Any) -> float:
-        return x.data if hasattr(x, "data") else x  # type: ignore[no-any-return]
-
-    @staticmethod
-    def exp(a: Any) -> Any:
-        return a.exp()
-
-    @staticmethod
-    def sigmoid(a: Any) -> Any:
-        return a.sigmoid()
-
-    @staticmethod
-    def log(a: Any) -> Any:
-        return a.log()
-
-    @staticmethod
-    def sin(a: Any) -> Any:
-        return a.sin()
-
-    @staticmethod
-    def cos(a: Any) -> Any:
-        return a.cos()
-
-
-VALUE = ValueMath
 
 
 def _operand(x: Any) -> Any:
@@ -659,180 +340,6 @@ def _refuse(other: Any, method: str) -> None:
                     f"got {type(other).__name__}: {other!r}")
 
 
-# -- every other op of the table: methods made from the row ---------------------------------------
-
-
-def _unary_method(op: Op) -> Callable[[Value], Value]:
-    """``x.name()`` for a unary op: the row's forward, then the node."""
-    forward = op.forward
-
-    def method(self: Value) -> Value:
-        data = forward(self.data)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = None
-        out._spec = op
-        return out
-
-    return method
-
-
-def _unary_method_with_params(op: Op) -> Callable[..., Value]:
-    """``x.name(p1, p2=...)`` for a unary op with constant parameters (each a real number, or
-    None where the row's default is None): the row's defaults fill in what is not given."""
-    forward = op.forward
-    names = [name for name, _ in op.params]
-    defaults = dict(op.params)
-
-    def method(self: Value, *args: Any, **kwargs: Any) -> Value:
-        if len(args) > len(names):
-            raise TypeError(f"{op.method}() takes at most {len(names)} parameters "
-                            f"({', '.join(names)}), got {len(args)}")
-        unknown = set(kwargs) - set(names)
-        if unknown:
-            raise TypeError(f"{op.method}() got an unexpected parameter {sorted(unknown)[0]!r}; "
-                            f"its parameters: {', '.join(names)}")
-        given = dict(zip(names, args))
-        clash = set(given) & set(kwargs)
-        if clash:
-            raise TypeError(f"{op.method}() got parameter {sorted(clash)[0]!r} twice")
-        given.update(kwargs)
-        params = tuple(_param(op, name, given.get(name, defaults[name])) for name in names)
-        data = forward(self.data, *params)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        return _node(data, self, None, op.bind(*params))
-
-    return method
-
-
-def _param(op: Op, name: str, value: Any) -> float | None:
-    if value is None and dict(op.params)[name] is None:
-        return None
-    return _coerce(value, f"{op.method} {name}")
-
-
-def _binary_methods(op: Op, dunder: bool) -> tuple[Callable[[Value, Any], Value], Callable[[Value, Any], Value]]:
-    """``x op y`` and its reflected form ``c op x`` for a binary op, like the hot operators above.
-    An operator (``dunder``) answers NotImplemented to an operand it does not know, so that Python
-    can try the other side; a named method (``x.maximum(y)``) raises a TypeError at once."""
-    forward = op.forward
-    reflected_forward = op.reflected_forward or forward
-    const_left, const_right = op.const_left, op.const_right
-    name = op.method or op.name
-
-    def method(self: Value, other: Any) -> Value:
-        cls = other.__class__
-        if cls is Value or (cls is not float and isinstance(other, Value)):
-            data = forward(self.data, other.data)
-            if not _grad_enabled and not _mode.enabled:
-                return _untracked(data)
-            out = _new(Value)
-            out.data = data
-            out.grad = _UNSET
-            out._a = self
-            out._b = other
-            out._spec = op
-            return out
-        b = other if cls is float else _operand(other)
-        if b is NotImplemented:
-            if dunder:
-                return NotImplemented
-            _refuse(other, name)
-        data = forward(self.data, b)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = b
-        out._spec = const_right
-        return out
-
-    def reflected(self: Value, other: Any) -> Value:
-        a = other if other.__class__ is float else _operand(other)
-        if a is NotImplemented:
-            return NotImplemented
-        data = reflected_forward(a, self.data)
-        if not _grad_enabled and not _mode.enabled:
-            return _untracked(data)
-        out = _new(Value)
-        out.data = data
-        out.grad = _UNSET
-        out._a = self
-        out._b = a
-        out._spec = const_left
-        return out
-
-    return method, reflected
-
-
-def _names_of(op: Op) -> list[str]:
-    """The names a row asks ``Value`` for: ``__op__`` and (binary) ``__rop__`` from ``dunder``,
-    and ``method``."""
-    names = []
-    if op.dunder:
-        names.append(f"__{op.dunder}__")
-        if op.arity == 2:
-            names.append(f"__r{op.dunder}__")
-    if op.method:
-        names.append(op.method)
-    return names
-
-
-def _methods_of(op: Op) -> dict[str, Callable[..., Any]]:
-    """A row's methods by name, made by the factories (for a unary op with a dunder and a method,
-    one function: ``x.abs()`` is ``abs(x)``)."""
-    if op.params and (op.arity != 1 or op.dunder):
-        raise TypeError(f"op {op.name!r} has parameters {op.params}: only a unary method can take "
-                        "them from the row; write its Value method by hand in engine/value.py "
-                        "(marked @_spells)")
-    made: dict[str, Callable[..., Any]] = {}
-    if op.arity == 1:
-        method = _unary_method_with_params(op) if op.params else _unary_method(op)
-        for name in _names_of(op):
-            made[name] = method
-    else:
-        if op.dunder:
-            made[f"__{op.dunder}__"], made[f"__r{op.dunder}__"] = _binary_methods(op, dunder=True)
-        if op.method:
-            made[op.method] = _binary_methods(op, dunder=False)[0]
-    named = set()
-    for name, function in made.items():
-        if function not in named:  # the first name of a shared function is its own
-            named.add(function)
-            function.__doc__ = op.doc
-            function.__name__ = name
-            function.__qualname__ = f"Value.{name}"  # pickle finds a method by this name
-    return made
-
-
-def _spelled(value: Any) -> str | None:
-    """The op a class attribute was written by hand for, if it is such a method."""
-    return _HAND_WRITTEN.get(value) if isinstance(value, FunctionType) else None
-
-
-def _install(cls: type, rows: Iterable[Op]) -> None:
-    """Give ``cls`` every method the ``rows`` ask for, except those written by hand above (marked
-    @_spells); any other name already taken is a mistake in the table."""
-    for name, value in list(cls.__dict__.items()):
-        op_name = _spelled(value)
-        if op_name is not None and name not in _names_of(OPS[op_name]):
-            raise TypeError(f"Value.{name} is marked as op {op_name!r}, whose row does not ask for it")
-    for op in rows:
-        names = [name for name in _names_of(op) if _spelled(cls.__dict__.get(name)) != op.name]
-        if not names:
-            continue
-        made = _methods_of(op)
-        for name in names:
-            if name in cls.__dict__:
-                raise TypeError(f"op {op.name!r} asks for Value.{name}, which Value already has")
-            setattr(cls, name, made[name])
-
-
-_install(Value, OPS.values())
+# Every op of the table with a spelling (except those written by hand above): its methods, made
+# from its row in this module's namespace (engine/methods.py).
+_methods.install(Value, OPS.values(), globals())

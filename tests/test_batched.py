@@ -23,7 +23,7 @@ from vetgrad.conformance.graph import Graph  # noqa: E402
 from vetgrad.conformance.probe import operand_forms  # noqa: E402
 from vetgrad.engine import Compiled, Value  # noqa: E402
 from vetgrad.engine.ops import FLOAT, OPS  # noqa: E402
-from vetgrad.engine.value import VALUE  # noqa: E402
+from vetgrad.engine.autograd import VALUE  # noqa: E402
 
 from tests.test_compile import GRID, build, eager, same  # noqa: E402
 

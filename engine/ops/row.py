@@ -3,7 +3,7 @@
 rule. The rows themselves are in the family modules of :mod:`engine.ops`.
 
 A VJP rule is written once for two number systems: ``F`` is either :data:`FLOAT` (plain floats,
-IEEE-safe functions) or :data:`engine.value.VALUE` (``Value`` arithmetic, so that gradients can
+IEEE-safe functions) or :data:`engine.autograd.VALUE` (``Value`` arithmetic, so that gradients can
 themselves be differentiated). Arguments: ``F, g, *inputs, out, *params``; a unary rule returns the
 gradient of its input, a binary rule a pair. Rules follow ``tools/autograd/derivatives.yaml`` of
 PyTorch, including the order of floating-point operations, so results agree to the last bit where
@@ -45,7 +45,7 @@ class FloatMath:
 
 
 FLOAT = FloatMath
-"""The ``F`` of rules on floats (``Value``'s is :data:`engine.value.VALUE`)."""
+"""The ``F`` of rules on floats (``Value``'s is :data:`engine.autograd.VALUE`)."""
 
 # Sampling hints: a well-conditioned domain for ordinary inputs, and the special points (kinks,
 # ties, domain edges) where PyTorch's conventions decide the result.
