@@ -235,6 +235,7 @@ def _check_graph(graph: Graph, rows: list[list[float]], trace_at: list[float]) -
     return len(rows)
 
 
+@pytest.mark.slow
 def test_batched_is_bit_identical_to_eager_on_thousands_of_graphs() -> None:
     rng = random.Random(15)
     checked = 0
@@ -246,6 +247,7 @@ def test_batched_is_bit_identical_to_eager_on_thousands_of_graphs() -> None:
     assert checked == GRAPHS * ROWS
 
 
+@pytest.mark.slow
 def test_batched_is_bit_identical_to_eager_on_the_edge_sweep() -> None:
     names = all_ops()
     sweep = edge_graphs(names, {name: operand_forms(OPS[name]) for name in names})

@@ -14,6 +14,7 @@ STEPS = ("vetgrad-step", "vetgrad-numpy", "vetgrad-step-1", "vetgrad-numpy-1", "
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_the_step_contenders_train_in_workers_and_match_torch() -> None:
     pytest.importorskip("torch")
     rows = runner.mlp_suite([contenders.get(n) for n in STEPS], QUICK, lambda s: None)
@@ -61,6 +62,7 @@ def test_the_mlp_table_shows_the_batch_and_no_ratio_across_batches() -> None:
                      "| vetgrad-step-1 | nn.MLP, nn.compile_step | 1 | 0.100 | 0.100 | 9 | — |"]
 
 
+@pytest.mark.slow
 def test_the_plot_has_an_mlp_panel_one_line_per_contender_and_its_one_sample_twin(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("matplotlib")

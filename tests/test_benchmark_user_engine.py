@@ -58,6 +58,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("kind", "argv", "status", "says"), CASES)
+@pytest.mark.slow
 def test_engine_option(kind: str, argv: list[str], status: int, says: str, tmp_path: Path,
                        capsys: pytest.CaptureFixture[str]) -> None:
     spec = _engine(tmp_path, kind)
@@ -176,6 +177,7 @@ def test_the_style_table_gives_every_contender_its_own_style() -> None:
     assert plot.style("learners/lecture") == user  # a fixed hash: the same in every run
 
 
+@pytest.mark.slow
 def test_a_contender_keeps_its_style_in_every_panel(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("matplotlib")

@@ -65,6 +65,7 @@ def test_a_recursion_error_is_reported_not_raised() -> None:
     assert row.status == "failed" and row.message.startswith("RecursionError")
 
 
+@pytest.mark.slow
 def test_mlp_suite_times_each_contender_in_a_worker_and_checks_its_step() -> None:
     rows = runner.mlp_suite([contenders.get("vetgrad")], QUICK, lambda s: None)
     [row] = rows
@@ -126,6 +127,7 @@ def test_compiled_contenders_replay_the_dag_in_workers() -> None:
     assert all(r.total > 0.0 and r.backward == 0.0 for r in rows)
 
 
+@pytest.mark.slow
 def test_the_pytest_benchmark_suite_replays_the_compiled_contenders() -> None:
     """``tox -e bench``: compiled and batched contenders build no scalar graph (leaf() raises)."""
     import subprocess
@@ -141,6 +143,7 @@ def test_the_pytest_benchmark_suite_replays_the_compiled_contenders() -> None:
     assert "4 passed" in done.stdout
 
 
+@pytest.mark.slow
 def test_compiled_memory_per_node_is_measured() -> None:
     from vetgrad.benchmarks.compiled import memory_per_node
 

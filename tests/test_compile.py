@@ -224,6 +224,7 @@ def _other_numbers(rng: random.Random, n: int) -> list[float]:
             for _ in range(n)]
 
 
+@pytest.mark.slow
 def test_compiled_is_bit_identical_to_eager_on_thousands_of_graphs() -> None:
     rng = random.Random(15)
     checked = 0

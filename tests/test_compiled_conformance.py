@@ -14,12 +14,14 @@ from vetgrad.conformance.campaign import run_campaign
 from vetgrad.engine import templates
 
 
+@pytest.mark.slow
 def test_compiled_adapter_conforms_at_torch_level_strict() -> None:
     report = check_engine(CompiledAdapter(), graphs=150, seed=15, level="torch", strict=True)
     assert report.failed == 0, report.findings[:1]
     assert report.graphs >= 150
 
 
+@pytest.mark.slow
 def test_a_wrong_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     # relu's gradient at 0 taken as 1 (x >= 0), the textbook's slip: torch says 0
     monkeypatch.setitem(templates.BACKWARD, ("relu", "n"), ("0.0 if {out} < 0.0 else {g}",))
@@ -43,6 +45,7 @@ def test_values_come_from_the_replay() -> None:
     assert adapter.grad(r) == 2.0 and repr(adapter.grad(x)) == "0.0"
 
 
+@pytest.mark.slow
 def test_batched_adapter_conforms_at_torch_level_strict() -> None:
     pytest.importorskip("numpy")
     from vetgrad.conformance.adapters_batched import BatchedAdapter
@@ -52,6 +55,7 @@ def test_batched_adapter_conforms_at_torch_level_strict() -> None:
     assert report.graphs >= 150
 
 
+@pytest.mark.slow
 def test_a_wrong_batch_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("numpy")
     from vetgrad.conformance.adapters_batched import BatchedAdapter

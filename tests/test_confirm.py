@@ -136,6 +136,7 @@ AGREE_TABLE = [
 
 
 @pytest.mark.parametrize(("spec", "graph"), AGREE_TABLE)
+@pytest.mark.slow
 def test_the_harness_computes_what_the_script_checks(spec: str, graph: Graph, runner) -> None:
     checker = Checker(load_adapter(spec), "cpu", strict=False)
     checker.engine.submit([graph])
@@ -167,6 +168,7 @@ def test_the_shrinker_keeps_two_leaves_where_x_minus_x_cancels(op_alone_first: b
     assert len(f.graph.nodes) == 3
 
 
+@pytest.mark.slow
 def test_a_subs_swapped_signs_reproducer_exits_1(tmp_path: Path) -> None:
     spec = M.spec("sub_grads_swapped")
     report = conformance.run_campaign(spec, graphs=30, seed=0, ops=["sub", "add"], level="math")
@@ -213,6 +215,7 @@ def test_choose_findings_keeps_one_example_per_cause_above_the_level() -> None:
     assert [f.level for f in C.choose_findings(fs, 20, "torch")].count("robust") == 3
 
 
+@pytest.mark.slow
 def test_findings_above_the_level_are_examples_shrunk_cheaply() -> None:
     report = conformance.run_campaign(M.spec("no_reset_between_calls"), graphs=40, seed=0,
                                       ops=["add", "mul"], level="math")
@@ -225,6 +228,7 @@ def test_findings_above_the_level_are_examples_shrunk_cheaply() -> None:
 
 
 @pytest.mark.parametrize("fork", [True, False])
+@pytest.mark.slow
 def test_a_script_meets_the_learners_engine_py_not_vetgrads(fork: bool) -> None:
     """The runner forked from the harness drops the harness's modules (vetgrad's ``engine``
     among them); the one started as a fresh interpreter never had them."""

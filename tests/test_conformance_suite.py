@@ -87,6 +87,7 @@ def test_shards_are_disjoint_and_cover_the_same_graphs() -> None:
         s.cases for h in halves for s in h.per_op.values())
 
 
+@pytest.mark.slow
 def test_micrograd_is_tested_through_the_same_path_and_fails_where_it_should() -> None:
     pytest.importorskip("micrograd")
     report = run_campaign("micrograd.engine:Value", graphs=120, seed=0, max_nodes=10)
@@ -111,6 +112,7 @@ def test_micrograd_is_tested_through_the_same_path_and_fails_where_it_should() -
     (["--shard", "3/2"], 2),
     (["--graphs", "0"], 2),
 ])
+@pytest.mark.slow
 def test_command_line_exit_status(argv: list[str], status: int, capsys: pytest.CaptureFixture[str]) -> None:
     try:
         code = main(["--device", "cpu", *argv])
@@ -122,6 +124,7 @@ def test_command_line_exit_status(argv: list[str], status: int, capsys: pytest.C
         assert out[-1] == "30 passed, 0 failed" and "seed 0" in out[0]
 
 
+@pytest.mark.slow
 def test_command_line_json_report_and_failing_engine(tmp_path, capsys) -> None:
     pytest.importorskip("micrograd")
     path = tmp_path / "r.json"
@@ -138,6 +141,7 @@ def test_command_line_json_report_and_failing_engine(tmp_path, capsys) -> None:
     assert last == f"{data['passed']} passed, {data['failed']} failed"
 
 
+@pytest.mark.slow
 def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
     pytest.importorskip("micrograd")
     import subprocess
@@ -251,6 +255,7 @@ def test_one_frequent_finding_does_not_hide_the_others() -> None:
     assert {(f.kind, f.op) for f in chosen} == {("repeat-backward", "graph"), ("crash", "div"), ("local-grad", "relu")}
 
 
+@pytest.mark.slow
 def test_repeat_backward_reproducer_calls_backward_twice(tmp_path) -> None:
     pytest.importorskip("micrograd")
     import subprocess

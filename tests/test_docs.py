@@ -131,6 +131,7 @@ def test_nn_examples_run_as_written() -> None:
     _run("nn-parts", namespace)  # the library's parts train on the lecture's xs, ys
 
 
+@pytest.mark.slow
 def test_training_steps_example_runs_as_written() -> None:
     pytest.importorskip("numpy", reason="batched_step needs numpy")
     _run("steps")
@@ -139,6 +140,7 @@ def test_training_steps_example_runs_as_written() -> None:
 # docs/conformance.md
 
 
+@pytest.mark.slow
 def test_api_example_runs_as_written() -> None:
     pytest.importorskip("torch", reason="the harness compares against PyTorch")
     _run("api")
@@ -158,6 +160,7 @@ def _run_adapter(folder: Path, source: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_adapter_example_runs_as_written(tmp_path: Path) -> None:
     pytest.importorskip("torch", reason="the harness compares against PyTorch")
     status, out = _run_adapter(tmp_path, _examples()["adapter"][1])
@@ -165,6 +168,7 @@ def test_adapter_example_runs_as_written(tmp_path: Path) -> None:
     assert "math ✔" in out and "unsupported (not tested): sub" in out, out
 
 
+@pytest.mark.slow
 def test_an_adapter_failing_in_its_own_code_exits_2_naming_it(tmp_path: Path) -> None:
     """The docs' adapter as it used to be written: ``mylib`` undefined, NameError in leaf()."""
     pytest.importorskip("torch", reason="the harness compares against PyTorch")

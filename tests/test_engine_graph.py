@@ -54,6 +54,7 @@ def test_pow_label_is_micrographs() -> None:
     assert (Value(3.0) ** 2)._op == "**2" and (Value(3.0) ** 0.5)._op == "**0.5"
 
 
+@pytest.mark.slow
 def test_million_node_chain_backward_has_no_depth_limit() -> None:
     x = Value(0.5)
     y = x
@@ -217,6 +218,7 @@ def test_functional_grad_leaves_dot_grad_untouched() -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_second_and_third_derivatives_match_torch() -> None:
     torch = pytest.importorskip("torch")
     fns = [
@@ -254,6 +256,7 @@ KINKED = [
 @pytest.mark.torch
 @pytest.mark.parametrize(("expr", "texpr"), KINKED, ids=[e for e, _ in KINKED])
 @pytest.mark.parametrize("x0", [0.5, -0.7, 1e-12, 1e-17, 0.0, -0.0, 20.0, 25.0, -30.0])
+@pytest.mark.slow
 def test_higher_order_derivatives_keep_torchs_graph(expr: str, texpr: str, x0: float) -> None:
     torch = pytest.importorskip("torch")
     x = Value(x0)

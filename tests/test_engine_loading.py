@@ -61,6 +61,7 @@ def _python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.slow
 def test_python_m_conformance_runs_in_a_learners_folder(learner: Path, workers: str) -> None:
     """`python -m` puts the folder first on sys.path, and the workers' fork server starts as
     `python -c` (the folder first too; 600 graphs: a batch for each worker): the learner's
@@ -71,6 +72,7 @@ def test_python_m_conformance_runs_in_a_learners_folder(learner: Path, workers: 
     assert by_path.stdout.strip().endswith("passed, 0 failed")
 
 
+@pytest.mark.slow
 def test_a_reproducer_of_an_engine_given_by_path_loads_that_file(learner: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import json

@@ -79,69 +79,12 @@ def test_op_matches_torch_on_edge_grid(name: str, params: tuple, grid: list) -> 
     assert not bad, f"{len(bad)} disagreements:\n" + "\n".join(bad[:40])
 
 
-FAST = [name for name, op in OPS.items() if op.fast_back is not None]
 GRADS = (1.0, -1.0, 0.0, -0.0, 0.5, 3e300, -1e-300, INF, -INF, NAN)
 # Ops a backward() pass can run without parameters: every inlined branch of its loop is one.
 PLAIN = [op.name for op in public_ops() if op.differentiable and not op.params]
-CONST_FAST = [pytest.param(name, right, id=f"{name}-{'right' if right else 'left'}")
-              for name, op in OPS.items() if op.arity == 2
-              for right in (False, True) if op.const_fast_back[right] is not None]
 
 
-def test_every_inlined_op_has_its_backward_step_written_out() -> None:
-    """backward() inlines ops.py's fast_back bodies: each inlined op has one (held to its rule by
-    the tests below), and each inlined op has hand-written forwards in Value."""
-    from vetgrad.engine.backprop import INLINED
-
-    assert {op.name for op in INLINED} <= set(FAST)
-    assert set(FAST) <= set(PLAIN)
-
-
-@pytest.mark.parametrize("name", FAST)
-def test_hand_inlined_backward_is_bit_identical_to_the_rule(name: str) -> None:
-    """The hottest ops spell out their float backward by hand; it must be the VJP rule exactly."""
-    from vetgrad.engine.ops import _float_back
-
-    op = OPS[name]
-    generic = _float_back(op, ())
-    for inputs in itertools.product(EDGES, repeat=op.arity):
-        for g in GRADS:
-            for start in (0.0, -0.0, 2.0):
-                results = []
-                for back in (op.fast_back, generic):
-                    leaves = [Value(x) for x in inputs]
-                    node = op.call(*leaves)
-                    node.grad = g
-                    for leaf in leaves:
-                        leaf.grad = start
-                    back(node)
-                    results.append([leaf.grad.hex() if leaf.grad == leaf.grad else "nan" for leaf in leaves])
-                assert results[0] == results[1], (name, inputs, g, start)
-
-
-@pytest.mark.parametrize(("name", "right"), CONST_FAST)
-def test_hand_written_constant_backward_is_bit_identical_to_the_rule(name: str, right: bool) -> None:
-    """``x op c`` / ``c op x`` nodes (ConstOp) have their float backward written out by hand too; it
-    must be the VJP rule (the reflected one for ``c / x``) kept for the Value side, bit for bit."""
-    from vetgrad.engine.ops import _const_back
-
-    op = OPS[name]
-    spec = op.const_right if right else op.const_left
-    assert spec.back is spec.fast_back is op.const_fast_back[right]
-    generic = _const_back(spec.vjp, op, right)
-    for x, c in itertools.product(EDGES, repeat=2):
-        for g in GRADS:
-            for start in (0.0, -0.0, 2.0):
-                results = []
-                for back in (spec.fast_back, generic):
-                    leaf = Value(x)
-                    node = op.call(leaf, c) if right else op.call(c, leaf)
-                    assert node._spec is spec and _bits(node._b) == _bits(c)
-                    node.grad = g
-                    leaf.grad = start
-                    back(node)
-                    results.append(_bits(leaf.grad))
-                assert results[0] == results[1], (name, right, x, c, g, start)
+# (each hand-written backward step and loop branch: tests/test_engine_inlined.py)
 
 
 @pytest.mark.parametrize("name", PLAIN)

@@ -153,6 +153,7 @@ def test_a_run_becomes_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, co
     assert row.reaches_level is (levels[0] is True)
 
 
+@pytest.mark.slow
 def test_a_run_past_its_timeout_is_killed_with_its_whole_process_group(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pid_file = tmp_path / "pid"
@@ -208,6 +209,7 @@ def _table(out: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_six_engines_one_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch", reason="the harness compares against PyTorch")
@@ -253,6 +255,7 @@ def test_six_engines_one_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_correct_engines_exit_0_from_the_console_script(tmp_path: Path) -> None:
     """Through the command line (``python -m vetgrad.conformance grade``), a file and a
     module:Value spec (imported from the current folder, as ``--engine`` does)."""

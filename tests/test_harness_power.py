@@ -129,6 +129,7 @@ def test_textbook_conforms(strict: bool) -> None:
 
 
 @pytest.mark.parametrize("name", DEFAULT_MUTANTS)
+@pytest.mark.slow
 def test_mutant_caught(name: str) -> None:
     """Caught at its level (docs/ladder.md), passed below it, the first finding naming its op."""
     level = M.LEVEL[name]
@@ -146,6 +147,7 @@ def test_mutant_caught(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", STRICT_MUTANTS)
+@pytest.mark.slow
 def test_tiny_error_caught_only_in_strict_mode(name: str) -> None:
     strict = at(campaign(name, True), "math")
     assert strict.failed >= 1, f"strict mode missed {name}: {_explain(strict)}"
@@ -156,6 +158,7 @@ def test_tiny_error_caught_only_in_strict_mode(name: str) -> None:
 
 
 @pytest.mark.xfail(bool(KNOWN_GAPS), strict=True, reason=f"harness gaps: {', '.join(KNOWN_GAPS)}")
+@pytest.mark.slow
 def test_mutation_score(capsys: pytest.CaptureFixture[str]) -> None:
     needed = {name: _caught(name) for name in M.MUTANTS}
     caught = {name: n for name, n in needed.items() if n is not None}

@@ -79,6 +79,7 @@ RULE_BREAKERS = {
 
 
 @pytest.mark.parametrize(("engine", "workers"), [(e, w) for e in RULE_BREAKERS for w in (1, 2)])
+@pytest.mark.slow
 def test_an_engine_that_breaks_the_rules_gets_a_complete_report(
         engine: str, workers: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if "exception_set" in engine and _no_compiler():
@@ -107,6 +108,7 @@ PHASES = {
 
 
 @pytest.mark.parametrize("phase", list(PHASES))
+@pytest.mark.slow
 def test_a_lost_process_in_any_phase_is_a_verdict(phase: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     name, extra, says = PHASES[phase]

@@ -63,6 +63,7 @@ TWO_WORKERS = {"exits", "segfault", "hang_c", "hang_probe", "keyboard_interrupt"
 
 @pytest.mark.parametrize(("name", "workers"), [(n, w) for n in HOSTILE for w in (1, 2)
                                                if w == 1 or n in TWO_WORKERS])
+@pytest.mark.slow
 def test_a_hostile_engine_gets_its_verdict(name: str, workers: int, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     status, says = HOSTILE[name]
@@ -93,6 +94,7 @@ def test_a_hostile_engine_gets_its_verdict(name: str, workers: int, tmp_path: Pa
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA caps mmap on Linux")
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.slow
 def test_a_runaway_allocation_stops_at_the_memory_cap(workers: int, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     code, data, _ = campaign("memory_bomb", workers, tmp_path, capsys, "--memory-limit", "1",
@@ -127,6 +129,7 @@ def test_the_default_memory_cap_is_half_the_machine_at_most_8_gib() -> None:
     assert default_memory_limit() == min(8 << 30, physical // 2)
 
 
+@pytest.mark.slow
 def test_counts_do_not_depend_on_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = []
     for workers in (1, 2):
@@ -164,6 +167,7 @@ def _processes_with(marker: str) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 @pytest.mark.parametrize(("workers", "sig", "status"), [(1, signal.SIGTERM, 143), (2, signal.SIGTERM, 143),
                                                         (1, signal.SIGINT, 130)])
+@pytest.mark.slow
 def test_a_signal_gives_a_partial_report_and_leaves_no_process(workers: int, sig: int, status: int,
                                                                tmp_path: Path) -> None:
     for wait in (5 + 9 * (workers - 1), 25 + 9 * (workers - 1)):  # past start-up (torch imports)
@@ -227,6 +231,7 @@ def test_json_to_stdout_and_the_report_to_stderr(capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("max_hangs", ["3", "1"])
+@pytest.mark.slow
 def test_an_engine_that_hangs_on_most_graphs_costs_a_few_timeouts(
         max_hangs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     start = time.perf_counter()
@@ -242,6 +247,7 @@ def test_an_engine_that_hangs_on_most_graphs_costs_a_few_timeouts(
     jsonschema.validate(data, schema)
 
 
+@pytest.mark.slow
 def test_max_hangs_0_checks_every_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data, _ = campaign("hang_python", 1, tmp_path, capsys, "--max-hangs", "0")
     assert code == 1 and "stopped" not in data and data["graphs"] == 305

@@ -36,6 +36,7 @@ def _ladder(engine, **kw):
     return report, {lv: ok for lv, ok, _ in report.ladder()}
 
 
+@pytest.mark.slow
 def test_micrograd_lecture_engine_reaches_math_only() -> None:
     """micrograd 0.1.0 itself: exceptions at 0, a set for _prev, recursive topological sort."""
     pytest.importorskip("micrograd")
@@ -48,12 +49,14 @@ def test_micrograd_lecture_engine_reaches_math_only() -> None:
     assert "a second backward() does not add the same gradients to a leaf" in causes
 
 
+@pytest.mark.slow
 def test_float32_engine_passes_math_and_is_said_to_compute_in_float32(float32_engine) -> None:
     report, ladder = _ladder(float32_engine)
     assert report.precision == "float32"
     assert ladder["math"], ladder_line(report) + " " + str([f.message for f in report.findings[:3]])
 
 
+@pytest.mark.slow
 def test_ieee_careful_textbook_engine_reaches_torch() -> None:
     import mutant_engines as M  # noqa: N812 - as in test_harness_power
 
@@ -168,6 +171,7 @@ def test_the_cause_of_a_crash_names_how_the_engine_failed(error: str, cause: str
 # Correct engines written the way learners write them: math ✔ whatever the graph count (the
 # lecture's tanh via exp overflows at x = 837, the exact sigmoid' beats torch's 0.0 at x = 59).
 @pytest.mark.parametrize("name", ["lecture", "sigmoid_exact"])
+@pytest.mark.slow
 def test_correct_learner_engines_reach_math(name: str, tmp_path) -> None:
     from pathlib import Path
 

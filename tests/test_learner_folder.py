@@ -68,6 +68,7 @@ def _folder(root: Path, buggy: bool) -> Path:
 
 @pytest.mark.parametrize("buggy", [False, True], ids=["correct", "tanh bug"])
 @pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.slow
 def test_every_route_tests_the_learners_engine(tmp_path: Path, route: str, buggy: bool) -> None:
     assert CONSOLE.exists(), f"{CONSOLE} missing: vetgrad is not installed in this environment"
     done = subprocess.run(ROUTES[route], cwd=_folder(tmp_path, buggy), capture_output=True,

@@ -231,6 +231,7 @@ def test_command_line(argv: list[str], status: int, says: str, capsys: pytest.Ca
         assert "passed" not in out
 
 
+@pytest.mark.slow
 def test_a_crashing_exp_is_a_math_finding_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--engine", _file("exp_math_self.py"), "--graphs", "30", "--max-nodes", "6",
                  "--device", "cpu", "--no-shrink", "--ops", "exp,add,mul"])
@@ -242,6 +243,7 @@ def test_a_crashing_exp_is_a_math_finding_and_exit_1(capsys: pytest.CaptureFixtu
     assert "unsupported (not tested)" not in out
 
 
+@pytest.mark.slow
 def test_the_report_says_how_many_ops_and_forms_were_tested(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "r.json"
@@ -279,6 +281,7 @@ def test_plugin_nothing_to_check_is_one_usage_error(pytester: pytest.Pytester, p
     assert result.stderr.str().count("ERROR:") == 1
 
 
+@pytest.mark.slow
 def test_plugin_fails_a_crashing_op_and_skips_a_refused_one(pytester: pytest.Pytester,
                                                             pytestconfig: pytest.Config) -> None:
     result = pytester.runpytest(*_plugin_args(pytestconfig), "--vetgrad-engine", _file("exp_math_self.py"),

@@ -23,6 +23,7 @@ def _run(tmp_path: Path, name: str, *args: str) -> tuple[int, dict]:
     return status, json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_two_shards_merge_into_the_single_run(tmp_path: Path) -> None:
     spec = M.spec("tanh_grad_1_minus_t")
     _, whole = _run(tmp_path, "whole", "--engine", spec, "--graphs", "60")
@@ -42,6 +43,7 @@ def test_two_shards_merge_into_the_single_run(tmp_path: Path) -> None:
     (["--seed", "7", "--shard", "2/2"], "--seed 7 vs 0"),
     (["--shard", "1/2"], "shard 1/2 is given twice"),
 ])
+@pytest.mark.slow
 def test_reports_of_different_campaigns_are_refused(tmp_path: Path, second: list[str], says: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     _run(tmp_path, "a", "--graphs", "5", "--shard", "1/2")

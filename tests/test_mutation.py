@@ -123,6 +123,7 @@ def test_repr_changes_are_equivalent_and_duplicates_marked() -> None:
     assert same[1].duplicate_of == same[0].id
 
 
+@pytest.mark.slow
 def test_lecture_mutants_compile_with_stable_unique_ids() -> None:
     source = mutate.LECTURE.read_text(encoding="utf-8")
     first = mutate.mutants(source)
@@ -260,6 +261,7 @@ def test_one_mutant_end_to_end(tmp_path, capsys) -> None:
     assert "caught" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_retable_reapplies_the_equivalent_list(tmp_path, capsys) -> None:
     found = mutate.mutants(mutate.LECTURE.read_text(encoding="utf-8"))
     listed = run.listed_equivalents()
