@@ -62,8 +62,9 @@ UNTRACKED = Untracked()
 _ENTERED: Any = object()
 _FRESH = float("-0.0")
 
-# backward() inlines these ops' backward steps (ops.py's fast_back), most common first; every other
-# op is called through its spec's ``back``.
+# backward() inlines these ops' backward steps (their rows' fast_back, engine/ops/), most common
+# first; every other op is called through its spec's ``back``. Each branch is listed in
+# engine/inlined.py, whose tests hold it bit-identical to the row's rule.
 _ADD, _MUL, _TANH, _RELU = OPS["add"], OPS["mul"], OPS["tanh"], OPS["relu"]
 _SUB, _NEG, _EXP = OPS["sub"], OPS["neg"], OPS["exp"]
 INLINED = (_ADD, _MUL, _TANH, _RELU, _SUB, _NEG, _EXP)
@@ -145,8 +146,8 @@ def backward(root: Any, gradient: float = 1.0) -> None:
                 node = a  # the first parent comes first in the order
                 g = a.grad
         root.grad = gradient
-        # The backward steps of ops.py's fast_back functions, written out; tests hold each branch
-        # bit-identical to the op's VJP rule.
+        # The rows' fast_back steps, written out (engine/inlined.py lists each branch; its tests
+        # hold them bit-identical to the rows' VJP rules).
         for node in reversed(order):
             spec = node._spec
             if spec is None:
