@@ -64,10 +64,11 @@ class Op:
     ``mp`` (the mpmath module, so that this package needs no mpmath) first.
 
     The hottest ops also name their backward step written out by hand for floats (``fast_back``,
-    and ``const_fast_back`` for a constant operand on the left or right); ``backward()`` repeats
-    the common ones inline, as ``Value``'s hot operators do their forward (a call costs about a
-    third of a node). Tests hold every hand-written step and forward bit-identical to ``forward``
-    and ``vjp``.
+    and ``const_fast_back`` for a constant operand on the left or right), and give their float
+    code as templates (``code``: ``Value``'s operators inline its forwards, the compiled replay
+    all of it; ``numpy``: the batched replay); ``backward()`` repeats the commonest steps inline
+    (a call costs about a third of a node). engine/inlined.py lists every hand-written copy, and
+    tests hold each copy and template bit-identical to ``forward`` and ``vjp``.
     """
 
     name: str
