@@ -120,6 +120,7 @@ def test_simulate(graph: Graph, partials: list, hyp: A.Hypothesis, grad: float) 
     assert A.simulate(graph, partials, hyp)[0] == pytest.approx(grad, rel=1e-15)
 
 
+@pytest.mark.slow
 def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
     """The whole campaign: the localised finding first, its cause in the diagnoses instead of the
     end-to-end one, its 3-node reproducer exits 1, and the JSON report follows the schema."""
@@ -162,6 +163,7 @@ def test_workers_merge_one_probe_finding() -> None:
     assert [f.kind for f in merged.findings] == [A.KIND, "end-to-end", "end-to-end"]
 
 
+@pytest.mark.slow
 def test_each_reproducer_shows_it(tmp_path: Path) -> None:
     """Each localised finding's script, on its 2-3 node graph, exits 1 (the engine differs): all
     run in one interpreter (torch imported once), each as its own __main__."""

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.torch
 pytest_plugins = ["pytester"]
 
 
+@pytest.mark.slow
 def test_check_engine_judges_at_a_level() -> None:
     spec = M.spec("relu_grad_1_at_0")  # a torch convention, not a math bug
     assert check_level(spec, "math").failed == 0
@@ -30,6 +31,7 @@ def check_level(spec: str, level: str) -> conformance.Report:
     return conformance.check_engine(spec, graphs=30, ops=["relu", "add"], level=level)
 
 
+@pytest.mark.slow
 def test_check_engine_passes_ours_and_raises_with_a_reproducer_on_a_bug() -> None:
     assert conformance.check_engine("vetgrad.engine:Value", graphs=40).failed == 0
     with pytest.raises(conformance.ConformanceError, match=r"(?s)local-grad in tanh.*reproducer:.*def build_engine"):
@@ -88,6 +90,7 @@ def test_plugin_items_exist_at_collection(pytester: pytest.Pytester, pytestconfi
     result.stdout.fnmatch_lines([line.format(spec=spec) for line in lines])
 
 
+@pytest.mark.slow
 def test_plugin_skips_an_op_the_engine_lacks_at_collection(pytester: pytest.Pytester,
                                                            pytestconfig: pytest.Config) -> None:
     result = pytester.runpytest(*_plugin_args(pytestconfig), "--vetgrad-engine", "micrograd.engine:Value",
@@ -100,6 +103,7 @@ def test_plugin_skips_an_op_the_engine_lacks_at_collection(pytester: pytest.Pyte
                                  "not offer tanh (no tanh)"])
 
 
+@pytest.mark.slow
 def test_plugin_fails_an_op_with_the_finding_in_junit_and_json(pytester: pytest.Pytester,
                                                                pytestconfig: pytest.Config) -> None:
     import json
@@ -123,6 +127,7 @@ def test_plugin_fails_an_op_with_the_finding_in_junit_and_json(pytester: pytest.
     assert [f["op"] for f in report["findings"]][:1] == ["tanh"]
 
 
+@pytest.mark.slow
 def test_plugin_judges_at_the_level_asked(pytester: pytest.Pytester,
                                           pytestconfig: pytest.Config) -> None:
     """A torch-convention bug (relu'(0) = 1) fails at --vetgrad-level torch only."""
@@ -135,6 +140,7 @@ def test_plugin_judges_at_the_level_asked(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(["local-grad in relu (*level torch): *"])
 
 
+@pytest.mark.slow
 def test_plugin_checks_the_engine_py_of_the_folder_it_runs_in(pytester: pytest.Pytester,
                                                              pytestconfig: pytest.Config) -> None:
     """``engine:Value`` is the engine.py where pytest runs, though this process's sys.path lacks
@@ -160,6 +166,7 @@ CONFIG_FILES = {
 
 
 @pytest.mark.parametrize("config_file", list(CONFIG_FILES))
+@pytest.mark.slow
 def test_plugin_reads_its_settings_from_the_configuration_file(
         pytester: pytest.Pytester, pytestconfig: pytest.Config, config_file: str) -> None:
     """The header echoes the settings in effect: the file's, and the command line's where given."""
@@ -172,6 +179,7 @@ def test_plugin_reads_its_settings_from_the_configuration_file(
     result.stdout.fnmatch_lines([f"vetgrad: engine {spec}, level robust, 30 graphs, seed 3, ops relu,add"])
 
 
+@pytest.mark.slow
 def test_plugin_runs_at_the_configured_level_unless_the_command_line_says(
         pytester: pytest.Pytester, pytestconfig: pytest.Config) -> None:
     spec = M.spec("relu_grad_1_at_0")

@@ -343,6 +343,7 @@ def _report() -> Any:
 
 
 @pytest.mark.parametrize("fixed", CASES)
+@pytest.mark.slow
 def test_training_matches_torch(fixed: dict[str, Any]) -> None:
     @settings(max_examples=EXAMPLES, deadline=None)
     @given(cfg=configs(**fixed))

@@ -40,6 +40,7 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_default_demo_separates_the_moons(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--no-plots"]) == 0
     out, err = capsys.readouterr()
@@ -53,6 +54,7 @@ def test_default_demo_separates_the_moons(capsys: pytest.CaptureFixture[str]) ->
     ["--loss", "bce", "--alpha", "0"],
     ["--hidden", "8", "--batch-size", "500"],  # a batch larger than the data: full batch
 ])
+@pytest.mark.slow
 def test_options_train_a_working_classifier(argv: list[str],
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--samples", "40", "--steps", "40", "--no-plots", "--quiet", *argv]) == 0

@@ -16,6 +16,7 @@ def _summary(report) -> tuple:
 
 
 @pytest.mark.parametrize("engine", ["vetgrad.engine:Value", spec("tanh_grad_1_minus_t"), spec("div_zero_raises")])
+@pytest.mark.slow
 def test_pipelined_equals_in_turn(engine: str) -> None:
     options = dict(graphs=600, seed=11, batch=128, shrink=False, edges=False)
     pipelined = run_campaign(engine, **options)  # its own process: batches overlap

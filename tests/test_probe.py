@@ -63,6 +63,7 @@ def test_refused_operator_falls_back_to_the_method() -> None:
     assert fresh.value(fresh.apply(OPS["abs"], [fresh.leaf(-3.0)], ())) == 3.0
 
 
+@pytest.mark.slow
 def test_runtime_error_not_supported_is_unsupported_not_a_crash() -> None:
     from vetgrad.conformance.campaign import run_campaign
 
@@ -157,6 +158,7 @@ def test_method_only_abs_is_tested_in_the_engines_process_and_passes() -> None:
 
 @pytest.mark.parametrize("data, said", [("0.5", "is not a real number: '0.5' (str)"),
                                         (0.5 + 1j, "returned a complex value as its value")])
+@pytest.mark.slow
 def test_a_data_that_is_not_a_real_number_is_reported_as_such(data: object, said: str) -> None:
     from vetgrad.conformance.campaign import run_campaign
 

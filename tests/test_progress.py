@@ -108,6 +108,7 @@ def test_next_stage_keeps_the_counts_of_the_last() -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.slow
 def test_cli_prints_header_first_then_progress_and_findings_before_the_end(
         tmp_path: Path, workers: int) -> None:
     engine = tmp_path / "tanh_mutant.py"

@@ -54,6 +54,7 @@ def test_without_the_sweep_only_random_graphs_are_counted(capsys, tmp_path: Path
     assert data["edge_sweep_graphs"]["graphs"] == 0 and data["random_graphs"]["graphs"] == 20
 
 
+@pytest.mark.slow
 def test_pass_and_fail_are_counted_per_kind_of_graph(capsys, tmp_path: Path) -> None:
     code, out, data = _run(capsys, tmp_path, "--engine", M.spec("tanh_grad_1_minus_t"),
                            "--graphs", "30", "--ops", "tanh,mul")
@@ -67,6 +68,7 @@ def test_pass_and_fail_are_counted_per_kind_of_graph(capsys, tmp_path: Path) -> 
                        f"edge-sweep graphs: {sweep['passed']} passed, {sweep['failed']} failed")
 
 
+@pytest.mark.slow
 def test_shards_merge_their_counts_per_kind(capsys, tmp_path: Path) -> None:
     reports = [_run(capsys, tmp_path, "--graphs", "10", "--ops", "tanh", "--shard", f"{k}/2")[2]
                for k in (1, 2)]
@@ -164,6 +166,7 @@ def test_a_findings_message_says_the_class() -> None:
     assert finding is not None and "nan where torch gives 2.0" in finding.message, finding.message
 
 
+@pytest.mark.slow
 def test_a_campaigns_worst_ulps_never_count_across_classes() -> None:
     """micrograd's double counting keeps +0.0 where torch's grads are -0.0: such cases passed
     with an ulp distance of ~1e17 in the table before."""
@@ -178,6 +181,7 @@ def test_a_campaigns_worst_ulps_never_count_across_classes() -> None:
 
 # -- (d) the form codes explained --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_form_codes_are_explained_where_they_appear(capsys, tmp_path: Path) -> None:
     pytest.importorskip("micrograd")
     _, out, _ = _run(capsys, tmp_path, "--engine", "micrograd.engine:Value", "--graphs", "10",

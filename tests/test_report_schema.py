@@ -25,6 +25,7 @@ def _report(tmp_path: Path, *args: str) -> dict:
 
 
 @pytest.mark.parametrize("engine", ["vetgrad.engine:Value", "mutant", "micrograd.engine:Value"])
+@pytest.mark.slow
 def test_report_follows_the_schema(tmp_path: Path, engine: str) -> None:
     spec = M.spec("tanh_grad_1_minus_t") if engine == "mutant" else engine
     # micrograd lacks tanh: asked for by --ops that is a usage error (nothing checked is no pass)
@@ -44,6 +45,7 @@ def test_report_follows_the_schema(tmp_path: Path, engine: str) -> None:
         assert "pow" in data["tested"]["forms_by_op"] and "nn" not in data["tested"]["forms_by_op"]["pow"]
 
 
+@pytest.mark.slow
 def test_the_fields_scripts_read_keep_their_names(tmp_path: Path) -> None:
     """Version 1's fields, as scripts written against earlier reports read them."""
     data = _report(tmp_path, "--engine", M.spec("tanh_grad_1_minus_t"), "--ops", "tanh,add")
@@ -78,6 +80,7 @@ def test_a_report_that_breaks_the_schema_is_refused() -> None:
     ("random_graphs", {"graphs": 1, "passed": 1, "failed": 0, "failed_by_level": {"bogus": 0}}),
     ("not_asked", {"add": 3}),
 ])
+@pytest.mark.slow
 def test_the_added_counts_are_checked_too(tmp_path: Path, field: str, broken: dict) -> None:
     data = _report(tmp_path, "--ops", "tanh")
     jsonschema.validate(data, SCHEMA)

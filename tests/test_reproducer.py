@@ -61,6 +61,7 @@ def run_script(text: str, cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_a_mutants_reproducer_exits_1_and_marks_the_grad_and_ours_exits_0(tmp_path: Path) -> None:
     finding = conformance.check_graph(M.spec("tanh_grad_1_minus_t"), GRAPH)
     assert finding is not None
@@ -76,6 +77,7 @@ def test_a_mutants_reproducer_exits_1_and_marks_the_grad_and_ours_exits_0(tmp_pa
     assert "<-- differs" not in good.stdout
 
 
+@pytest.mark.slow
 def test_a_module_made_from_source_is_imported_from_a_file_the_comment_asks_for(tmp_path: Path) -> None:
     spec = M.spec("tanh_grad_1_minus_t")
     finding = conformance.check_graph(spec, GRAPH)
@@ -89,6 +91,7 @@ def test_a_module_made_from_source_is_imported_from_a_file_the_comment_asks_for(
     assert run_script(text, tmp_path).returncode == 1
 
 
+@pytest.mark.slow
 def test_an_adapters_reproducer_builds_through_the_adapter(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "my_adapters.py").write_text(ADAPTERS)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -105,6 +108,7 @@ def test_an_adapters_reproducer_builds_through_the_adapter(tmp_path: Path, monke
     assert good.returncode == 0, good.stdout + good.stderr
 
 
+@pytest.mark.slow
 def test_a_campaigns_adapter_reproducer_names_the_adapter(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "my_adapters.py").write_text(ADAPTERS)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -117,6 +121,7 @@ def test_a_campaigns_adapter_reproducer_names_the_adapter(tmp_path: Path, monkey
 
 
 @pytest.mark.parametrize("kind", ["value", "adapter"])
+@pytest.mark.slow
 def test_an_engine_that_raises_exits_1(tmp_path: Path, kind: str) -> None:
     finding = conformance.check_graph(M.spec("tanh_grad_1_minus_t"), GRAPH)
     assert finding is not None
@@ -175,6 +180,7 @@ def test_a_finding_full_of_long_numbers_shrinks_to_short_ones() -> None:
     assert checker.check([finding.graph], [0])[0].like("local-grad", "tanh", finding.level) is not None
 
 
+@pytest.mark.slow
 def test_a_campaigns_finding_has_short_numbers() -> None:
     report = conformance.run_campaign(M.spec("tanh_grad_1_minus_t"), graphs=40, seed=0, ops=["tanh", "add"])
     finding = next(f for f in report.findings if f.op == "tanh")
@@ -209,6 +215,7 @@ def _save(spec: str, folder: Path, name: str) -> str:
     return f"{name}:Value"
 
 
+@pytest.mark.slow
 def test_a_method_only_engines_reproducer_writes_the_method_it_was_probed_with(tmp_path: Path) -> None:
     buggy = _textbook_variant("_vetgrad_repro_method_abs_bug", METHOD_ABS, ABS_GRAD_DOUBLED)
     good = _textbook_variant("_vetgrad_repro_method_abs", METHOD_ABS)
@@ -261,6 +268,7 @@ LEARNER_ADAPTER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_an_adapters_reproducer_runs_beside_a_learners_engine_py(tmp_path: Path) -> None:
     """A file named engine.py beside the script shadows `import engine`: the reproducer still
     gets vetgrad's op table, and the adapter still gets the learner's engine."""
@@ -281,6 +289,7 @@ def test_an_adapters_reproducer_runs_beside_a_learners_engine_py(tmp_path: Path)
 SIGNED_ZERO_GRAPH = Graph((Node("leaf", value=-0.0), Node("leaf", value=-math.inf), Node("mul", (1, 0))))
 
 
+@pytest.mark.slow
 def test_a_signed_zero_findings_reproducer_exits_1_on_the_mutant_and_0_on_ours(tmp_path: Path) -> None:
     spec = _textbook_variant("_vetgrad_repro_plus_zero", PLUS_ZERO_START)
     finding = conformance.check_graph(spec, SIGNED_ZERO_GRAPH)
@@ -295,6 +304,7 @@ def test_a_signed_zero_findings_reproducer_exits_1_on_the_mutant_and_0_on_ours(t
     assert good.returncode == 0, good.stdout + good.stderr
 
 
+@pytest.mark.slow
 def test_below_level_torch_the_sign_of_a_zero_does_not_count(tmp_path: Path) -> None:
     from dataclasses import replace
 

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.torch
     ("topo_undefined", CAUSE_IN_BACKWARD),
     ("no_default_backward", CAUSE_IN_BACKWARD),
 ])
+@pytest.mark.slow
 def test_a_fault_of_the_whole_engine_is_the_first_finding(variant: str, cause: str) -> None:
     report = run_campaign(V.spec(variant), graphs=60, max_nodes=8, level="math", max_findings=3)
     first = report.findings[0]
@@ -36,6 +37,7 @@ def test_a_fault_of_the_whole_engine_is_the_first_finding(variant: str, cause: s
 
 
 @pytest.mark.parametrize("variant", [None, "prev_tuple", "eq_tanh", "eq_add"])
+@pytest.mark.slow
 def test_no_whole_engine_fault_where_backward_works(variant) -> None:
     report = run_campaign(V.spec(variant), graphs=30, max_nodes=8, level="math", max_findings=3)
     assert not [f for f in report.findings if f.kind == "engine" or f.cause == CAUSE_IN_BACKWARD]

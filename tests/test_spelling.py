@@ -206,6 +206,7 @@ torch = pytest.importorskip("torch", reason="the harness compares against PyTorc
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_the_notebook_engine_passes_math_and_its_composition_matches_the_lectures() -> None:
     from vetgrad.conformance.campaign import run_campaign
 
@@ -219,6 +220,7 @@ def test_the_notebook_engine_passes_math_and_its_composition_matches_the_lecture
 
 @pytest.mark.torch
 @pytest.mark.parametrize("variant", sorted(V.NOTEBOOK_VARIANTS))
+@pytest.mark.slow
 def test_a_notebook_bug_is_named_as_the_lectures_is(variant: str) -> None:
     from vetgrad.conformance.campaign import run_campaign
 
@@ -239,6 +241,7 @@ def test_a_notebook_bug_is_named_as_the_lectures_is(variant: str) -> None:
     (("        self.grad = 1\n", ""), "CAUSE_NO_SEED"),
     (("        order = []\n", ""), "CAUSE_IN_BACKWARD"),
 ])
+@pytest.mark.slow
 def test_a_whole_engine_fault_of_back_prop_is_named(edit: tuple[str, str], cause: str) -> None:
     """sanity reads back_prop() as backward(): its own faults are the engine's, said with its name."""
     from vetgrad.conformance import sanity
@@ -260,6 +263,7 @@ def test_a_whole_engine_fault_of_back_prop_is_named(edit: tuple[str, str], cause
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_the_cli_says_the_spelling_once_and_the_json_records_it(tmp_path: Path, capsys) -> None:
     from vetgrad.conformance.cli import main
 
@@ -282,6 +286,7 @@ def test_the_cli_says_the_spelling_once_and_the_json_records_it(tmp_path: Path, 
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_micrograds_spelling_is_not_said(tmp_path: Path, capsys) -> None:
     from vetgrad.conformance.cli import main
 

@@ -35,6 +35,7 @@ def _job(w: int) -> dict:
                 device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False)
 
 
+@pytest.mark.slow
 def test_workers_see_the_folder_path_and_environment_of_their_start(tmp_path: Path,
                                                                      monkeypatch) -> None:
     workers.prestart()  # the server starts here, before the folder, the path and the variable
@@ -70,6 +71,7 @@ def test_prestart_leaves_the_server_running_with_torch_imported() -> None:
     assert "libtorch" in maps.read_text()
 
 
+@pytest.mark.slow
 def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
     code = ("import gc; from vetgrad.conformance.torch_ref import load_torch; before = gc.get_freeze_count(); "
             "load_torch(); print(before, gc.get_freeze_count())")
@@ -91,6 +93,7 @@ if __name__ == "__main__":
 
 @pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
                     reason="no fork server on this platform")
+@pytest.mark.slow
 def test_workers_start_afresh_when_the_fork_server_dies(tmp_path: Path) -> None:
     (tmp_path / "dies_on_import.py").write_text("raise SystemExit(3)\n")
     (tmp_path / "run.py").write_text(FALLBACK)
