@@ -13,8 +13,8 @@ instead of crashing. Optional packages are imported lazily.
 
 A user's engine (``--engine mypkg.engine:Value`` or ``--engine path/to/engine.py:Value``) is a
 contender of family ``user`` made by :func:`user`, named from its spec, and loaded in its worker
-the way the conformance harness loads an engine (``conformance.engine_spec`` and
-``conformance.child.load``); it takes part in the DAG and chain suites.
+the way the conformance harness loads an engine (``conformance.subject.spec`` and
+``conformance.subject.server.load``); it takes part in the DAG and chain suites.
 """
 
 from __future__ import annotations
@@ -193,8 +193,8 @@ def user(engine: str, taken: Sequence[str] = ()) -> Contender:
     ``:attr`` when attr is not ``Value``, and ``#2``... when the name is ``taken`` or a built-in
     contender's). A file is checked to exist and kept as an absolute path (EngineLoadError
     otherwise); whether the engine loads is its worker's business (:func:`user_class`)."""
-    from vetgrad.conformance.adapters import EngineLoadError
-    from vetgrad.conformance.engine_spec import _is_file_spec
+    from vetgrad.conformance.subject.adapters import EngineLoadError
+    from vetgrad.conformance.subject.spec import _is_file_spec
 
     where, _, attr = engine.rpartition(":")
     if not where or not attr:
@@ -223,9 +223,9 @@ def user_class(engine: str) -> type:
     EngineLoadError naming the problem when it cannot be, or is an adapter, not a class."""
     from dataclasses import asdict
 
-    from vetgrad.conformance.adapters import EngineLoadError
-    from vetgrad.conformance.child import load
-    from vetgrad.conformance.engine_spec import engine_spec
+    from vetgrad.conformance.subject.adapters import EngineLoadError
+    from vetgrad.conformance.subject.server import load
+    from vetgrad.conformance.subject.spec import engine_spec
 
     spec = engine_spec(engine)
     assert spec is not None  # a string always has a spec

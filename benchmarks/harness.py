@@ -33,7 +33,7 @@ ROWS: tuple[Row, ...] = (Row("vetgrad", "cpu"), Row("vetgrad", "cuda"), Row("mic
 def check_graphs(row: Row, graphs: int, seed: int = 0) -> Any:
     """Check ``graphs`` random graphs; returns the campaign's report (``graphs``, ``passed``,
     ``failed``, ``elapsed``)."""
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     options: dict[str, Any] = {"shrink": False}
     if "edges" in inspect.signature(run_campaign).parameters:

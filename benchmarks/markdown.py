@@ -84,7 +84,7 @@ def graph_table(kind: str, rows: Sequence[GraphResult], reused: float | None) ->
         return []
     if kind == "dag":
         title = "## Random DAG: forward + backward + free, µs per node"
-        about = (f"The harness's generator (`conformance.generate.random_graph`, fixed seed), "
+        about = (f"The harness's generator (`conformance.graphs.generate.random_graph`, fixed seed), "
                  f"ops {' '.join(workloads.DAG_OPS)}, ordinary values, constants on either side"
                  + (f"; {reused:.0%} of nodes feed more than one node" if reused else "")
                  + ". Compiled once to straight-line Python (`v7 = v3 * v5`), so only the "
@@ -173,7 +173,7 @@ def harness_table(rows: Sequence[Any]) -> list[str]:
     return [
         "## The harness: graphs checked per second",
         "",
-        f"`conformance.campaign.run_campaign` on {harness.GRAPH_NODES}-node random graphs "
+        f"`conformance.run.campaign.run_campaign` on {harness.GRAPH_NODES}-node random graphs "
         "(all ops, edge values included), local and end-to-end checks, shrinking off. "
         "micrograd fails graphs by design (no IEEE semantics, set-ordered sums). *graphs / s*: "
         "the campaign's own clock, from its first graph (the engine's process judged in "

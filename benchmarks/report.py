@@ -24,7 +24,7 @@ from typing import Sequence
 from vetgrad.benchmarks import contenders, machine, markdown, plot, runner, workloads
 from vetgrad.benchmarks.progress import Heartbeat
 from vetgrad.benchmarks.worker import Worker
-from vetgrad.conformance.adapters import EngineLoadError
+from vetgrad.conformance.subject.adapters import EngineLoadError
 
 SIZES: dict[str, int] = {"100": 100, "1k": 1_000, "10k": 10_000, "100k": 100_000,
                          "1M": 1_000_000}

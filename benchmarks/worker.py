@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vetgrad.benchmarks import contenders, machine, mlp, workloads
-from vetgrad.conformance.adapters import EngineLoadError
-from vetgrad.conformance.engine_spec import search_path
+from vetgrad.conformance.subject.adapters import EngineLoadError
+from vetgrad.conformance.subject.spec import search_path
 
 
 def error_text(exc: BaseException) -> str:

@@ -2,16 +2,16 @@
 PyTorch, values and gradients judged op by op and end to end. ``python -m vetgrad.conformance --help``.
 
 The names below are imported on first use, so that the engine's own process
-(:mod:`conformance.child`) can import the few modules it needs without the judge or torch."""
+(:mod:`conformance.subject.server`) can import the few modules it needs without the judge or torch."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_WHERE = {"Adapter": "adapters", "ValueClassAdapter": "adapters", "load_adapter": "adapters",
-          "ConformanceError": "api", "check_engine": "api", "check_graph": "api",
-          "run_campaign": "campaign", "graphs": "generate", "random_graph": "generate",
-          "Const": "graph", "Graph": "graph", "Node": "graph", "Report": "report",
+_WHERE = {"Adapter": "subject.adapters", "ValueClassAdapter": "subject.adapters", "load_adapter": "subject.adapters",
+          "ConformanceError": "run.api", "check_engine": "run.api", "check_graph": "run.api",
+          "run_campaign": "run.campaign", "graphs": "graphs.generate", "random_graph": "graphs.generate",
+          "Const": "graphs.graph", "Graph": "graphs.graph", "Node": "graphs.graph", "Report": "judging.results",
           "check_mlp": "mlp.api", "check_training": "mlp.api"}
 
 __all__ = ["Adapter", "ConformanceError", "Const", "Graph", "Node", "Report", "ValueClassAdapter",

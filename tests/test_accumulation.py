@@ -1,4 +1,4 @@
-"""Accumulation bugs named (conformance/accumulation.py): the lecture engine with ``=`` for ``+=``
+"""Accumulation bugs named (conformance/judging/accumulation.py): the lecture engine with ``=`` for ``+=``
 in one op's backward, a topological order walked forwards or revisiting nodes; the first finding
 at ``math`` names the op (or backward()) and the cause, on a 2-4 node graph whose reproducer
 exits 1. Correct engines (a set ``_prev`` or a tuple) get no such finding."""
@@ -16,11 +16,11 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance import accumulation as A  # noqa: N812 - short name for the module tested
-from vetgrad.conformance.adapters import load_adapter
-from vetgrad.conformance.checker import Checker
-from vetgrad.conformance.engine_run import LocalEngine
-from vetgrad.conformance.graph import Const, Graph, Node
+from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.judging import accumulation as A  # noqa: N812 - short name for the module tested
+from vetgrad.conformance.judging.checker import Checker
+from vetgrad.conformance.subject.adapters import load_adapter
+from vetgrad.conformance.subject.execute import LocalEngine
 
 from tests.engines.learners import variants as V  # noqa: N812 - the lecture engine's variants
 
@@ -125,7 +125,7 @@ def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
     """The whole campaign: the localised finding first, its cause in the diagnoses instead of the
     end-to-end one, its 3-node reproducer exits 1, and the JSON report follows the schema."""
     jsonschema = pytest.importorskip("jsonschema", reason="the schema check needs jsonschema")
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     engine = V.write_variant("eq_tanh", tmp_path)
     path = tmp_path / "report.json"
@@ -150,7 +150,7 @@ def test_the_campaign_reports_the_lecture_bug_first(tmp_path: Path) -> None:
 
 def test_workers_merge_one_probe_finding() -> None:
     """Each worker of a campaign localises the same bug: the merged report says it once."""
-    from vetgrad.conformance.report import Finding, Report
+    from vetgrad.conformance.judging.results import Finding, Report
 
     def report() -> Report:
         r = Report("e", 0, False, ["cpu"], ["tanh"])
@@ -167,8 +167,8 @@ def test_workers_merge_one_probe_finding() -> None:
 def test_each_reproducer_shows_it(tmp_path: Path) -> None:
     """Each localised finding's script, on its 2-3 node graph, exits 1 (the engine differs): all
     run in one interpreter (torch imported once), each as its own __main__."""
-    from vetgrad.conformance.engine_ref import EngineRef
-    from vetgrad.conformance.reproducer import reproducer, spellings_of
+    from vetgrad.conformance.reporting.reproducer import reproducer, spellings_of
+    from vetgrad.conformance.subject.address import EngineRef
 
     scripts = []
     for name in [*V.EQ_BUG, "topo_unreversed"]:

@@ -17,13 +17,13 @@ import pytest
 np = pytest.importorskip("numpy")
 
 from vetgrad import engine  # noqa: E402
-from vetgrad.conformance.campaign_graphs import all_ops, edge_graphs  # noqa: E402
-from vetgrad.conformance.generate import EDGE_VALUES, random_graph  # noqa: E402
-from vetgrad.conformance.graph import Graph  # noqa: E402
-from vetgrad.conformance.probe import operand_forms  # noqa: E402
+from vetgrad.conformance.graphs.generate import EDGE_VALUES, random_graph  # noqa: E402
+from vetgrad.conformance.graphs.graph import Graph  # noqa: E402
+from vetgrad.conformance.run.campaign_graphs import all_ops, edge_graphs  # noqa: E402
+from vetgrad.conformance.subject.probe import operand_forms  # noqa: E402
 from vetgrad.engine import Compiled, Value  # noqa: E402
-from vetgrad.engine.ops import FLOAT, OPS  # noqa: E402
 from vetgrad.engine.autograd import VALUE  # noqa: E402
+from vetgrad.engine.ops import FLOAT, OPS  # noqa: E402
 
 from tests.test_compile import GRID, build, eager, same  # noqa: E402
 

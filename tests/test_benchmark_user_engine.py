@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from vetgrad.benchmarks import contenders, markdown, plot, report, runner
 from vetgrad.benchmarks.report import main
-from vetgrad.conformance.adapters import EngineLoadError
+from vetgrad.conformance.subject.adapters import EngineLoadError
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURE = ROOT / "tests" / "engines" / "learners" / "lecture.py"

@@ -15,8 +15,8 @@ def _write(folder: Path, name: str, command: str, total: int) -> None:
 
 def test_counts_tell_the_harness_from_the_processes_it_forked(tmp_path: Path) -> None:
     _write(tmp_path, "cg.1", "/venv/bin/python -m vetgrad.conformance --graphs 50", 900)
-    _write(tmp_path, "cg.2", "/venv/bin/python -c import runpy; runpy.run_module('vetgrad.conformance.child')", 30)
-    _write(tmp_path, "cg.3", "/venv/bin/python -c import runpy; runpy.run_module('vetgrad.conformance.child')", 70)
+    _write(tmp_path, "cg.2", "/venv/bin/python -c import runpy; runpy.run_module('vetgrad.conformance.subject.server')", 30)
+    _write(tmp_path, "cg.3", "/venv/bin/python -c import runpy; runpy.run_module('vetgrad.conformance.subject.server')", 70)
     (tmp_path / "cg.4").write_text("a file cut short by a kill\n")
     assert cg.counts(str(tmp_path)) == (900, [70, 30])
 

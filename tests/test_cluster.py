@@ -11,7 +11,7 @@ pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("distributed", reason="--cluster needs the cluster extra (dask.distributed)")
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
-from vetgrad.conformance.cli import main
+from vetgrad.conformance.run.cli import main
 
 pytestmark = pytest.mark.torch
 COMMON = ["--device", "cpu", "--ops", "tanh,mul,add,relu,div", "--max-nodes", "10", "--show", "0",

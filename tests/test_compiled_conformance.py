@@ -1,4 +1,4 @@
-"""The compiled path as an engine to the harness: conformance.adapters_compiled.CompiledAdapter
+"""The compiled path as an engine to the harness: conformance.subject.adapters_compiled.CompiledAdapter
 passes at --level torch --strict, and a wrong template is found (so the adapter really judges the
 generated code)."""
 
@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the conformance harness needs torch")
 
-from vetgrad.conformance.adapters_compiled import CompiledAdapter
-from vetgrad.conformance.api import check_engine
-from vetgrad.conformance.campaign import run_campaign
+from vetgrad.conformance.run.api import check_engine
+from vetgrad.conformance.run.campaign import run_campaign
+from vetgrad.conformance.subject.adapters_compiled import CompiledAdapter
 from vetgrad.engine import templates
 
 
@@ -48,7 +48,7 @@ def test_values_come_from_the_replay() -> None:
 @pytest.mark.slow
 def test_batched_adapter_conforms_at_torch_level_strict() -> None:
     pytest.importorskip("numpy")
-    from vetgrad.conformance.adapters_batched import BatchedAdapter
+    from vetgrad.conformance.subject.adapters_batched import BatchedAdapter
 
     report = check_engine(BatchedAdapter(), graphs=150, seed=15, level="torch", strict=True)
     assert report.failed == 0, report.findings[:1]
@@ -58,7 +58,7 @@ def test_batched_adapter_conforms_at_torch_level_strict() -> None:
 @pytest.mark.slow
 def test_a_wrong_batch_template_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("numpy")
-    from vetgrad.conformance.adapters_batched import BatchedAdapter
+    from vetgrad.conformance.subject.adapters_batched import BatchedAdapter
     from vetgrad.engine import batch_templates
 
     # maximum's tie taken by the first operand alone: torch splits it 0.5 / 0.5
@@ -71,7 +71,7 @@ def test_a_wrong_batch_template_is_found(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_batched_adapter_judges_its_own_row_of_the_batch() -> None:
-    from vetgrad.conformance.adapters_batched import OWN_ROW, rows
+    from vetgrad.conformance.subject.adapters_batched import OWN_ROW, rows
 
     columns = rows([1.5, -2.0])
     assert [c[OWN_ROW] for c in columns] == [1.5, -2.0]

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from vetgrad import conformance
-from vetgrad.conformance import confirm as C  # noqa: N812
-from vetgrad.conformance.adapters import load_adapter
-from vetgrad.conformance.checker import Checker
-from vetgrad.conformance.engine_ref import EngineRef
-from vetgrad.conformance.graph import Const, Graph, Node
-from vetgrad.conformance.report import Finding, GraphResult
-from vetgrad.conformance.reproducer import reproducer, script_marks, shows
-from vetgrad.conformance.reproducer_run import ScriptRunner, reproduces
-from vetgrad.conformance.torch_ref import run_graph
+from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.judging.checker import Checker
+from vetgrad.conformance.judging.results import Finding, GraphResult
+from vetgrad.conformance.reference.torch_run import run_graph
+from vetgrad.conformance.reporting.reproducer import reproducer, script_marks, shows
+from vetgrad.conformance.reporting.reproducer_run import ScriptRunner, reproduces
+from vetgrad.conformance.run import confirm as C  # noqa: N812
+from vetgrad.conformance.subject.adapters import load_adapter
+from vetgrad.conformance.subject.address import EngineRef
 
 from tests.engines import mutants as M  # noqa: N812
 from tests.test_reproducer import run_script

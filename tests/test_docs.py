@@ -196,7 +196,7 @@ def test_the_ladder_spec_names_every_ordinary_region_of_the_op_table() -> None:
 
 
 def test_the_ladder_spec_states_the_bounds_levels_py_uses() -> None:
-    from vetgrad.conformance import levels
+    from vetgrad.conformance.judging import levels
 
     def e(x: float) -> str:  # 1e-06 as the spec writes it, 1e-6
         return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e")

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance.cli import main
+from vetgrad.conformance.run.cli import main
 
 pytestmark = pytest.mark.torch
 TEXTBOOK = Path(__file__).parent / "engines" / "textbook.py"

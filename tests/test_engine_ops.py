@@ -6,7 +6,7 @@ import itertools
 import math
 
 import pytest
-from vetgrad.conformance.numerics import float_class, ulp_distance
+from vetgrad.conformance.judging.numerics import float_class, ulp_distance
 from vetgrad.engine import OPS, Value, public_ops
 
 torch = pytest.importorskip("torch", reason="these tests compare with PyTorch")

@@ -1,4 +1,4 @@
-"""The replay in floats (conformance.oracle.float_replay) decides only what the exact replay would:
+"""The replay in floats (conformance.judging.oracle.float_replay) decides only what the exact replay would:
 whatever it calls clearly unexplained, the exact replay does not explain either."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("mpmath", reason="the exact replay needs mpmath")
 
-from vetgrad.conformance.generate import random_graph
-from vetgrad.conformance.oracle import clearly_unexplained, explained, float_replay, replay
+from vetgrad.conformance.graphs.generate import random_graph
+from vetgrad.conformance.judging.oracle import clearly_unexplained, explained, float_replay, replay
 
 SCALES = (lambda r: r.uniform(-3, 3), lambda r: 0.0, lambda r: 1e-8 * r.random(),
           lambda r: 1e8 * r.random())

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the higher-order check compares with PyTorch")
 
-from vetgrad.conformance.adapters import Adapter, NodeInfo, load_adapter
-from vetgrad.conformance.checker import Checker
-from vetgrad.conformance.graph import Graph, Node
+from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.judging.checker import Checker
+from vetgrad.conformance.subject.adapters import Adapter, NodeInfo, load_adapter
 
 pytestmark = pytest.mark.torch
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
 import pytest
-from vetgrad.conformance import grade
+from vetgrad.conformance.run import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURE = (ROOT / "tests" / "engines" / "learners" / "lecture.py").read_text()

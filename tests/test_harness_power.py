@@ -19,11 +19,11 @@ pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("mpmath", reason="the harness needs mpmath")
 
 
-from vetgrad.conformance.adapters import load_adapter
-from vetgrad.conformance.campaign import run_campaign
-from vetgrad.conformance.campaign_graphs import all_ops, edge_graphs
-from vetgrad.conformance.levels import LEVELS, at_or_below, rank
-from vetgrad.conformance.report import Report
+from vetgrad.conformance.judging.levels import LEVELS, at_or_below, rank
+from vetgrad.conformance.judging.results import Report
+from vetgrad.conformance.run.campaign import run_campaign
+from vetgrad.conformance.run.campaign_graphs import all_ops, edge_graphs
+from vetgrad.conformance.subject.adapters import load_adapter
 
 pytestmark = pytest.mark.torch
 

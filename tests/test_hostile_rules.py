@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares with PyTorch")
 
-from vetgrad.conformance.cli import main
+from vetgrad.conformance.run.cli import main
 
 pytestmark = pytest.mark.torch
 HOSTILE = "tests/engines/hostile"
@@ -127,7 +127,7 @@ def test_a_lost_process_in_any_phase_is_a_verdict(phase: str, tmp_path: Path,
 # -- the harness's side, without processes: what a lost or misbehaving process sends is checked --
 
 def _graph():
-    from vetgrad.conformance.graph import Graph, Node
+    from vetgrad.conformance.graphs.graph import Graph, Node
 
     return Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
 
@@ -145,7 +145,7 @@ def _good() -> tuple:
     (-3, 2, "in leaf (node 0, run alone)"), (1, 1, "in backward()"),
     (1, 7, "in tanh (node 1, an unknown step)"), (1, -1, "in tanh (node 1, an unknown step)")])
 def test_where_is_total(node: int, phase: int, says: str) -> None:
-    from vetgrad.conformance.engine_run import where
+    from vetgrad.conformance.subject.execute import where
 
     assert where(_graph(), node, phase) == says
 
@@ -165,8 +165,8 @@ def _bad_answers() -> dict[str, tuple]:
 
 @pytest.mark.parametrize("case", list(_bad_answers()))
 def test_a_malformed_answer_is_a_broken_protocol(case: str) -> None:
-    from vetgrad.conformance.engine_process import _LostError
-    from vetgrad.conformance.isolation import _graph_run
+    from vetgrad.conformance.subject.process import _LostError
+    from vetgrad.conformance.subject.session import _graph_run
 
     assert _graph_run(_graph(), _good()).run.values[0] == 0.5
     with pytest.raises(_LostError, match="broke the protocol"):
@@ -180,9 +180,9 @@ def test_a_malformed_answer_is_a_broken_protocol(case: str) -> None:
     ((-1, 17, 4), "killed by SIGSEGV before the graph's first step", "graph"),  # the probe's
     ((-2, -1, -1), "killed by SIGSEGV before the graph's first step", "graph")])  # no mark file
 def test_a_lost_graph_is_blamed_where_its_own_mark_says(mark, says: str, op) -> None:
-    from vetgrad.conformance.engine_process import _LostError
-    from vetgrad.conformance.engine_spec import engine_spec
-    from vetgrad.conformance.isolation import ChildEngine
+    from vetgrad.conformance.subject.process import _LostError
+    from vetgrad.conformance.subject.session import ChildEngine
+    from vetgrad.conformance.subject.spec import engine_spec
 
     engine = ChildEngine(engine_spec("vetgrad.engine:Value"), 1.0)
     try:

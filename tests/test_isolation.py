@@ -17,10 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the harness compares with PyTorch")
 
-from vetgrad.conformance.cli import main  # noqa: E402
-from vetgrad.conformance.engine_spec import engine_spec  # noqa: E402
-from vetgrad.conformance.isolation import ChildEngine  # noqa: E402
-from vetgrad.conformance.output import write_atomically  # noqa: E402
+from vetgrad.conformance.reporting.output import write_atomically  # noqa: E402
+from vetgrad.conformance.run.cli import main  # noqa: E402
+from vetgrad.conformance.subject.session import ChildEngine  # noqa: E402
+from vetgrad.conformance.subject.spec import engine_spec  # noqa: E402
 
 pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def test_a_runaway_allocation_stops_at_the_memory_cap(workers: int, tmp_path: Pa
                                            ("0.4", False), ("-1", False), ("inf", False),
                                            ("lots", False)])
 def test_memory_limit_values(given: str, ok: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    from vetgrad.conformance.cli import parser
+    from vetgrad.conformance.run.cli import parser
 
     if ok:
         assert parser().parse_args(["--memory-limit", given]).memory_limit == float(given)
@@ -123,7 +123,7 @@ def test_memory_limit_values(given: str, ok: bool, capsys: pytest.CaptureFixture
 
 
 def test_the_default_memory_cap_is_half_the_machine_at_most_8_gib() -> None:
-    from vetgrad.conformance.engine_process import default_memory_limit
+    from vetgrad.conformance.subject.process import default_memory_limit
 
     physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     assert default_memory_limit() == min(8 << 30, physical // 2)
@@ -147,9 +147,10 @@ def test_the_engine_process_imports_neither_torch_nor_the_judge() -> None:
         modules = engine.modules()
     finally:
         engine.close()
-    assert "vetgrad.engine" in modules and "vetgrad.conformance.engine_run" in modules
+    assert "vetgrad.engine" in modules and "vetgrad.conformance.subject.execute" in modules
     assert not [m for m in modules if m.split(".")[0] in ("torch", "numpy", "mpmath")]
-    assert not {"vetgrad.conformance.judge", "vetgrad.conformance.checker", "vetgrad.conformance.torch_ref"} & set(modules)
+    layers = tuple(f"vetgrad.conformance.{layer}" for layer in ("judging", "reference", "reporting", "run"))
+    assert not [m for m in modules if m.startswith(layers)]  # tests/test_layers.py: the engine side
 
 
 def _processes_with(marker: str) -> list[int]:

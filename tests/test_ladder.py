@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 pytest.importorskip("mpmath", reason="the harness needs mpmath")
 
-from vetgrad.conformance.campaign import run_campaign
-from vetgrad.conformance.cli import ladder_line, main
-from vetgrad.conformance.levels import ordinary_case
+from vetgrad.conformance.judging.levels import ordinary_case
+from vetgrad.conformance.run.campaign import run_campaign
+from vetgrad.conformance.run.cli import ladder_line, main
 
 pytestmark = pytest.mark.torch
 
@@ -104,7 +104,7 @@ def test_ordinary_region_per_op(op, inputs, value, derivs, form, ordinary) -> No
     (0.5, 0.46211715726000974, 0.46211715726000974, "fail"),
 ])
 def test_the_exact_value_decides_where_torch_rounds_to_zero(mine, theirs, exact, verdict) -> None:
-    from vetgrad.conformance.judge import judge
+    from vetgrad.conformance.judging.number import judge
 
     assert judge(mine, theirs, lambda: (exact, abs(exact)), False)[0] == verdict
 
@@ -116,8 +116,8 @@ def test_the_exact_value_decides_where_torch_rounds_to_zero(mine, theirs, exact,
     (2500, "robust", "RecursionError on a deep graph (a recursive topological sort)"),
 ])
 def test_recursion_error_is_judged_by_the_graphs_depth(depth, level, cause) -> None:
-    from vetgrad.conformance.checker import Checker
-    from vetgrad.conformance.graph import Graph, Node
+    from vetgrad.conformance.graphs.graph import Graph, Node
+    from vetgrad.conformance.judging.checker import Checker
 
     nodes = [Node("leaf", value=0.5)] + [Node("add", (i, i)) if i % 7 == 6 else Node("neg", (i,))
                                          for i in range(depth)]
@@ -163,7 +163,7 @@ class _NoRaise:
      "raises MemoryError where torch gives inf or nan"),
 ])
 def test_the_cause_of_a_crash_names_how_the_engine_failed(error: str, cause: str) -> None:
-    from vetgrad.conformance.levels import exception_cause
+    from vetgrad.conformance.judging.levels import exception_cause
 
     assert exception_cause(error, float("inf")) == cause
 
@@ -190,12 +190,12 @@ def test_correct_learner_engines_reach_math(name: str, tmp_path) -> None:
 # the engine (torch's is tiny and ordinary) is an exception where torch gives inf: robust.
 @pytest.mark.parametrize(("engine_divisor", "level"), [(0.0, "robust"), (-0.00083, "math")])
 def test_a_forward_crash_is_judged_on_the_engines_own_inputs(engine_divisor, level) -> None:
-    from vetgrad.conformance.adapters import load_adapter
-    from vetgrad.conformance.checker import Checker
-    from vetgrad.conformance.engine_run import EngineRun
-    from vetgrad.conformance.graph import Graph, Node
-    from vetgrad.conformance.report import GraphResult
-    from vetgrad.conformance.torch_ref import TorchRun
+    from vetgrad.conformance.graphs.graph import Graph, Node
+    from vetgrad.conformance.judging.checker import Checker
+    from vetgrad.conformance.judging.results import GraphResult
+    from vetgrad.conformance.reference.torch_run import TorchRun
+    from vetgrad.conformance.subject.adapters import load_adapter
+    from vetgrad.conformance.subject.execute import EngineRun
 
     from tests.engines.learners.variants import load
 

@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance.adapters import NothingCheckedError, load_adapter
-from vetgrad.conformance.cli import main
-from vetgrad.conformance.probe import operand_forms
+from vetgrad.conformance.run.cli import main
+from vetgrad.conformance.subject.adapters import NothingCheckedError, load_adapter
+from vetgrad.conformance.subject.probe import operand_forms
 from vetgrad.engine.ops import public_ops
 
 from tests.engines.learners import variants as V  # noqa: N812 - as in the other tests

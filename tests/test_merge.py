@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
-from vetgrad.conformance.cli import main
+from vetgrad.conformance.run.cli import main
 
 pytestmark = pytest.mark.torch
 COMMON = ["--device", "cpu", "--ops", "tanh,mul,add,relu", "--max-nodes", "10", "--show", "0",

@@ -139,7 +139,7 @@ def _cli(tmp_path, variant: str, *extra: str) -> tuple[int, str, dict]:
     import json
     import os
 
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     path = V.write(variant, tmp_path / variant)
     report = tmp_path / f"{variant}.json"
@@ -174,7 +174,7 @@ def test_cli_exit_status_and_json(tmp_path, capsys, variant: str, code: int) -> 
 
 
 def test_cli_usage_errors(tmp_path, capsys) -> None:
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     assert main(["mlp", "--model", str(tmp_path / "none.py") + ":MLP"]) == 2
     assert main(["mlp"]) == 2
@@ -219,8 +219,8 @@ def test_the_pytest_plugin_s_items(pytester: pytest.Pytester, pytestconfig: pyte
 
 
 def test_grade_finds_a_model_in_a_student_s_folder(tmp_path) -> None:
-    from vetgrad.conformance import grade
     from vetgrad.conformance.mlp.grade_column import model_in
+    from vetgrad.conformance.run import grade
 
     V.write("lecture", tmp_path / "alice")
     (tmp_path / "bob").mkdir()
@@ -242,7 +242,7 @@ def test_grade_gains_an_mlp_column(tmp_path, capsys) -> None:
     import json
     import shutil
 
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     for name in ("lecture", "no_reset"):
         folder = tmp_path / "class" / name

@@ -4,7 +4,7 @@ gives exactly what checking each batch in turn gives."""
 from __future__ import annotations
 
 import pytest
-from vetgrad.conformance.campaign import run_campaign
+from vetgrad.conformance.run.campaign import run_campaign
 
 from tests.engines.mutants import spec
 

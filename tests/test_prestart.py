@@ -1,4 +1,4 @@
-"""The engine processes' starter is started before torch is imported (conformance.engine_process.
+"""The engine processes' starter is started before torch is imported (conformance.subject.process.
 prestart) and taken by the first session started in the same folder with the same PYTHONPATH;
 one started elsewhere is dropped, never used for another folder's engine."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vetgrad.conformance import engine_process as EP  # noqa: N812 - short name
-from vetgrad.conformance.engine_spec import engine_spec
-from vetgrad.conformance.isolation import ChildEngine
+from vetgrad.conformance.subject import process as EP  # noqa: N812 - short name
+from vetgrad.conformance.subject.session import ChildEngine
+from vetgrad.conformance.subject.spec import engine_spec
 
 
 @pytest.mark.parametrize(("move", "taken"), [(False, True), (True, False)])

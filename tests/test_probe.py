@@ -8,8 +8,8 @@ import types
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
 import pytest
-from vetgrad.conformance.adapters import Adapter, EngineLoadError, load_adapter
-from vetgrad.conformance.probe import decide, probe
+from vetgrad.conformance.subject.adapters import Adapter, EngineLoadError, load_adapter
+from vetgrad.conformance.subject.probe import decide, probe
 from vetgrad.engine.ops import OPS
 
 ABS = "    def __abs__(self):\n"
@@ -65,7 +65,7 @@ def test_refused_operator_falls_back_to_the_method() -> None:
 
 @pytest.mark.slow
 def test_runtime_error_not_supported_is_unsupported_not_a_crash() -> None:
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     cls = _variant("refuse_abs", ABS, ABS + REFUSE)
     report = run_campaign(cls, graphs=30, seed=3, max_nodes=8, shrink=False, isolate=False)
@@ -139,7 +139,7 @@ def test_an_adapter_failing_in_its_own_code_is_a_usage_error_naming_it() -> None
 
 
 def test_show_probe_lists_each_spelling(capsys: pytest.CaptureFixture[str]) -> None:
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     assert main(["--engine", M.spec(None), "--show-probe"]) == 0
     out = capsys.readouterr().out
@@ -147,7 +147,7 @@ def test_show_probe_lists_each_spelling(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_method_only_abs_is_tested_in_the_engines_process_and_passes() -> None:
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     report = run_campaign(_method_only(), graphs=40, seed=5, max_nodes=8, shrink=False,
                           ops=["abs", "add", "mul", "tanh"])
@@ -160,7 +160,7 @@ def test_method_only_abs_is_tested_in_the_engines_process_and_passes() -> None:
                                         (0.5 + 1j, "returned a complex value as its value")])
 @pytest.mark.slow
 def test_a_data_that_is_not_a_real_number_is_reported_as_such(data: object, said: str) -> None:
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     old = "        return self._unary(math.tanh(self.data), \"tanh\""
     cls = _variant(f"data_{type(data).__name__}", old,

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from vetgrad.conformance.graph import Graph, Node
-from vetgrad.conformance.progress import Progress, finding_line
-from vetgrad.conformance.report import Finding
+from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.judging.results import Finding
+from vetgrad.conformance.reporting.progress import Progress, finding_line
 
 from tests.engines.mutants import mutant_source
 
@@ -135,6 +135,6 @@ def test_cli_prints_header_first_then_progress_and_findings_before_the_end(
     ("two\nlines", "two\nlines"),
 ])
 def test_printable_escapes_control_characters(text: str, shown: str) -> None:
-    from vetgrad.conformance.report import printable
+    from vetgrad.conformance.judging.results import printable
 
     assert printable(text) == shown

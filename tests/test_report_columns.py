@@ -14,14 +14,14 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance import judge as J  # noqa: N812
-from vetgrad.conformance.cli import main
-from vetgrad.conformance.graph import Graph, Node
-from vetgrad.conformance.merge import merge
-from vetgrad.conformance.numerics import class_difference, versus
-from vetgrad.conformance.probe import FORM_LEGEND
-from vetgrad.conformance.report import OpStats, Report
-from vetgrad.conformance.report_text import format_report
+from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.judging import number as J  # noqa: N812
+from vetgrad.conformance.judging.numerics import class_difference, versus
+from vetgrad.conformance.judging.results import OpStats, Report
+from vetgrad.conformance.reporting.merge import merge
+from vetgrad.conformance.reporting.text import format_report
+from vetgrad.conformance.run.cli import main
+from vetgrad.conformance.subject.probe import FORM_LEGEND
 
 pytestmark = pytest.mark.torch
 

@@ -12,7 +12,7 @@ pytest.importorskip("torch", reason="the harness compares against PyTorch")
 jsonschema = pytest.importorskip("jsonschema", reason="the schema test needs jsonschema")
 
 import mutant_engines as M  # noqa: E402, N812 - tests/engines/mutants.py, registered by conftest.py
-from vetgrad.conformance.cli import SCHEMA_VERSION, main  # noqa: E402
+from vetgrad.conformance.run.cli import SCHEMA_VERSION, main  # noqa: E402
 
 pytestmark = pytest.mark.torch
 SCHEMA = json.loads(resources.files("vetgrad.conformance").joinpath("report.schema.json").read_text())

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from vetgrad import conformance
-from vetgrad.conformance.engine_ref import EngineRef
-from vetgrad.conformance.graph import Const, Graph, Node
-from vetgrad.conformance.reproducer import reproducer
+from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.reporting.reproducer import reproducer
+from vetgrad.conformance.subject.address import EngineRef
 
 from tests.engines import mutants as M  # noqa: N812
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GRAPH = Graph((Node("leaf", value=0.5), Node("tanh", (0,)), Node("mul", (1, Const(2)))))
 
 ADAPTERS = textwrap.dedent("""
-    from vetgrad.conformance.adapters import Adapter
+    from vetgrad.conformance.subject.adapters import Adapter
     from vetgrad.engine import Value
 
 
@@ -139,7 +139,7 @@ def _numbers(graph: Graph) -> list[float]:
 
 
 def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
-    from vetgrad.conformance.shrink_numbers import simpler
+    from vetgrad.conformance.graphs.shrink_numbers import simpler
 
     assert simpler(-1.1511812544651348)[:4] == [0.0, -1.0, 1.0, -2.0]
     assert simpler(-1.1511812544651348)[-2:] == [-1.2, -1.15]
@@ -149,7 +149,7 @@ def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
 
 
 def test_shrink_numbers_keeps_only_changes_that_still_fail() -> None:
-    from vetgrad.conformance.shrink_numbers import shrink_numbers
+    from vetgrad.conformance.graphs.shrink_numbers import shrink_numbers
 
     graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.123456789),
                    Node("add", (0, Const(2.7182818))), Node("mul", (2, 1))))
@@ -162,9 +162,9 @@ def test_shrink_numbers_keeps_only_changes_that_still_fail() -> None:
 
 
 def test_a_finding_full_of_long_numbers_shrinks_to_short_ones() -> None:
-    from vetgrad.conformance.adapters import load_adapter
-    from vetgrad.conformance.checker import Checker
-    from vetgrad.conformance.confirm import shrink_finding
+    from vetgrad.conformance.judging.checker import Checker
+    from vetgrad.conformance.run.confirm import shrink_finding
+    from vetgrad.conformance.subject.adapters import load_adapter
 
     graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.7365243519341519),
                    Node("add", (0, 1)), Node("tanh", (2,)), Node("mul", (3, Const(2.718281828459045))),
@@ -238,7 +238,7 @@ def test_check_graph_reproducer_uses_the_method_too() -> None:
 
 LEARNER_ENGINE = 'print("the learner\'s engine.py")\n'
 LEARNER_ADAPTER = textwrap.dedent("""
-    from vetgrad.conformance.adapters import Adapter
+    from vetgrad.conformance.subject.adapters import Adapter
     from engine import Value  # the learner's engine.py beside it, not vetgrad's engine package
 
 

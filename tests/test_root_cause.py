@@ -1,14 +1,14 @@
 """The root cause first: consequences of a wrong value are not findings of their own, and an op
-the engine builds from other ops is reported after them (conformance.checker, conformance.report,
-conformance.composition)."""
+the engine builds from other ops is reported after them (conformance.judging.checker, conformance.judging.results,
+conformance.subject.composition)."""
 
 from __future__ import annotations
 
 import pytest
-from vetgrad.conformance.checker import _without_consequences
-from vetgrad.conformance.composition import built_from, op_of_label
-from vetgrad.conformance.graph import Const, Graph, Node
-from vetgrad.conformance.report import Finding, root_cause_order
+from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.judging.checker import _without_consequences
+from vetgrad.conformance.judging.results import Finding, root_cause_order
+from vetgrad.conformance.subject.composition import built_from, op_of_label
 
 LOG_POW = Graph((Node("leaf", value=0.5), Node("log", (0,)), Node("pow", (1, Const(0.5))),
                  Node("exp", (0,)), Node("add", (2, 3))))
@@ -56,7 +56,7 @@ def test_op_of_label(label, op) -> None:
 
 
 def test_the_lecture_engine_builds_sub_neg_and_div_from_other_ops() -> None:
-    from vetgrad.conformance.adapters import load_adapter
+    from vetgrad.conformance.subject.adapters import load_adapter
 
     from tests.engines.learners.variants import load
 

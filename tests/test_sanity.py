@@ -1,4 +1,4 @@
-"""Faults of the engine as a whole are named as such (conformance.sanity), not blamed on the
+"""Faults of the engine as a whole are named as such (conformance.subject.sanity), not blamed on the
 first op tried: the first finding is in ``graph``, with its cause, at ``math``."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance.campaign import run_campaign
-from vetgrad.conformance.sanity import (
+from vetgrad.conformance.run.campaign import run_campaign
+from vetgrad.conformance.subject.sanity import (
     CAUSE_FRESH_GRAD,
     CAUSE_IN_BACKWARD,
     CAUSE_NO_SEED,

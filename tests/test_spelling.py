@@ -1,7 +1,7 @@
 """No adapter for the spellings learners use (issue 22, item 7): a micrograd-style class whose
 number is ``val`` or ``value``, whose children are ``children`` or ``_children``, whose op label is
 ``op`` or ``_operation`` and whose backward pass is ``back_prop()`` or ``backprop()`` is read with
-its own names (conformance.adapters.detect_spelling), said once in the report and the probe, and
+its own names (conformance.subject.adapters.detect_spelling), said once in the report and the probe, and
 written so in its reproducers; an ambiguous class is refused, naming both attributes."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from vetgrad.conformance.adapters import (
+from vetgrad.conformance.subject.adapters import (
     MICROGRAD,
     EngineLoadError,
     NodeSpelling,
@@ -178,7 +178,7 @@ def test_the_first_name_that_holds_a_part_wins(kwargs: dict, spelled: NodeSpelli
 
 
 def test_a_constructor_needing_two_arguments_is_still_refused_with_its_message() -> None:
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     cls = engine("val", "children", "list", "op", "back_prop", init_extra=", name")
     assert detect_spelling(cls) == NodeSpelling(backward="back_prop")  # (no node: micrograd's names)
@@ -208,7 +208,7 @@ torch = pytest.importorskip("torch", reason="the harness compares against PyTorc
 @pytest.mark.torch
 @pytest.mark.slow
 def test_the_notebook_engine_passes_math_and_its_composition_matches_the_lectures() -> None:
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     report = run_campaign(V.notebook_spec(), graphs=150, max_nodes=10, level="math", max_findings=3)
     assert report.failed == 0 and not [f for f in report.findings if f.level == "math"]
@@ -222,7 +222,7 @@ def test_the_notebook_engine_passes_math_and_its_composition_matches_the_lecture
 @pytest.mark.parametrize("variant", sorted(V.NOTEBOOK_VARIANTS))
 @pytest.mark.slow
 def test_a_notebook_bug_is_named_as_the_lectures_is(variant: str) -> None:
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
 
     report = run_campaign(V.notebook_spec(variant), graphs=150, max_nodes=10, level="math",
                           max_findings=3)
@@ -244,8 +244,8 @@ def test_a_notebook_bug_is_named_as_the_lectures_is(variant: str) -> None:
 @pytest.mark.slow
 def test_a_whole_engine_fault_of_back_prop_is_named(edit: tuple[str, str], cause: str) -> None:
     """sanity reads back_prop() as backward(): its own faults are the engine's, said with its name."""
-    from vetgrad.conformance import sanity
-    from vetgrad.conformance.campaign import run_campaign
+    from vetgrad.conformance.run.campaign import run_campaign
+    from vetgrad.conformance.subject import sanity
 
     source = V.notebook_source()
     assert source.count(edit[0]) == 1
@@ -265,7 +265,7 @@ def test_a_whole_engine_fault_of_back_prop_is_named(edit: tuple[str, str], cause
 @pytest.mark.torch
 @pytest.mark.slow
 def test_the_cli_says_the_spelling_once_and_the_json_records_it(tmp_path: Path, capsys) -> None:
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     path = V.write_notebook(None, tmp_path)
     report = tmp_path / "report.json"
@@ -288,7 +288,7 @@ def test_the_cli_says_the_spelling_once_and_the_json_records_it(tmp_path: Path, 
 @pytest.mark.torch
 @pytest.mark.slow
 def test_micrograds_spelling_is_not_said(tmp_path: Path, capsys) -> None:
-    from vetgrad.conformance.cli import main
+    from vetgrad.conformance.run.cli import main
 
     pytest.importorskip("micrograd")
     report = tmp_path / "report.json"

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares with PyTorch")
 
-from vetgrad.conformance import workers
+from vetgrad.conformance.run import workers
 
 pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def test_prestart_leaves_the_server_running_with_torch_imported() -> None:
 
 @pytest.mark.slow
 def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
-    code = ("import gc; from vetgrad.conformance.torch_ref import load_torch; before = gc.get_freeze_count(); "
+    code = ("import gc; from vetgrad.conformance.reference.torch_run import load_torch; before = gc.get_freeze_count(); "
             "load_torch(); print(before, gc.get_freeze_count())")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -82,7 +82,7 @@ def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
 
 
 FALLBACK = """\
-from vetgrad.conformance import workers
+from vetgrad.conformance.run import workers
 workers.PRELOAD = ["dies_on_import"]  # the fork server dies in its preload
 jobs = [dict(engine="vetgrad.engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
              device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False) for w in (0, 1)]

@@ -1,7 +1,7 @@
 """The learner's MLP and training loop checked against torch (docs/ladder.md judges the numbers):
 :func:`check_mlp` (forward, parameter layout, activations, every parameter's gradient) and
 :func:`check_training` (each step of their own loop against ``torch.optim.SGD``), both returning
-the expression harness's :class:`~vetgrad.conformance.report.Report`.
+the expression harness's :class:`~vetgrad.conformance.judging.results.Report`.
 
 Modules, one job each: ``learner`` (loading and calling the learner's code, guarded), ``layout``
 (their flat ``parameters()`` as torch's layers, activations, by matching forward outputs),

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from vetgrad.conformance.output import check_output_path, write_atomically
+from vetgrad.conformance.reporting.output import check_output_path, write_atomically
 
 EPILOG = """\
 examples:

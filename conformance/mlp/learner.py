@@ -20,7 +20,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from vetgrad.conformance.engine_spec import USER_PREFIX
+from vetgrad.conformance.subject.spec import USER_PREFIX
 
 DEADLINE = 30.0  # seconds one call of the learner's code may take (main thread only)
 VALUE_NAMES = ("data", "val", "value")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from vetgrad.conformance.adapters import ValueClassAdapter
+from vetgrad.conformance.subject.adapters import ValueClassAdapter
 from vetgrad.engine import Value as _Value
 from vetgrad.engine.ops import Op
 

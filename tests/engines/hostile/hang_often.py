@@ -4,7 +4,7 @@ timeout."""
 
 from typing import Any, Sequence
 
-from vetgrad.conformance.probe import PROBE_CASES
+from vetgrad.conformance.subject.probe import PROBE_CASES
 from vetgrad.engine.ops import Op
 
 from tests.engines.hostile import Hostile

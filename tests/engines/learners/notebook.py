@@ -4,7 +4,7 @@ is ``val``, the children a list ``children``, the op's label ``op``, the backwar
 the lecture's engine (lecture.py): a recursive topological sort, ``_backward`` closures, tanh
 through exp, ``**`` with numbers only, sub, div and neg built from add, mul and pow.
 
-The harness recognises these names without an adapter (conformance.adapters.detect_spelling).
+The harness recognises these names without an adapter (conformance.subject.adapters.detect_spelling).
 """
 
 import math

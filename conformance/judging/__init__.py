@@ -1,0 +1,1 @@
+"""Verdicts: one number, one op alone, one graph end to end, the ladder's levels, the results."""

@@ -1,0 +1,1 @@
+"""What a campaign found, shown: text, JSON, merged shards, progress, reproducers."""

@@ -1,0 +1,1 @@
+"""Campaigns and their entry points: the driver, workers, cluster, CLI, API, pytest plugin."""
