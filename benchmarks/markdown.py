@@ -84,7 +84,7 @@ def graph_table(kind: str, rows: Sequence[GraphResult], reused: float | None) ->
         return []
     if kind == "dag":
         title = "## Random DAG: forward + backward + free, µs per node"
-        about = (f"The harness's generator (`conformance.graphs.generate.random_graph`, fixed seed), "
+        about = (f"The harness's generator (`conformance.dags.generate.random_graph`, fixed seed), "
                  f"ops {' '.join(workloads.DAG_OPS)}, ordinary values, constants on either side"
                  + (f"; {reused:.0%} of nodes feed more than one node" if reused else "")
                  + ". Compiled once to straight-line Python (`v7 = v3 * v5`), so only the "

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vetgrad.conformance.graphs.generate import random_graph
-from vetgrad.conformance.graphs.graph import Const, Graph, expression
+from vetgrad.conformance.dags.generate import random_graph
+from vetgrad.conformance.dags.graph import Const, Graph, expression
 
 DAG_OPS: tuple[str, ...] = ("add", "mul", "tanh", "relu")
 DAG_SIZES: tuple[int, ...] = (100, 1_000, 10_000, 100_000)

@@ -10,8 +10,8 @@ from typing import Any
 
 _WHERE = {"Adapter": "subject.adapters", "ValueClassAdapter": "subject.adapters", "load_adapter": "subject.adapters",
           "ConformanceError": "run.api", "check_engine": "run.api", "check_graph": "run.api",
-          "run_campaign": "run.campaign", "graphs": "graphs.generate", "random_graph": "graphs.generate",
-          "Const": "graphs.graph", "Graph": "graphs.graph", "Node": "graphs.graph", "Report": "judging.results",
+          "run_campaign": "run.campaign", "graphs": "dags.generate", "random_graph": "dags.generate",
+          "Const": "dags.graph", "Graph": "dags.graph", "Node": "dags.graph", "Report": "judging.results",
           "check_mlp": "mlp.api", "check_training": "mlp.api"}
 
 __all__ = ["Adapter", "ConformanceError", "Const", "Graph", "Node", "Report", "ValueClassAdapter",

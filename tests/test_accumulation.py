@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging import accumulation as A  # noqa: N812 - short name for the module tested
 from vetgrad.conformance.judging.checker import Checker
 from vetgrad.conformance.subject.adapters import load_adapter

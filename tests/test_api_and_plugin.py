@@ -12,7 +12,7 @@ pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
 import mutant_engines as M  # noqa: N812 - tests/engines/mutants.py, registered by conftest.py
 from vetgrad import conformance
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 
 pytestmark = pytest.mark.torch
 pytest_plugins = ["pytester"]

@@ -17,8 +17,8 @@ import pytest
 np = pytest.importorskip("numpy")
 
 from vetgrad import engine  # noqa: E402
-from vetgrad.conformance.graphs.generate import EDGE_VALUES, random_graph  # noqa: E402
-from vetgrad.conformance.graphs.graph import Graph  # noqa: E402
+from vetgrad.conformance.dags.generate import EDGE_VALUES, random_graph  # noqa: E402
+from vetgrad.conformance.dags.graph import Graph  # noqa: E402
 from vetgrad.conformance.run.campaign_graphs import all_ops, edge_graphs  # noqa: E402
 from vetgrad.conformance.subject.probe import operand_forms  # noqa: E402
 from vetgrad.engine import Compiled, Value  # noqa: E402

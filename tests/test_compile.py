@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 import pytest
 from vetgrad import engine
-from vetgrad.conformance.graphs.generate import EDGE_VALUES, random_graph
-from vetgrad.conformance.graphs.graph import Const, Graph
+from vetgrad.conformance.dags.generate import EDGE_VALUES, random_graph
+from vetgrad.conformance.dags.graph import Const, Graph
 from vetgrad.engine import Compiled, Value, no_grad
 from vetgrad.engine import templates as T  # noqa: N812 - short name for the template table
 from vetgrad.engine.ops import FLOAT, OPS

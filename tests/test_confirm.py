@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from vetgrad import conformance
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging.checker import Checker
 from vetgrad.conformance.judging.results import Finding, GraphResult
 from vetgrad.conformance.reference.torch_run import run_graph

@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the conformance suite compares with PyTorch")
 from hypothesis import given, settings  # noqa: E402
-from vetgrad.conformance.graphs.generate import graphs, random_graph  # noqa: E402
-from vetgrad.conformance.graphs.graph import Graph  # noqa: E402
+from vetgrad.conformance.dags.generate import graphs, random_graph  # noqa: E402
+from vetgrad.conformance.dags.graph import Graph  # noqa: E402
 from vetgrad.conformance.judging.checker import Checker  # noqa: E402
 from vetgrad.conformance.judging.results import GraphResult  # noqa: E402
 from vetgrad.conformance.run.campaign import run_campaign  # noqa: E402
@@ -46,7 +46,7 @@ def test_second_and_third_derivatives_match_torch(graph: Graph, device: str) -> 
 
 
 def test_higher_order_check_catches_a_wrong_second_derivative() -> None:
-    from vetgrad.conformance.graphs.graph import Node
+    from vetgrad.conformance.dags.graph import Node
     from vetgrad.engine import ops
 
     graph = Graph((Node("leaf", value=0.4), Node("tanh", (0,)), Node("mul", (1, 1))))
@@ -156,14 +156,14 @@ def test_reproducer_runs_and_shows_the_disagreement(tmp_path) -> None:
 
 
 def test_batched_reference_handles_a_graph_of_only_floor_division_of_a_node_by_itself() -> None:
-    from vetgrad.conformance.graphs.graph import Node
+    from vetgrad.conformance.dags.graph import Node
 
     result = check(Graph((Node("leaf", value=1.0), Node("floordiv", (0, 0)))), "cpu", strict=False)
     assert result.finding is None
 
 
 def test_batched_reference_handles_a_level_of_only_floor_division() -> None:
-    from vetgrad.conformance.graphs.graph import Const, Node
+    from vetgrad.conformance.dags.graph import Const, Node
 
     graph = Graph((Node("leaf", value=7.0), Node("floordiv", (0, Const(2.0))), Node("add", (0, 1))))
     result = check(graph, "cpu", strict=False)
@@ -193,7 +193,7 @@ def test_correct_engines_pass_graphs_that_once_raised_false_alarms(engine: str, 
 
 
 def test_a_hanging_engine_is_reported_not_waited_for() -> None:
-    from vetgrad.conformance.graphs.graph import Node
+    from vetgrad.conformance.dags.graph import Node
     from vetgrad.conformance.subject.adapters import ValueClassAdapter
     from vetgrad.engine import Value
 
@@ -211,7 +211,7 @@ def test_a_hanging_engine_is_reported_not_waited_for() -> None:
 
 
 def test_an_op_that_raises_only_run_alone_is_a_crash_not_a_nan() -> None:
-    from vetgrad.conformance.graphs.graph import Node
+    from vetgrad.conformance.dags.graph import Node
     from vetgrad.conformance.subject.adapters import ValueClassAdapter
     from vetgrad.engine import Value
 
@@ -230,7 +230,7 @@ def test_an_op_that_raises_only_run_alone_is_a_crash_not_a_nan() -> None:
 
 
 def test_a_subclass_whose_ops_return_base_nodes_is_told_so() -> None:
-    from vetgrad.conformance.graphs.graph import Node
+    from vetgrad.conformance.dags.graph import Node
     from vetgrad.conformance.subject.adapters import ValueClassAdapter
     from vetgrad.engine import Value as Base
 
@@ -272,7 +272,7 @@ def test_repeat_backward_reproducer_calls_backward_twice(tmp_path) -> None:
 
 
 def _g(*nodes) -> Graph:
-    from vetgrad.conformance.graphs.graph import Const, Node
+    from vetgrad.conformance.dags.graph import Const, Node
 
     return Graph(tuple(Node("leaf", value=n) if isinstance(n, float) else
                        Node(n[0], tuple(Const(a[0]) if isinstance(a, tuple) else a for a in n[1]),

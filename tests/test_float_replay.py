@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("mpmath", reason="the exact replay needs mpmath")
 
-from vetgrad.conformance.graphs.generate import random_graph
+from vetgrad.conformance.dags.generate import random_graph
 from vetgrad.conformance.judging.oracle import clearly_unexplained, explained, float_replay, replay
 
 SCALES = (lambda r: r.uniform(-3, 3), lambda r: 0.0, lambda r: 1e-8 * r.random(),

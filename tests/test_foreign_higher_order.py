@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the higher-order check compares with PyTorch")
 
-from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.dags.graph import Graph, Node
 from vetgrad.conformance.judging.checker import Checker
 from vetgrad.conformance.subject.adapters import Adapter, NodeInfo, load_adapter
 

@@ -127,7 +127,7 @@ def test_a_lost_process_in_any_phase_is_a_verdict(phase: str, tmp_path: Path,
 # -- the harness's side, without processes: what a lost or misbehaving process sends is checked --
 
 def _graph():
-    from vetgrad.conformance.graphs.graph import Graph, Node
+    from vetgrad.conformance.dags.graph import Graph, Node
 
     return Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
 

@@ -116,7 +116,7 @@ def test_the_exact_value_decides_where_torch_rounds_to_zero(mine, theirs, exact,
     (2500, "robust", "RecursionError on a deep graph (a recursive topological sort)"),
 ])
 def test_recursion_error_is_judged_by_the_graphs_depth(depth, level, cause) -> None:
-    from vetgrad.conformance.graphs.graph import Graph, Node
+    from vetgrad.conformance.dags.graph import Graph, Node
     from vetgrad.conformance.judging.checker import Checker
 
     nodes = [Node("leaf", value=0.5)] + [Node("add", (i, i)) if i % 7 == 6 else Node("neg", (i,))
@@ -190,7 +190,7 @@ def test_correct_learner_engines_reach_math(name: str, tmp_path) -> None:
 # the engine (torch's is tiny and ordinary) is an exception where torch gives inf: robust.
 @pytest.mark.parametrize(("engine_divisor", "level"), [(0.0, "robust"), (-0.00083, "math")])
 def test_a_forward_crash_is_judged_on_the_engines_own_inputs(engine_divisor, level) -> None:
-    from vetgrad.conformance.graphs.graph import Graph, Node
+    from vetgrad.conformance.dags.graph import Graph, Node
     from vetgrad.conformance.judging.checker import Checker
     from vetgrad.conformance.judging.results import GraphResult
     from vetgrad.conformance.reference.torch_run import TorchRun

@@ -1,6 +1,6 @@
 """conformance/'s layers: each sub-package imports only the layers below it (the table), checked on
 the AST import graph of every module (function-level imports included, tests/test_imports.py's
-helper). The engine's process loads only ``subject`` (and ``graphs``): nothing the engine under
+helper). The engine's process loads only ``subject`` (and ``dags``): nothing the engine under
 test can reach judges it or holds the reference. docs/architecture.md shows the same table."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ PKG = "vetgrad.conformance"
 # nothing of the harness (interrupt). Lowest first.
 ALLOWED: dict[str, set[str]] = {
     "base": set(),
-    "graphs": {"base"},
-    "subject": {"base", "graphs"},
-    "reference": {"base", "graphs"},
-    "judging": {"base", "graphs", "subject", "reference"},
-    "reporting": {"base", "graphs", "subject", "reference", "judging"},
-    "mlp": {"base", "graphs", "subject", "reference", "judging", "reporting"},
-    "run": {"base", "graphs", "subject", "reference", "judging", "reporting", "mlp"},
+    "dags": {"base"},
+    "subject": {"base", "dags"},
+    "reference": {"base", "dags"},
+    "judging": {"base", "dags", "subject", "reference"},
+    "reporting": {"base", "dags", "subject", "reference", "judging"},
+    "mlp": {"base", "dags", "subject", "reference", "judging", "reporting"},
+    "run": {"base", "dags", "subject", "reference", "judging", "reporting", "mlp"},
     "entry": {"run"},  # the thin modules where users name the entry points (cli, pytest_plugin)
 }
 ENTRY = {"cli", "pytest_plugin", "__main__"}
@@ -29,7 +29,7 @@ ENTRY = {"cli", "pytest_plugin", "__main__"}
 # edges that go against the table, each with the reason it is still there (remove once fixed)
 EXCEPTIONS = {
     # the generator keeps its ordinary draws inside the ladder's math level (one predicate)
-    (f"{PKG}.graphs.generate", f"{PKG}.judging.levels"),
+    (f"{PKG}.dags.generate", f"{PKG}.judging.levels"),
 }
 
 
@@ -68,4 +68,4 @@ def test_the_engine_side_never_reaches_judging_or_the_reference(start: str) -> N
         if module not in seen:
             seen.add(module)
             todo.extend(graph[module])
-    assert {layer(m) for m in seen} <= {"base", "graphs", "subject"}, sorted(seen)
+    assert {layer(m) for m in seen} <= {"base", "dags", "subject"}, sorted(seen)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.dags.graph import Graph, Node
 from vetgrad.conformance.judging.results import Finding
 from vetgrad.conformance.reporting.progress import Progress, finding_line
 

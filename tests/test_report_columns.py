@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the harness compares against PyTorch")
 
-from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.dags.graph import Graph, Node
 from vetgrad.conformance.judging import number as J  # noqa: N812
 from vetgrad.conformance.judging.numerics import class_difference, versus
 from vetgrad.conformance.judging.results import OpStats, Report

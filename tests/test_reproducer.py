@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from vetgrad import conformance
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.reporting.reproducer import reproducer
 from vetgrad.conformance.subject.address import EngineRef
 
@@ -139,7 +139,7 @@ def _numbers(graph: Graph) -> list[float]:
 
 
 def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
-    from vetgrad.conformance.graphs.shrink_numbers import simpler
+    from vetgrad.conformance.dags.shrink_numbers import simpler
 
     assert simpler(-1.1511812544651348)[:4] == [0.0, -1.0, 1.0, -2.0]
     assert simpler(-1.1511812544651348)[-2:] == [-1.2, -1.15]
@@ -149,7 +149,7 @@ def test_simpler_numbers_come_simplest_first_and_keep_their_type() -> None:
 
 
 def test_shrink_numbers_keeps_only_changes_that_still_fail() -> None:
-    from vetgrad.conformance.graphs.shrink_numbers import shrink_numbers
+    from vetgrad.conformance.dags.shrink_numbers import shrink_numbers
 
     graph = Graph((Node("leaf", value=-1.1511812544651348), Node("leaf", value=0.123456789),
                    Node("add", (0, Const(2.7182818))), Node("mul", (2, 1))))

@@ -5,7 +5,7 @@ conformance.subject.composition)."""
 from __future__ import annotations
 
 import pytest
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging.checker import _without_consequences
 from vetgrad.conformance.judging.results import Finding, root_cause_order
 from vetgrad.conformance.subject.composition import built_from, op_of_label

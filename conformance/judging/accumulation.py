@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Sequence
 
-from vetgrad.conformance.graphs.graph import ALIASED, Const, Graph, Node, expression
+from vetgrad.conformance.dags.graph import ALIASED, Const, Graph, Node, expression
 from vetgrad.conformance.judging import number as J  # noqa: N812 - short name for verdict constants
 from vetgrad.conformance.judging.levels import LOST_CONTRIBUTION, MATH
 from vetgrad.conformance.judging.results import Finding, Report

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging import levels as L  # noqa: N812 - short name for the ladder
 from vetgrad.conformance.judging import number as J  # noqa: N812 - short name for verdict constants
 from vetgrad.conformance.judging.higher_order import check_higher_order

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from vetgrad.conformance.graphs.graph import Const, Graph, Node, operands
+from vetgrad.conformance.dags.graph import Const, Graph, Node, operands
 from vetgrad.conformance.judging import number as J  # noqa: N812 - short name for verdict constants
 from vetgrad.conformance.judging.results import Finding, GraphResult, OpStats
 from vetgrad.conformance.reference.torch_run import build_tensors, load_torch

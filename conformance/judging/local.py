@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from vetgrad.conformance.graphs.graph import Const, Node
+from vetgrad.conformance.dags.graph import Const, Node
 from vetgrad.conformance.judging import number as J  # noqa: N812 - short name for verdict constants
 from vetgrad.conformance.judging.numerics import versus
 from vetgrad.conformance.judging.results import OpStats

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import mpmath as mp
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging import number as J  # noqa: N812 - short name for verdict constants
 from vetgrad.engine.ops import OPS
 

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from vetgrad.conformance.graphs.graph import Graph
+from vetgrad.conformance.dags.graph import Graph
 from vetgrad.conformance.judging import number as J  # noqa: N812 - short name for verdict constants
 from vetgrad.conformance.judging.levels import LEVELS, MATH, at_or_below, rank
 from vetgrad.conformance.judging.numerics import class_difference

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vetgrad.conformance.graphs.graph import Graph
+from vetgrad.conformance.dags.graph import Graph
 from vetgrad.conformance.judging.results import Finding, GraphResult, OpStats, Report
 
 MATH = "math"  # every finding of this check is a failure on ordinary inputs (docs/ladder.md)

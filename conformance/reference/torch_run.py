@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
-from vetgrad.conformance.graphs.graph import ALIASED, Const, Graph
+from vetgrad.conformance.dags.graph import ALIASED, Const, Graph
 from vetgrad.engine.ops import OPS, Op
 
 _loaded: list[Any] = []  # torch, once imported and frozen

@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from vetgrad.conformance.graphs.graph import Graph
+from vetgrad.conformance.dags.graph import Graph
 from vetgrad.conformance.judging.levels import LEVELS, at_or_below
 from vetgrad.conformance.judging.results import Finding, select_findings
 from vetgrad.conformance.reporting.output import write_atomically

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from vetgrad._extras import install_hint
-from vetgrad.conformance.graphs.graph import Const, Graph, Node, expression
+from vetgrad.conformance.dags.graph import Const, Graph, Node, expression
 from vetgrad.conformance.judging.levels import TORCH
 from vetgrad.conformance.judging.results import Finding
 from vetgrad.conformance.subject.adapters import Adapter

@@ -25,7 +25,7 @@ def ladder_line(report: Report) -> str:
 # Rows of the table that are checks of a whole graph, not ops (see conformance.judging.checker).
 CHECKS = {"backward x2": "a second backward() of each graph", "graph": "backward() of whole graphs",
           "higher-order": "the --higher-order check"}
-# Ops every graph uses whatever --ops asks (conformance.graphs.generate, conformance.run.campaign_graphs).
+# Ops every graph uses whatever --ops asks (conformance.dags.generate, conformance.run.campaign_graphs).
 HELPERS = {"add": "sums each graph's outputs into its root; the edge sweep's deep chain"}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from vetgrad.conformance.graphs.graph import Graph
+from vetgrad.conformance.dags.graph import Graph
 from vetgrad.conformance.judging.checker import Checker
 from vetgrad.conformance.judging.levels import LEVELS, MATH, at_or_below
 from vetgrad.conformance.judging.results import Finding, Report
@@ -77,7 +77,7 @@ def check_engine(
 
 def check_graph(engine: str | type | Adapter, graph: Graph, *, level: str = "torch",
                 strict: bool = False, device: str = "cpu") -> Finding | None:
-    """Judge one graph (e.g. drawn from :func:`conformance.graphs` in your own hypothesis test):
+    """Judge one graph (e.g. drawn from :func:`conformance.dags` in your own hypothesis test):
     its first finding at ``level`` or below (default ``torch``: any disagreement; ``math`` for a
     textbook engine on ordinary inputs), with a reproducer, or None when the engine agrees with
     torch. A graph using an op or operand form the engine does not offer is a ValueError, not a

@@ -8,8 +8,8 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from vetgrad.conformance import interrupt
-from vetgrad.conformance.graphs.generate import resolve_ops
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.generate import resolve_ops
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging import accumulation
 from vetgrad.conformance.judging.checker import Checker
 from vetgrad.conformance.judging.results import Finding, GraphResult, Report, root_cause_order

@@ -8,8 +8,8 @@ import math
 import random
 from typing import Sequence
 
-from vetgrad.conformance.graphs.generate import random_graph
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.generate import random_graph
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.subject.adapters import operand_forms
 from vetgrad.engine.ops import OPS, public_ops
 

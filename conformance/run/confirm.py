@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from vetgrad.conformance import interrupt
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
-from vetgrad.conformance.graphs.shrink import MAX_CHECKS
-from vetgrad.conformance.graphs.shrink import shrink as shrink_graph
-from vetgrad.conformance.graphs.shrink_numbers import NUMBER_CHECKS, shrink_numbers
+from vetgrad.conformance.dags.graph import Const, Graph, Node
+from vetgrad.conformance.dags.shrink import MAX_CHECKS
+from vetgrad.conformance.dags.shrink import shrink as shrink_graph
+from vetgrad.conformance.dags.shrink_numbers import NUMBER_CHECKS, shrink_numbers
 from vetgrad.conformance.judging.checker import Checker
 from vetgrad.conformance.judging.levels import at_or_below, rank
 from vetgrad.conformance.judging.results import Finding, select_findings

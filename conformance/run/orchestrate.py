@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from vetgrad.conformance import interrupt
-from vetgrad.conformance.graphs.generate import resolve_ops
+from vetgrad.conformance.dags.generate import resolve_ops
 from vetgrad.conformance.judging.results import Report
 from vetgrad.conformance.reporting.progress import Progress
 from vetgrad.conformance.subject.adapters import EngineLoadError, NothingCheckedError

@@ -136,7 +136,7 @@ def _read_settings(config: pytest.Config) -> Settings | None:
             values[name] = parse(value)
         except (TypeError, ValueError) as exc:
             raise pytest.UsageError(f"{_said(name, ini)}: {exc}") from None
-    from vetgrad.conformance.graphs.generate import resolve_ops
+    from vetgrad.conformance.dags.generate import resolve_ops
 
     try:
         names = [op.name for op in resolve_ops(values["ops"])]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from vetgrad.conformance.graphs.graph import BINARY_FORMS
+from vetgrad.conformance.dags.graph import BINARY_FORMS
 from vetgrad.conformance.subject.probe import (
     FORMS_BINARY,
     decide,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
-from vetgrad.conformance.graphs.graph import ALIASED, Const, Graph, Node
+from vetgrad.conformance.dags.graph import ALIASED, Const, Graph, Node
 from vetgrad.conformance.subject.adapters import Adapter, NodeInfo, node_spelling
 from vetgrad.conformance.subject.address import local_ref
 from vetgrad.conformance.subject.sanity import mark as mark_in_backward

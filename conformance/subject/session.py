@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from vetgrad.conformance.graphs.graph import Graph
+from vetgrad.conformance.dags.graph import Graph
 from vetgrad.conformance.subject.adapters import EngineLoadError, NodeInfo
 from vetgrad.conformance.subject.execute import (
     GRAPH_TIMEOUT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from vetgrad.conformance.graphs.graph import Graph, Node
+from vetgrad.conformance.dags.graph import Graph, Node
 
 MAX_CHECKS = 150
 

@@ -12,7 +12,7 @@ import math
 import random
 from typing import Any, Callable, Protocol, Sequence
 
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 from vetgrad.conformance.judging.levels import ordinary_case
 from vetgrad.engine.ops import ANY, OPS, Op, public_ops
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from vetgrad.conformance.graphs.graph import Const, Graph, Node
+from vetgrad.conformance.dags.graph import Const, Graph, Node
 
 NUMBER_CHECKS = 60  # predicate calls the number pass may spend
 
