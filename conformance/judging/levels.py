@@ -3,7 +3,7 @@
 ``math`` (ordinary inputs and outputs, one backward) < ``robust`` (special values, extremes, deep
 graphs, a second backward on the leaves) < ``torch`` (torch's own conventions). A finding belongs
 to the lowest level at which it is a failure (the specification: docs/ladder.md); every fact about an op
-is read from its row in engine/ops.py (``domain``, ``kink``, ``branch``, ``masks``).
+is read from its row in engine/ops/ (``domain``, ``kink``, ``branch``, ``masks``).
 
 "Ordinary" here: every input and output of the op finite with 1e-6 <= |x| <= 1e6, or exactly 0
 where 0 lies inside the op's well-conditioned domain for that operand (an output of 0 only where
