@@ -27,7 +27,6 @@ from typing import Any, Callable
 
 from vetgrad.benchmarks import contenders, workloads
 
-FAMILIES = ("vetgrad-compiled", "float", *contenders.BATCHED)
 BATCH = contenders.get("vetgrad-batched").rows  # rows of a batched round
 
 

@@ -12,7 +12,6 @@ import math
 INF = math.inf
 NAN = math.nan
 _isinf = math.isinf
-_isnan = math.isnan
 _copysign = math.copysign
 
 
@@ -162,10 +161,6 @@ def remainder(a: float, b: float) -> float:
     if mod != 0.0 and (b < 0.0) != (mod < 0.0):
         mod += b
     return mod
-
-
-def tanh(x: float) -> float:
-    return math.tanh(x)
 
 
 def sigmoid(x: float) -> float:

@@ -43,15 +43,6 @@ def ulp_distance(a: float, b: float) -> float:
     return float(abs(_ordinal(a) - _ordinal(b)))
 
 
-def relative_error(a: float, reference: float) -> float:
-    """|a - reference| / |reference| (0 when equal; inf against a zero reference)."""
-    if a == reference:
-        return 0.0
-    if reference == 0.0 or not math.isfinite(reference) or not math.isfinite(a):
-        return math.inf
-    return abs(a - reference) / abs(reference)
-
-
 def class_difference(mine: float, theirs: float) -> str | None:
     """How ``mine`` differs from torch's ``theirs`` in class, in words, or None when they are of
     one class (finite numbers of one sign count as one class): ``nan where torch gives 0.5``,

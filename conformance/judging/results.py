@@ -102,11 +102,8 @@ class GraphResult:
     imprecise: int = 0
     findings: list[Finding] = field(default_factory=list)
 
-    def fails_like(self, kind: str, op: str, level: str | None = None) -> bool:
-        """Whether the graph fails with a finding of this kind in this op (at this level)."""
-        return self.like(kind, op, level) is not None
-
     def like(self, kind: str, op: str, level: str | None = None) -> Finding | None:
+        """The graph's finding of this kind in this op (at this level), or None."""
         return next((f for f in self.findings or ([self.finding] if self.finding else [])
                      if f.kind == kind and f.op == op and (level is None or f.level == level)), None)
 

@@ -269,11 +269,6 @@ def run_engine(adapter: Adapter, graph: Graph, alone: list[OpAlone],
     return run
 
 
-# One derivative of the engine's: its value, None (the engine says the root does not depend on
-# the leaf), or the error text of a grad_of() that raised.
-Derivative = "float | None | str"
-
-
 def derivatives(adapter: Adapter, run: EngineRun, leaf: int, max_order: int,
                 mark: Mark | None = None) -> tuple[list[Any], list[Any]]:
     """d^k(root)/d(leaf)^k for k = 1..max_order by the engine's ``grad_of(create_graph=True)``,
