@@ -5,22 +5,19 @@ finding in one line the moment it is found (the full, shrunk list still comes at
 A kind of finding is its level, op and cause (or kind, when no cause is named): a buggy engine
 fails in every graph, and one line per graph would bury the first real bug. Only findings at or
 below the chosen level are printed as they come (a torch convention is no news to a learner
-checking ``--level math``); the report at the end has them all.
+checking ``--level math``); the report at the end has them all. The ticking is vetgrad's one
+ticker (``package/_progress.py``).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
+from vetgrad._progress import INTERVAL, Ticker
 from vetgrad.conformance.judging.levels import LEVELS, at_or_below
 from vetgrad.conformance.judging.results import Finding, printable
 
-INTERVAL = float(os.environ.get("VETGRAD_PROGRESS_INTERVAL", "5"))  # seconds between lines off a terminal
-LIVE = 0.2  # seconds between redraws of the live line
 STARTING = "starting (the engine's process, its probe, torch)"
 MESSAGE = 110  # characters of a finding's message shown in its line
 
@@ -53,24 +50,18 @@ class Monitor(Protocol):
     def set_phase(self, phase: str) -> None: ...
 
 
-class Progress:
+class Progress(Ticker):
     """Counts from one or more workers, printed on ``stream``. Thread-safe: worker updates may
     come from a reader loop while the timer thread prints."""
 
     def __init__(self, total: int | None, workers: int = 1, stream: TextIO | None = None,
                  interval: float = INTERVAL, level: str = LEVELS[-1]) -> None:
-        self.total, self.stream, self.level = total, stream or sys.stderr, level
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.interval = interval
-        self.start = time.perf_counter()
+        super().__init__(stream, interval)
+        self.total, self.level = total, level
         self.phase = STARTING  # until the first batch is judged
         self._counts: dict[int, tuple[int, int]] = {w: (0, 0) for w in range(workers)}
         self._done = (0, 0)  # graphs and failures of the stages (devices) already finished
         self._seen: set[tuple[str, str, str]] = set()
-        self._lock = threading.Lock()
-        self._drawn = 0.0  # when the live line was last drawn
-        self._stop = threading.Event()
-        self._timer: threading.Thread | None = None
 
     # -- what the campaign reports ------------------------------------------------------------
 
@@ -80,7 +71,7 @@ class Progress:
             self._counts[worker] = (graphs, failed)
             if self.phase == STARTING:
                 self.phase = "checking"
-            if self.live and time.perf_counter() - self._drawn >= LIVE:
+            if self.live and time.perf_counter() - self._drawn >= self.redraw:
                 self._draw()
 
     def found(self, finding: Finding) -> None:
@@ -125,39 +116,3 @@ class Progress:
         rate = graphs / elapsed if elapsed > 0 else 0.0
         return (f"  [{elapsed:5.0f} s] {graphs:,}{of} graphs, {failed:,} failed, {rate:,.0f}/s"
                 f" — {self.phase}")
-
-    def _draw(self) -> None:
-        self._drawn = time.perf_counter()
-        self.stream.write("\r\x1b[K" + self.status())
-        self.stream.flush()
-
-    def _write(self, line: str) -> None:
-        if self.live:
-            self.stream.write("\r\x1b[K" + line + "\n")
-            self._draw()
-        else:
-            self.stream.write(line + "\n")
-            self.stream.flush()
-
-    def __enter__(self) -> Progress:
-        self._timer = threading.Thread(target=self._tick, name="vetgrad-progress", daemon=True)
-        self._timer.start()
-        return self
-
-    def _tick(self) -> None:
-        every = LIVE if self.live else self.interval
-        while not self._stop.wait(every):
-            with self._lock:
-                if self.live:
-                    self._draw()
-                else:
-                    self._write(self.status())
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._timer is not None:
-            self._timer.join()
-        with self._lock:
-            if self.live:
-                self.stream.write("\r\x1b[K")
-                self.stream.flush()
