@@ -122,3 +122,8 @@ MODULE_FOR: dict[str, type[Activation]] = {
     "tanh": Tanh, "relu": ReLU, "sigmoid": Sigmoid, "leaky_relu": LeakyReLU, "linear": Identity,
 }
 """The activation module class for each activation name."""
+
+TORCH_MODULE: dict[str, str] = {
+    "tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": "Identity",
+}
+"""The ``torch.nn`` module class for each activation name (nn/interop.py converts both ways)."""

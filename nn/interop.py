@@ -10,7 +10,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from vetgrad.nn.activations import MODULE_FOR, Activation, LeakyReLU
+from vetgrad.nn.activations import MODULE_FOR, TORCH_MODULE, Activation, LeakyReLU
 from vetgrad.nn.layers import MLP, Layer, Neuron
 from vetgrad.nn.module import Module, Sequential
 
@@ -27,12 +27,10 @@ def _torch() -> Any:
 
 
 def _torch_activation(torch: Any, name: str, slope: float) -> Any:
-    nn = torch.nn
     if name == "linear":
         return None
-    if name == "leaky_relu":
-        return nn.LeakyReLU(slope)
-    return {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}[name]()
+    cls = getattr(torch.nn, TORCH_MODULE[name])
+    return cls(slope) if name == "leaky_relu" else cls()
 
 
 def _linear(torch: Any, rows: list[list[float]], bias: list[float], dtype: Any) -> Any:
@@ -76,13 +74,9 @@ def to_torch(module: Module, dtype: Any = None) -> Any:
 
 
 def _activation_of(torch: Any, m: Any) -> tuple[str, float] | None:
-    nn = torch.nn
-    if isinstance(m, nn.LeakyReLU):
-        return "leaky_relu", float(m.negative_slope)
-    for cls, name in ((nn.Tanh, "tanh"), (nn.ReLU, "relu"), (nn.Sigmoid, "sigmoid"),
-                      (nn.Identity, "linear")):
-        if isinstance(m, cls):
-            return name, 0.01
+    for name, cls in TORCH_MODULE.items():
+        if isinstance(m, getattr(torch.nn, cls)):
+            return name, float(m.negative_slope) if name == "leaky_relu" else 0.01
     return None
 
 

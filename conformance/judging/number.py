@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from vetgrad.conformance.judging.numerics import float_class, ulp_distance
+from vetgrad.conformance.subject.execute import identical
 
 EPS = 2.0**-52
 CLOSE_ULPS = 4          # this close to torch is a pass with no further question
@@ -36,13 +37,6 @@ def rounding(engine_eps: float) -> Iterator[None]:
         yield
     finally:
         _ENGINE_EPS.pop()
-
-
-def identical(a: float, b: float) -> bool:
-    """Bit-for-bit the same number (nan is identical to nan; 0.0 is not -0.0)."""
-    if a == b:
-        return a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b)
-    return a != a and b != b
 
 
 def judge(mine: float, torch_result: float, exact: Callable[[], Any], strict: bool) -> tuple[str, float]:

@@ -179,15 +179,16 @@ def backward_twice(adapter: Adapter, run: EngineRun) -> None:
         return
     run.repeat_grads = again
     for i, (g, g2) in enumerate(zip(run.grads, again)):
-        if not _identical(g + g, g2):
+        if not identical(g + g, g2):
             run.repeat_error = (f"a second backward left d(root)/d(node {i}) at {g2!r}; torch "
                                 f"(retain_graph=True) adds the same again: {g + g!r}")
             run.repeat_node = i
             return
 
 
-def _identical(a: float, b: float) -> bool:
-    """Bit-for-bit the same number (as conformance.judging.number.identical, which this process lacks)."""
+def identical(a: float, b: float) -> bool:
+    """Bit-for-bit the same number (nan is identical to nan; 0.0 is not -0.0). Here, where the
+    engine's process reaches it; the judge uses it too (conformance/judging/number.py)."""
     if a == b:
         return a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b)
     return a != a and b != b
