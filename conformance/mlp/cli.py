@@ -42,7 +42,8 @@ def _shape(text: str) -> tuple[int, list[int]]:
     return shape
 
 
-def _positive(kind: type) -> Any:
+def positive(kind: type) -> Any:
+    """An argparse type: ``kind(text)``, finite and above 0 (conformance/run/grade.py uses it too)."""
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -62,13 +63,13 @@ def parser(prog: str) -> argparse.ArgumentParser:
                     "against the same network in torch float64.")
     p.add_argument("--model", required=True, metavar="FILE.py:MLP", help="the model class")
     p.add_argument("--step", metavar="FILE.py:step", help="the training step: step(model, xs, ys) -> loss")
-    p.add_argument("--steps", type=_positive(int), default=5, metavar="N", help="training steps (default 5)")
-    p.add_argument("--lr", type=_positive(float), default=0.05,
+    p.add_argument("--steps", type=positive(int), default=5, metavar="N", help="training steps (default 5)")
+    p.add_argument("--lr", type=positive(float), default=0.05,
                    help="the lr for a model's own step(lr) without --step (default 0.05)")
     p.add_argument("--shape", type=_shape, action="append", metavar="NIN:N,N,...",
                    help="a shape to build (repeatable; default 3:4,4,1 2:3,1 4:5,3,2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs (default 0)")
-    p.add_argument("--deadline", type=_positive(float), default=30.0, metavar="SECONDS",
+    p.add_argument("--deadline", type=positive(float), default=30.0, metavar="SECONDS",
                    help="seconds one call of the learner's code may take (default 30)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (atomically)")
     p.add_argument("--plot", metavar="PATH", help="draw the loss per step, yours beside torch's")

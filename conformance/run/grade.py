@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from vetgrad.conformance.judging.levels import LEVELS
+from vetgrad.conformance.mlp.cli import positive
 from vetgrad.conformance.reporting.output import check_output_path, write_atomically
 
 DEFAULT_GRAPHS = 500  # a verdict in a few seconds per engine
@@ -109,19 +110,6 @@ class Row:
     mlp_finding: str = ""
 
 
-def _positive(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-        return value
-
-    return parse
-
-
 def parser() -> argparse.ArgumentParser:
     from vetgrad.conformance.run.command import prog_name
 
@@ -137,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
                         "module:Value specs")
     p.add_argument("--attr", default="Value", metavar="NAME",
                    help="the class to check in each file (default Value)")
-    p.add_argument("--graphs", type=_positive(int), default=DEFAULT_GRAPHS, metavar="N",
+    p.add_argument("--graphs", type=positive(int), default=DEFAULT_GRAPHS, metavar="N",
                    help=f"random graphs per engine (default {DEFAULT_GRAPHS})")
     p.add_argument("--seed", type=int, default=0, help="campaign seed, the same for every engine "
                                                        "(default 0)")
@@ -145,9 +133,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--level", choices=LEVELS, default="math",
                    help="the level an engine must reach to pass (default math)")
     p.add_argument("--strict", action="store_true", help="also fail ops less accurate than torch")
-    p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
+    p.add_argument("--workers", type=positive(int), default=1, metavar="N",
                    help="engines checked at the same time (default 1)")
-    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive(float), default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"wall-clock limit per engine; a run still going then is killed "
                         f"(default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
