@@ -132,12 +132,15 @@ def _graph():
     return Graph((Node("leaf", value=0.5), Node("tanh", (0,))))
 
 
-def _good() -> tuple:
+def _good():
     import math
 
+    from vetgrad.conformance.subject.protocol import GraphAnswer
+
     t = math.tanh(0.5)
-    return ("graph", [0.5, t], None, None, [1 - t * t, 1.0], None, -1, [(t, (1 - t * t,), None)], "",
-            [2 * (1 - t * t), 2.0])
+    return GraphAnswer(values=[0.5, t], crash=None, backward_error=None, grads=[1 - t * t, 1.0],
+                       repeat_error=None, repeat_node=-1, alone=[(t, (1 - t * t,), None)], output="",
+                       repeat_grads=[2 * (1 - t * t), 2.0])
 
 
 @pytest.mark.parametrize(("node", "phase", "says"), [
@@ -152,15 +155,13 @@ def test_where_is_total(node: int, phase: int, says: str) -> None:
 
 def _bad_answers() -> dict[str, tuple]:
     good = _good()
+    but = good._replace
 
-    def but(i: int, x: object) -> tuple:
-        return (*good[:i], x, *good[i + 1:])
-
-    return {"short": good[:9], "an error": ("error", "boom"), "few values": but(1, [0.5]),
-            "values not numbers": but(1, ["a", 1.0]), "a crash past the graph": but(2, (5, "x")),
-            "a crash of one field": but(2, (1,)), "grads of the wrong length": but(4, [1.0]),
-            "an error that is no text": but(3, 7), "an op alone that is no triple": but(7, [(1.0,)]),
-            "another kind": but(0, "grapf")}
+    return {"a plain tuple": ("graph", *good), "an error": ("error", "boom"),
+            "few values": but(values=[0.5]), "values not numbers": but(values=["a", 1.0]),
+            "a crash past the graph": but(crash=(5, "x")), "a crash of one field": but(crash=(1,)),
+            "grads of the wrong length": but(grads=[1.0]), "an error that is no text": but(backward_error=7),
+            "an op alone that is no triple": but(alone=[(1.0,)]), "another kind": ("ok", good)}
 
 
 @pytest.mark.parametrize("case", list(_bad_answers()))

@@ -6,7 +6,6 @@ builds the engine session (graphs, probe, derivatives) on top of it."""
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import pickle
 import select
@@ -20,9 +19,11 @@ import time
 from typing import Any, Sequence
 
 from vetgrad.conformance import interrupt
+from vetgrad.conformance.subject import protocol as P  # noqa: N812
 from vetgrad.conformance.subject.adapters import MICROGRAD, EngineLoadError, NodeSpelling
 from vetgrad.conformance.subject.address import EngineRef
 from vetgrad.conformance.subject.execute import GRAPH_TIMEOUT, EngineFailureError
+from vetgrad.conformance.subject.protocol import HEADER, MARK, MAX_MESSAGE, GraphAnswer, LoadAnswer
 from vetgrad.conformance.subject.spec import USER_PREFIX, EngineSpec
 
 try:
@@ -30,11 +31,8 @@ try:
 except ImportError:  # not POSIX: pipes keep the OS's size
     fcntl = None  # type: ignore[assignment]
 
-HEADER = struct.Struct("<Q")
-MARK = struct.Struct("<iii")
 LOAD_TIMEOUT = 60.0  # seconds, at least, to import the engine (importing torch alone takes ~2 s)
 PIPE_SIZE = 1 << 20  # bytes of each pipe's buffer, where the OS lets us (Linux's default maximum)
-MAX_MESSAGE = 256 << 20  # bytes: a longer answer is a broken protocol, not data
 # Seconds a closed engine process may take to exit of itself before it is killed (default 0: at
 # once). benchmarks.callgrind_harness sets it, so that valgrind can write the process's counts.
 EXIT_GRACE = float(os.environ.get("VETGRAD_ENGINE_EXIT_GRACE", "0") or 0)
@@ -49,13 +47,6 @@ def default_memory_limit() -> int:
     except (AttributeError, ValueError, OSError):
         return cap
     return min(cap, physical // 2) if physical > 0 else cap
-
-
-class _NoGlobals(pickle.Unpickler):
-    """An answer is builtins only: an engine that forges a pickle cannot run code here."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"the engine's process sent a {module}.{name}")
 
 
 class _LostError(Exception):
@@ -149,7 +140,7 @@ class EngineProcess:
             data = sock.recv(1 << 16)
             if not data:
                 raise EOFError
-            return _NoGlobals(io.BytesIO(data)).load()[1]
+            return P.unpickle_answer(data)[1]
         except (OSError, EOFError, pickle.UnpicklingError, IndexError, TypeError) as exc:
             self._drop_zygote()
             raise EngineLoadError(f"the harness's engine-process starter died "
@@ -184,9 +175,9 @@ class EngineProcess:
         out = os.open(self._out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             try:
-                self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
+                self.pid = self._zask((P.FORK, self._mark_path), (to_child, from_child, out))
             except EngineLoadError:  # the starter died (killed by the last engine?): a fresh one
-                self.pid = self._zask(("fork", self._mark_path), (to_child, from_child, out))
+                self.pid = self._zask((P.FORK, self._mark_path), (to_child, from_child, out))
         finally:
             for fd in (to_child, from_child, out):
                 os.close(fd)
@@ -195,8 +186,11 @@ class EngineProcess:
         try:
             timeout, self.timeout = self.timeout, max(self.timeout or 0.0, LOAD_TIMEOUT)
             try:
-                self.name, self.supports_higher_order, installed, (kind, target, spelled) = self._ask(
-                    ("load", vars(self.spec), self.memory_limit), "loading the engine")
+                loaded = self._ask((P.LOAD, vars(self.spec), self.memory_limit), "loading the engine")
+                if not isinstance(loaded, LoadAnswer):
+                    raise _LostError("the engine's process broke the protocol loading the engine")
+                self.name, self.supports_higher_order = loaded.name, loaded.supports_higher_order
+                installed, (kind, target, spelled) = loaded.installed, loaded.ref
                 made = {name: file for name, _, file in self.spec.sources}
                 module = target.partition(":")[0]
                 self.ref = EngineRef(str(kind), str(target), module in made,
@@ -205,7 +199,7 @@ class EngineProcess:
             finally:
                 self.timeout = timeout
             if installed and not self._preloaded:
-                self._zask(("preload", list(installed)))
+                self._zask((P.PRELOAD, list(installed)))
                 self._preloaded = True
         except _LostError as exc:
             self.close_process()
@@ -224,14 +218,14 @@ class EngineProcess:
                 os.close(fd)
         if self._status is None and EXIT_GRACE > 0:  # it reads EOF and exits of itself
             with contextlib.suppress(OSError, EngineLoadError):
-                self._status = self._zask(("wait", self.pid, EXIT_GRACE))
+                self._status = self._zask((P.WAIT, self.pid, EXIT_GRACE))
         if self._status is None:
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
             with contextlib.suppress(EngineLoadError):  # (a starter that died took it along)
-                self._zask(("wait", self.pid, 5.0))
+                self._zask((P.WAIT, self.pid, 5.0))
         self._status = None
 
     def close(self) -> None:
@@ -259,11 +253,9 @@ class EngineProcess:
     # -- messages -----------------------------------------------------------------------------
 
     def _send(self, message: Any) -> None:
-        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        data = memoryview(HEADER.pack(len(body)) + body)
+        data = P.frame(message)
         try:
-            while data:
-                data = data[os.write(self._w, data):]
+            P.write_all(self._w, data)
         except OSError:
             raise _LostError(self._death()) from None
 
@@ -292,12 +284,14 @@ class EngineProcess:
             raise _LostError(f"the engine's process broke the protocol (a {n}-byte message) {doing}")
         body = self._read(n, until, doing)
         try:
-            message = _NoGlobals(io.BytesIO(body)).load()
+            message = P.unpickle_answer(body)
         except Exception as exc:
             raise _LostError(f"the engine's process broke the protocol ({exc}) {doing}") from None
+        if isinstance(message, GraphAnswer):
+            return message
         if not isinstance(message, tuple) or not message:
             raise _LostError(f"the engine's process broke the protocol {doing}")
-        if message[0] == "fatal":
+        if message[0] == P.FATAL:
             raise _LostError(f"{message[1]} {doing}")
         return message
 
@@ -305,16 +299,16 @@ class EngineProcess:
         """Send one request, read its answer: ``x`` of ``("ok", x)``; EngineFailureError otherwise."""
         self._send(request)
         message = self._receive(doing)
-        if message[0] == "ok" and len(message) == 2:
+        if message[0] == P.OK and len(message) == 2:
             return message[1]
-        if message[0] == "error":
+        if message[0] == P.ERROR:
             raise EngineFailureError(str(message[1]))
         raise _LostError(f"the engine's process broke the protocol {doing}")
 
     def _death(self) -> str:
         """How the process ended (it closed its pipe: it is dying, or wait a little)."""
         try:
-            status = self._zask(("wait", self.pid, 2.0))
+            status = self._zask((P.WAIT, self.pid, 2.0))
         except EngineLoadError:
             return "the engine's process was lost with the harness's process starter (killed it?)"
         if status is None:

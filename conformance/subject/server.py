@@ -4,19 +4,10 @@ engine-side modules once and forks a fresh engine process per request of the har
 one message at a time, over two pipes. Neither imports torch or the judge (only the engine and
 :mod:`conformance.subject.execute`).
 
-Each message is an 8-byte length and a pickle. Requests (tuples, from the trusted harness):
-``("load", spec, memory_limit)``, ``("probe",)``, ``("run", graphs)``, ``("derivatives", k, leaf, max_order)``,
-``("derivative_graph", k, order)``, ``("derivative_at", graph, leaf, x, order)``, ``("modules",)``,
-``("precision",)``.
-Answers hold builtins only (the harness unpickles them with no globals allowed): ``("ok", x)``,
-``("error", text)``, per graph of a run ``("graph", values, crash, backward_error, grads,
-repeat_error, repeat_node, alone, output, repeat_grads)``, ``alone`` the result of each op run
-alone in :func:`conformance.subject.execute.alone_cases`' order (the harness knows the rest); a BaseException other than SystemExit out of the
-engine gives ``("fatal", text)`` and the process exits. What the engine is doing is written to the
-file MARK as three int32 (graph, node, phase) before each step, so that the harness can say where
-a process that died or hung was. The engine's prints go to a per-graph buffer (an excerpt comes
-back with each graph) and, its head only, to file descriptor 1 (a file the harness reads after a
-crash).
+The wire format (requests, answers, framing, the mark) is :mod:`conformance.subject.protocol`'s.
+A BaseException other than SystemExit out of the engine gives a ``fatal`` answer and the process
+exits. The engine's prints go to a per-graph buffer (an excerpt comes back with each graph) and,
+its head only, to file descriptor 1 (a file the harness reads after a crash).
 """
 
 from __future__ import annotations
@@ -30,13 +21,13 @@ import mmap
 import os
 import pickle
 import signal
-import struct
 import sys
 import types
 from typing import Any
 
-HEADER = struct.Struct("<Q")
-MARK = struct.Struct("<iii")
+from vetgrad.conformance.subject import protocol as P  # noqa: N812
+from vetgrad.conformance.subject.protocol import MARK, GraphAnswer, LoadAnswer
+
 EXCERPT = 240  # characters of an engine's output kept per graph
 
 
@@ -83,14 +74,11 @@ def _read(fd: int, n: int) -> bytes:
 
 
 def send(fd: int, message: Any) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    data = memoryview(HEADER.pack(len(body)) + body)
-    while data:
-        data = data[os.write(fd, data):]
+    P.write_all(fd, P.frame(message))
 
 
 def receive(fd: int) -> Any:
-    (n,) = HEADER.unpack(_read(fd, HEADER.size))
+    (n,) = P.HEADER.unpack(_read(fd, P.HEADER.size))
     return pickle.loads(_read(fd, n))
 
 
@@ -145,7 +133,7 @@ class Server:
                 return
             kind = request[0]
             try:
-                if kind == "run":
+                if kind == P.RUN:
                     self.run(request[1], R)
                     continue
                 answer = self.answer(kind, request, R)
@@ -153,26 +141,26 @@ class Server:
                 if isinstance(exc, SystemExit):
                     raise
                 said = R.said_text(exc)
-                send(self.fd_out, ("fatal", f"the engine raised {type(exc).__name__}"
+                send(self.fd_out, (P.FATAL, f"the engine raised {type(exc).__name__}"
                                             f"{': ' + said if said else ''}"))
                 os._exit(3)
             except Exception as exc:
-                answer = ("error", R.error_text(exc))
+                answer = (P.ERROR, R.error_text(exc))
             try:
                 send(self.fd_out, answer)
             except Exception as exc:  # (nothing written: pickling comes first)
-                send(self.fd_out, ("error", f"the answer could not be sent: {R.error_text(exc)}"))
+                send(self.fd_out, (P.ERROR, f"the answer could not be sent: {R.error_text(exc)}"))
 
     def answer(self, kind: str, request: tuple, R: Any) -> tuple:
-        if kind == "load":
+        if kind == P.LOAD:
             R.MEMORY_LIMIT = limit_memory(request[2])
             before = set(sys.modules)
             self.adapter = load(request[1])
             from vetgrad.conformance.subject.address import adapter_ref
 
-            return ("ok", (str(self.adapter.name), bool(self.adapter.supports_higher_order),
-                           _installed(set(sys.modules) - before), adapter_ref(self.adapter)))
-        if kind == "probe":
+            return (P.OK, LoadAnswer(str(self.adapter.name), bool(self.adapter.supports_higher_order),
+                                     _installed(set(sys.modules) - before), adapter_ref(self.adapter)))
+        if kind == P.PROBE:
             self.graph = -1
             adapter = self.adapter
             apply = adapter.apply
@@ -201,47 +189,47 @@ class Server:
                 for name in ("apply", *names):
                     with contextlib.suppress(AttributeError):
                         delattr(adapter, name)
-            return ("ok", {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
-        if kind == "sanity":  # faults of the engine as a whole (conformance.subject.sanity)
+            return (P.OK, {str(k): tuple(str(f) for f in v) for k, v in forms.items()})
+        if kind == P.SANITY:  # faults of the engine as a whole (conformance.subject.sanity)
             from vetgrad.conformance.subject.sanity import check
 
             self.graph = -1
-            return ("ok", [(str(c), str(m)) for c, m in check(self.adapter)])
-        if kind == "composition":  # which ops each op's result is built from (_prev, _op)
+            return (P.OK, [(str(c), str(m)) for c, m in check(self.adapter)])
+        if kind == P.COMPOSITION:  # which ops each op's result is built from (_prev, _op)
             from vetgrad.conformance.subject.composition import built_from
 
             self.graph = -1
             parts = built_from(self.adapter, request[1])
-            return ("ok", {str(k): tuple(str(p) for p in v) for k, v in parts.items()})
-        if kind == "spellings":  # the spelling applied for each (op, form): what a reproducer writes
+            return (P.OK, {str(k): tuple(str(p) for p in v) for k, v in parts.items()})
+        if kind == P.SPELLINGS:  # the spelling applied for each (op, form): what a reproducer writes
             chosen = getattr(self.adapter, "spelling", None)
-            return ("ok", [None if chosen is None else str(chosen(R.OPS[op], form))
+            return (P.OK, [None if chosen is None else str(chosen(R.OPS[op], form))
                            for op, form in request[1]])
-        if kind == "probe_log":
-            return ("ok", [tuple(map(str, d)) for d in getattr(self.adapter, "probe_log", [])])
-        if kind == "derivatives":
+        if kind == P.PROBE_LOG:
+            return (P.OK, [tuple(map(str, d)) for d in getattr(self.adapter, "probe_log", [])])
+        if kind == P.DERIVATIVES:
             _, k, leaf, max_order = request
             self.graph = k
             values, self.derivs[k] = R.derivatives(self.adapter, self.runs[k], leaf, max_order,
                                                    self.mark)
-            return ("ok", [v if v is None or isinstance(v, str) else float(v) for v in values])
-        if kind == "derivative_graph":
+            return (P.OK, [v if v is None or isinstance(v, str) else float(v) for v in values])
+        if kind == P.DERIVATIVE_GRAPH:
             _, k, order = request
             nodes = self.adapter.derivative_graph(self.derivs[k][order - 1])
-            return ("ok", [(n.op, tuple(map(float, n.inputs)), float(n.value), tuple(map(bool, n.constant)))
+            return (P.OK, [(n.op, tuple(map(float, n.inputs)), float(n.value), tuple(map(bool, n.constant)))
                            for n in nodes])
-        if kind == "derivative_at":
+        if kind == P.DERIVATIVE_AT:
             _, graph, leaf, x, order = request
             self.mark(order, R.HIGHER)
-            return ("ok", float(R.derivative_at(self.adapter, graph, leaf, x, order)))
-        if kind == "modules":
-            return ("ok", sorted(sys.modules))
-        if kind == "precision":
+            return (P.OK, float(R.derivative_at(self.adapter, graph, leaf, x, order)))
+        if kind == P.MODULES:
+            return (P.OK, sorted(sys.modules))
+        if kind == P.PRECISION:
             from vetgrad.conformance.subject.adapters import precision
 
             name, eps = precision(self.adapter)
-            return ("ok", (str(name), float(eps)))
-        return ("error", f"unknown request {kind!r}")
+            return (P.OK, (str(name), float(eps)))
+        return (P.ERROR, f"unknown request {kind!r}")
 
     def run(self, graphs: list, R: Any) -> None:
         """Each graph in turn, one answer per graph as it is done. Whatever escapes the graph's
@@ -308,13 +296,17 @@ def _installed(names: set[str]) -> list[str]:
     return out
 
 
-def _graph_message(run: Any, alone: list, output: str) -> tuple:
-    """The answer for one graph (see the module's docstring), builtins only."""
-    crash = None if run.crash is None else (int(run.crash[0]), str(run.crash[1]))
-    return ("graph", [float(v) for v in run.values], crash, run.backward_error,
-            None if run.grads is None else [float(g) for g in run.grads], run.repeat_error,
-            int(run.repeat_node), [_plain(a.result) for a in alone],  # (in alone_cases' order)
-            output, None if run.repeat_grads is None else [float(g) for g in run.repeat_grads])
+def _graph_message(run: Any, alone: list, output: str) -> GraphAnswer:
+    """The answer for one graph (conformance.subject.protocol.GraphAnswer), builtins only."""
+    return GraphAnswer(
+        values=[float(v) for v in run.values],
+        crash=None if run.crash is None else (int(run.crash[0]), str(run.crash[1])),
+        backward_error=run.backward_error,
+        grads=None if run.grads is None else [float(g) for g in run.grads],
+        repeat_error=run.repeat_error, repeat_node=int(run.repeat_node),
+        alone=[_plain(a.result) for a in alone],  # (in alone_cases' order)
+        output=output,
+        repeat_grads=None if run.repeat_grads is None else [float(g) for g in run.repeat_grads])
 
 
 def _plain(result: Any) -> tuple:
@@ -380,21 +372,21 @@ def zygote(sock_fd: int) -> None:
         if not data:
             return
         request = pickle.loads(data)
-        if request[0] == "fork":
+        if request[0] == P.FORK:
             pid = os.fork()
             if pid == 0:
                 sock.close()
                 _engine_process(fds, request[1])
             for fd in fds:
                 os.close(fd)
-            sock.sendall(pickle.dumps(("pid", pid)))
-        elif request[0] == "wait":
-            sock.sendall(pickle.dumps(("status", _wait(request[1], request[2]))))
-        elif request[0] == "preload":  # installed packages only, never the engine's own code
+            sock.sendall(pickle.dumps((P.PID, pid)))
+        elif request[0] == P.WAIT:
+            sock.sendall(pickle.dumps((P.STATUS, _wait(request[1], request[2]))))
+        elif request[0] == P.PRELOAD:  # installed packages only, never the engine's own code
             for name in request[1]:
                 with contextlib.suppress(BaseException):
                     importlib.import_module(name)
-            sock.sendall(pickle.dumps(("done", None)))
+            sock.sendall(pickle.dumps((P.DONE, None)))
 
 
 def _wait(pid: int, seconds: float) -> int | None:

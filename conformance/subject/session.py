@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from vetgrad.conformance.dags.graph import Graph
+from vetgrad.conformance.subject import protocol as P  # noqa: N812
 from vetgrad.conformance.subject.adapters import EngineLoadError, NodeInfo
 from vetgrad.conformance.subject.execute import (
     GRAPH_TIMEOUT,
@@ -25,6 +26,7 @@ from vetgrad.conformance.subject.execute import (
     where,
 )
 from vetgrad.conformance.subject.process import EngineProcess, _LostError
+from vetgrad.conformance.subject.protocol import GraphAnswer
 from vetgrad.conformance.subject.spec import EngineSpec
 from vetgrad.engine.ops import OPS
 
@@ -49,7 +51,7 @@ class ChildEngine(EngineProcess):
         it was probing when the process was lost)."""
         self._ensure()
         try:
-            return self._ask(("probe",), "in the probe")
+            return self._ask((P.PROBE,), "in the probe")
         except _LostError as exc:
             op = self._probing()
             raise ProbeError(op, self._lost(exc).replace("in the probe", f"in the probe of {op}")) from None
@@ -69,7 +71,7 @@ class ChildEngine(EngineProcess):
         the engine's process; [] when the process is lost doing it (the graphs will show it)."""
         self._ensure()
         try:
-            return [tuple(x) for x in self._ask(("sanity",), "checking the engine as a whole")]
+            return [tuple(x) for x in self._ask((P.SANITY,), "checking the engine as a whole")]
         except _LostError as exc:
             self._lost(exc)
             return []
@@ -81,7 +83,7 @@ class ChildEngine(EngineProcess):
         in the engine's process; {} when the process is lost doing it."""
         self._ensure()
         try:
-            return dict(self._ask(("composition", forms), "reading how ops are built"))
+            return dict(self._ask((P.COMPOSITION, forms), "reading how ops are built"))
         except _LostError as exc:
             self._lost(exc)
             return {}
@@ -93,7 +95,7 @@ class ChildEngine(EngineProcess):
         with (None: the adapter has one way only, ``apply``)."""
         try:
             self._ensure()
-            return list(self._ask(("spellings", pairs), "reading the spellings"))
+            return list(self._ask((P.SPELLINGS, pairs), "reading the spellings"))
         except _LostError as exc:
             self._lost(exc)
         except (EngineFailureError, EngineLoadError):
@@ -104,7 +106,7 @@ class ChildEngine(EngineProcess):
         """The last probe's decisions (op, form, spelling, decision, why), from the engine's process."""
         try:
             self._ensure()
-            return [tuple(d) for d in self._ask(("probe_log",), "reading the probe's decisions")]
+            return [tuple(d) for d in self._ask((P.PROBE_LOG,), "reading the probe's decisions")]
         except _LostError as exc:
             self._lost(exc)
         except (EngineFailureError, EngineLoadError):
@@ -116,7 +118,7 @@ class ChildEngine(EngineProcess):
         lost while looking: the graphs will then say what went wrong)."""
         try:
             self._ensure()
-            name, eps = self._ask(("precision",), "while reading its number type")
+            name, eps = self._ask((P.PRECISION,), "while reading its number type")
             return str(name), float(eps)
         except _LostError as exc:
             self._lost(exc)  # closes the lost process; a fresh one runs the graphs
@@ -150,7 +152,7 @@ class ChildEngine(EngineProcess):
             return _LostError(self._no_restart)
         self._no_restart = ""
         try:
-            self._send(("run", graphs))
+            self._send((P.RUN, graphs))
         except _LostError as exc:
             return exc
         return None
@@ -217,7 +219,7 @@ class ChildEngine(EngineProcess):
             if not 0 <= k < len(self._graphs):
                 raise _LostError(f"(the harness asked for graph {k} of a batch of {len(self._graphs)})")
             self._ensure()
-            self._send(("run", [self._graphs[k]]))
+            self._send((P.RUN, [self._graphs[k]]))
             _graph_run(self._graphs[k], self._receive(""))  # (checks the answer)
             self._where = [(-1, -1)] * max(len(self._where), len(self._graphs))
             self._where[k] = (self.generation, 0)
@@ -234,12 +236,12 @@ class ChildEngine(EngineProcess):
                                      f"{exc}") from None
 
     def derivatives(self, k: int, leaf: int, max_order: int) -> list[Any]:
-        return self._request(lambda: self._ask(("derivatives", self._locate(k), leaf, max_order), ""),
+        return self._request(lambda: self._ask((P.DERIVATIVES, self._locate(k), leaf, max_order), ""),
                              "in the higher-order check (grad_of)")
 
     def derivative_graph(self, k: int, order: int) -> list[NodeInfo]:
         try:
-            rows = self._request(lambda: self._ask(("derivative_graph", self._locate(k), order), ""),
+            rows = self._request(lambda: self._ask((P.DERIVATIVE_GRAPH, self._locate(k), order), ""),
                                  "in derivative_graph")
         except EngineFailureError:
             return []
@@ -248,14 +250,14 @@ class ChildEngine(EngineProcess):
     def derivative_at(self, graph: Graph, leaf: int, x: float, order: int) -> float:
         def ask() -> Any:
             self._ensure()
-            return self._ask(("derivative_at", graph, leaf, x, order), "")
+            return self._ask((P.DERIVATIVE_AT, graph, leaf, x, order), "")
 
         return self._request(ask, "in a finite difference of the engine's derivative")
 
     def modules(self) -> list[str]:
         """The modules the engine's process has imported (for tests)."""
         self._ensure()
-        return self._ask(("modules",), "")
+        return self._ask((P.MODULES,), "")
 
 
 class ProbeError(EngineFailureError):
@@ -266,35 +268,38 @@ class ProbeError(EngineFailureError):
         self.op = op
 
 
-def _graph_run(graph: Graph, message: tuple) -> GraphRun:
-    """A graph's answer as the checker's data (nodes from the graph, numbers from the engine);
-    _LostError (a broken protocol) for an answer of any other shape: what the engine's process
-    sends is checked, never trusted to index with."""
-    if message[0] == "error" and len(message) == 2:
-        raise _LostError(f"the engine's process broke the protocol (an error where a graph's "
-                         f"answer belongs: {message[1]})")
+def _graph_run(graph: Graph, answer: Any) -> GraphRun:
+    """A graph's answer (a :class:`GraphAnswer`) as the checker's data (nodes from the graph,
+    numbers from the engine); _LostError (a broken protocol) for an answer of any other kind or
+    shape: what the engine's process sends is checked, never trusted to index with."""
+    if not isinstance(answer, GraphAnswer):
+        if isinstance(answer, tuple) and len(answer) == 2 and answer[0] == P.ERROR:
+            raise _LostError(f"the engine's process broke the protocol (an error where a graph's "
+                             f"answer belongs: {answer[1]})")
+        raise _LostError("the engine's process broke the protocol (another answer where a "
+                         "graph's belongs)")
     try:
-        kind, values, crash, backward_error, grads, repeat_error, repeat_node, alone, output, again = message
         n = len(graph.nodes)
-        values = [float(v) for v in values]
+        values = [float(v) for v in answer.values]
+        crash = answer.crash
         if crash is not None:
             crash = (int(crash[0]), str(crash[1]))
             if not 0 <= crash[0] < n:
                 raise ValueError(f"a crash at node {crash[0]} of {n}")
-        grads = None if grads is None else [float(g) for g in grads]
-        again = None if again is None else [float(g) for g in again]
-        if kind != "graph" or (crash is None and len(values) != n) or any(
+        grads = None if answer.grads is None else [float(g) for g in answer.grads]
+        again = None if answer.repeat_grads is None else [float(g) for g in answer.repeat_grads]
+        if (crash is None and len(values) != n) or any(
                 g is not None and len(g) != len(values) for g in (grads, again)):
             raise ValueError("an answer of the wrong shape")
-        run = EngineRun(values, [], crash, _text(backward_error), grads, _text(repeat_error),
-                        int(repeat_node), repeat_grads=again)
+        run = EngineRun(values, [], crash, _text(answer.backward_error), grads,
+                        _text(answer.repeat_error), int(answer.repeat_node), repeat_grads=again)
         cases = alone_cases(graph, values, None if crash is None else crash[0])
         ops = [OpAlone(i, node, form, inputs, (float(value), None if ds is None else tuple(map(float, ds)),
                                                 _text(error)))
-               for (i, node, form, inputs), (value, ds, error) in zip(cases, alone)]
+               for (i, node, form, inputs), (value, ds, error) in zip(cases, answer.alone)]
     except (TypeError, ValueError, IndexError, KeyError) as exc:
         raise _LostError(f"the engine's process broke the protocol ({exc})") from None
-    return GraphRun(run, ops, False, str(output))
+    return GraphRun(run, ops, False, str(answer.output))
 
 
 def _text(x: Any) -> str | None:
