@@ -37,6 +37,7 @@ from vetgrad.conformance.subject.execute import (
     LocalEngine,
 )
 from vetgrad.conformance.subject.sanity import CAUSE_IN_BACKWARD, IN_BACKWARD
+from vetgrad.conformance.subject.session import EngineSession
 from vetgrad.engine.ops import OPS
 
 # The op-table row of the check that a second backward() adds the same gradients again.
@@ -56,7 +57,7 @@ def _rounds_with_torch(f: Finding) -> bool:
 class Checker:
     """Judges graphs for one engine on one device."""
 
-    def __init__(self, adapter: Adapter | Any, device: str, strict: bool, higher_order: int = 0,
+    def __init__(self, adapter: Adapter | EngineSession, device: str, strict: bool, higher_order: int = 0,
                  graph_timeout: float | None = GRAPH_TIMEOUT) -> None:
         """``adapter``: an Adapter (run in this process) or an engine session (its own process:
         conformance.subject.session.ChildEngine)."""

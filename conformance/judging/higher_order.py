@@ -14,10 +14,11 @@ from vetgrad.conformance.judging.results import Finding, GraphResult, OpStats
 from vetgrad.conformance.reference.torch_run import build_tensors, load_torch
 from vetgrad.conformance.subject.adapters import NodeInfo
 from vetgrad.conformance.subject.execute import EngineFailureError, EngineRun
+from vetgrad.conformance.subject.session import EngineSession
 from vetgrad.engine.ops import OPS
 
 
-def check_higher_order(engine: Any, k: int, graph: Graph, run: EngineRun, device: str,
+def check_higher_order(engine: EngineSession, k: int, graph: Graph, run: EngineRun, device: str,
                        max_order: int, result: GraphResult) -> list[Finding]:
     """d^k(root)/d(leaf 0)^k for k = 2..max_order against torch.autograd.grad(create_graph=
     True). A disagreement beyond 1e-6 is decided by central differences of the engine's own
@@ -119,7 +120,7 @@ def _within_rounding(nodes: list[NodeInfo], mine: float, theirs: float) -> bool:
     return abs(mine - theirs) <= 64 * len(numbers) * J.EPS * scale
 
 
-def _finite_difference_agrees(engine: Any, graph: Graph, leaf: int, order: int, mine: float) -> bool:
+def _finite_difference_agrees(engine: EngineSession, graph: Graph, leaf: int, order: int, mine: float) -> bool:
     """Richardson-extrapolated central difference of the (order-1)-th derivative."""
     x = graph.nodes[leaf].value
     estimates = []

@@ -30,6 +30,7 @@ from vetgrad.conformance.reporting.reproducer import (
 )
 from vetgrad.conformance.reporting.reproducer_run import ScriptRunner, reproduces
 from vetgrad.conformance.subject.address import EngineRef, as_ref
+from vetgrad.conformance.subject.session import EngineSession
 from vetgrad.conformance.subject.spec import engine_spec, search_path
 
 HANG_TRIES = 3  # timeouts a campaign may spend after its last graph (confirming and shrinking)
@@ -255,7 +256,7 @@ def choose_findings(findings: Sequence[Finding], limit: int, level: str | None =
     return shown + list(examples.values())
 
 
-def finish(findings: Sequence[Finding], session: Any, engine: Any, *, device: str, strict: bool,
+def finish(findings: Sequence[Finding], session: EngineSession, engine: Any, *, device: str, strict: bool,
            higher_order: int = 0, shrink: bool = True, level: str | None = None) -> None:
     """Confirm each finding in a fresh engine process, shrink it there and give it a reproducer
     that was run and shows it (in place; the scripts run at the end, by a runner that imports
@@ -301,7 +302,7 @@ def finish(findings: Sequence[Finding], session: Any, engine: Any, *, device: st
 Runner = tuple[ScriptRunner, tuple[tuple[str, str], ...]]
 
 
-def _runner(session: Any, engine: Any) -> Runner | None:
+def _runner(session: EngineSession, engine: Any) -> Runner | None:
     """A script runner with the engine importable as the campaign's engine process imports it
     (its spec's search path, and its modules made from source saved beside each script)."""
     spec = getattr(session, "spec", None)

@@ -6,7 +6,7 @@ state) reaches the torch reference or the judge, which stay here."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from vetgrad.conformance.dags.graph import Graph
 from vetgrad.conformance.subject import protocol as P  # noqa: N812
@@ -30,7 +30,62 @@ from vetgrad.conformance.subject.protocol import GraphAnswer
 from vetgrad.conformance.subject.spec import EngineSpec
 from vetgrad.engine.ops import OPS
 
-__all__ = ["ChildEngine", "ProbeError"]
+__all__ = ["ChildEngine", "EngineSession", "ProbeError"]
+
+
+@runtime_checkable
+class EngineSession(Protocol):
+    """What the campaign and the judge ask of an engine session, wherever the engine runs: in its
+    own process (:class:`ChildEngine`) or in the harness's (``conformance.subject.execute.LocalEngine``).
+    ``tests/test_session_protocol.py`` holds both to it."""
+
+    name: str
+    supports_higher_order: bool
+    timeout: float | None
+    hangs: int  # graphs that ran out of time
+    max_hangs: int  # graphs that may run out of time before a campaign stops (0: no cap)
+
+    def forms(self) -> dict[str, tuple[str, ...]]:
+        """The probe: op -> the operand forms the engine offers."""
+
+    def probe_log(self) -> list[tuple[str, ...]]:
+        """The last probe's decisions (op, form, spelling, decision, why)."""
+
+    def sanity(self) -> list[tuple[str, str]]:
+        """(cause, message) of each fault of the engine as a whole."""
+
+    def composition(self, forms: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        """op -> the other ops the engine builds its result from."""
+
+    def spellings(self, pairs: list[tuple[str, str]]) -> list[str | None]:
+        """The spelling the engine applies each ``(op, form)`` with (None: ``apply`` only)."""
+
+    def precision(self) -> tuple[str, float]:
+        """What the engine stores numbers in: (name, machine epsilon)."""
+
+    def submit(self, graphs: Sequence[Graph]) -> None:
+        """Hand ``graphs`` to the engine; :meth:`collect` reads what it did."""
+
+    def collect(self) -> list[GraphRun]:
+        """What the engine did on each graph of the last :meth:`submit`, in order."""
+
+    def run(self, graphs: Sequence[Graph]) -> list[GraphRun]:
+        """:meth:`submit` then :meth:`collect`."""
+
+    def derivatives(self, k: int, leaf: int, max_order: int) -> list[Any]:
+        """Derivatives of graph ``k`` of the last batch w.r.t. ``leaf``, orders 2..max_order."""
+
+    def derivative_graph(self, k: int, order: int) -> list[NodeInfo]:
+        """The nodes the engine built for derivative ``order`` of graph ``k``."""
+
+    def derivative_at(self, graph: Graph, leaf: int, x: float, order: int) -> float:
+        """The engine's derivative of ``order`` of ``graph`` at ``leaf = x``."""
+
+    def fresh(self) -> EngineSession:
+        """This engine, in a state that has run nothing yet."""
+
+    def close(self) -> None:
+        """Free what the session holds (its process, if any)."""
 
 
 class ChildEngine(EngineProcess):
