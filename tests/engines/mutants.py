@@ -298,7 +298,7 @@ def _register(key: str, source: str, doc: str) -> type:
 def _load(name: str | None) -> type:
     key = module_name(name)
     cls = _loaded.get(key)
-    if cls is None:
+    if cls is None or key not in sys.modules:  # (a pytester test drops the modules it registered)
         source = textbook_source() if name is None else mutant_source(name)
         cls = _loaded[key] = _register(
             key, source, f"textbook engine{'' if name is None else ' mutant ' + name}")
