@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("torch", reason="the harness compares with PyTorch")
 
 from vetgrad.conformance.run import workers
+from vetgrad.conformance.run.config import Campaign
 
 pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +31,8 @@ from vetgrad.engine import Value
 """
 
 
-def _job(w: int) -> dict:
-    return dict(engine="late_engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
+def _job(w: int) -> Campaign:
+    return Campaign(engine="late_engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
                 device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False)
 
 
@@ -83,8 +84,9 @@ def test_loading_torch_freezes_its_objects_out_of_the_collector() -> None:
 
 FALLBACK = """\
 from vetgrad.conformance.run import workers
+from vetgrad.conformance.run.config import Campaign
 workers.PRELOAD = ["dies_on_import"]  # the fork server dies in its preload
-jobs = [dict(engine="vetgrad.engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
+jobs = [Campaign(engine="vetgrad.engine:Value", graphs=40, seed=3, max_nodes=6, ops=["add", "tanh"],
              device="cpu", blocks=(w, 2), batch=20, shrink=False, edges=False) for w in (0, 1)]
 if __name__ == "__main__":
     print(sorted(r.passed for r in workers.run_workers(jobs)))

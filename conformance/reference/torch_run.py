@@ -161,21 +161,43 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
     Vectorised kernels can differ from 0-d ones at edge inputs; the checker re-runs a graph with
     :func:`run_graph` before it reports any disagreement found against this batched reference."""
     torch = load_torch()
-    f64 = torch.float64
     results: list[TorchRun | None] = [None] * len(graphs)
     batch = list(range(len(graphs)))
-    # A graph holding '//' gets values only: torch's backward raises through it (a graph's every
-    # node reaches the root), which the checker confirms with run_graph before any finding.
-    raising = {gi for gi, graph in enumerate(graphs)
-               if any(n.op != "leaf" and not OPS[n.op].differentiable for n in graph.nodes)}
     for gi, graph in enumerate(graphs):
         if len(graph.nodes) > 1000:  # a deep chain: one level per node, so no gain in batching
             results[gi] = run_graph(graph, device)
             batch.remove(gi)
     if not batch:
         return results  # type: ignore[return-value]
-    # Every node of the batch gets a global number (graph gi's node i is base[gi] + i) and, once
-    # computed, a slot: its place in the concatenation of the level tensors.
+    base, nodes, origin, levels = _by_depth(graphs, batch)
+    level_tensors, slot = _forward(torch, nodes, origin, levels, device)
+    flat = torch.cat(level_tensors) if len(level_tensors) > 1 else level_tensors[0]
+    total = flat.index_select(0, torch.tensor(
+        [slot[base[gi] + len(graphs[gi].nodes) - 1] for gi in batch], device=device)).sum()
+    if total.requires_grad:  # not when every root is a detached '//' (x // x alone)
+        total.backward()
+    order = torch.tensor(slot, device=device)
+    values = flat.detach().index_select(0, order).cpu().tolist()
+    grads = torch.cat([t.grad if t.grad is not None else torch.zeros_like(t) for t in level_tensors])
+    grads = grads.index_select(0, order).cpu().tolist()
+    # A graph holding '//' gets values only: torch's backward raises through it (a graph's every
+    # node reaches the root), which the checker confirms with run_graph before any finding.
+    raising = {gi for gi, graph in enumerate(graphs)
+               if any(n.op != "leaf" and not OPS[n.op].differentiable for n in graph.nodes)}
+    for gi in batch:
+        first, n = base[gi], len(graphs[gi].nodes)
+        vs, gs = values[first:first + n], grads[first:first + n]
+        if gi in raising:
+            results[gi] = TorchRun(vs, None, "derivative for floor_divide is not implemented", batched=True)
+        else:
+            results[gi] = TorchRun(vs, gs, batched=True)
+    return results  # type: ignore[return-value]
+
+
+def _by_depth(graphs: Sequence[Graph], batch: list[int]
+              ) -> tuple[dict[int, int], list[Any], list[int], list[list[int]]]:
+    """Every node of the batch numbered (graph gi's node i is ``base[gi] + i``), with its graph's
+    base (``origin``), and the numbers at each depth (``levels``; the leaves at depth 0)."""
     base: dict[int, int] = {}
     nodes: list[Any] = []
     origin: list[int] = []  # global number -> its graph's base
@@ -191,6 +213,14 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
             levels[d].append(len(nodes))
             nodes.append(node)
             origin.append(first)
+    return base, nodes, origin, levels
+
+
+def _forward(torch: Any, nodes: list[Any], origin: list[int], levels: list[list[int]],
+             device: str) -> tuple[list[Any], list[int]]:
+    """One tensor per depth, the same op's nodes of a depth computed in one vectorised call; and
+    each node's slot: its place in the concatenation of those tensors."""
+    f64 = torch.float64
     slot = [0] * len(nodes)
     leaves = levels[0]
     leaf_tensor = torch.tensor([nodes[n].value for n in leaves], dtype=f64, device=device,
@@ -228,23 +258,7 @@ def run_graphs(graphs: Sequence[Graph], device: str) -> list[TorchRun]:
         if level.requires_grad:  # not when every node of the level is a detached '//'
             level.retain_grad()
         level_tensors.append(level)
-    flat = torch.cat(level_tensors) if len(level_tensors) > 1 else level_tensors[0]
-    total = flat.index_select(0, torch.tensor(
-        [slot[base[gi] + len(graphs[gi].nodes) - 1] for gi in batch], device=device)).sum()
-    if total.requires_grad:  # not when every root is a detached '//' (x // x alone)
-        total.backward()
-    order = torch.tensor(slot, device=device)
-    values = flat.detach().index_select(0, order).cpu().tolist()
-    grads = torch.cat([t.grad if t.grad is not None else torch.zeros_like(t) for t in level_tensors])
-    grads = grads.index_select(0, order).cpu().tolist()
-    for gi in batch:
-        first, n = base[gi], len(graphs[gi].nodes)
-        vs, gs = values[first:first + n], grads[first:first + n]
-        if gi in raising:
-            results[gi] = TorchRun(vs, None, "derivative for floor_divide is not implemented", batched=True)
-        else:
-            results[gi] = TorchRun(vs, gs, batched=True)
-    return results  # type: ignore[return-value]
+    return level_tensors, slot
 
 
 def _scalar_exponent(node: Any) -> float | None:

@@ -16,6 +16,7 @@ from vetgrad.conformance.judging.levels import LEVELS, MATH, at_or_below
 from vetgrad.conformance.judging.results import Finding, Report
 from vetgrad.conformance.reporting.reproducer import reproducer, spellings_of
 from vetgrad.conformance.run.campaign import no_graph_checked, run_campaign
+from vetgrad.conformance.run.config import Campaign
 from vetgrad.conformance.subject.adapters import (
     Adapter,
     NothingCheckedError,
@@ -58,13 +59,12 @@ def check_engine(
     NothingCheckedError (conformance.subject.adapters; an EngineLoadError) when nothing was checked: the
     engine's ``Value(x)`` fails, it offers no op, an op of ``ops`` is not offered, or no random
     graph ran; never an empty pass."""
-    if graphs < 1:
+    if isinstance(graphs, int) and graphs < 1:  # (a campaign may have none: the sweep alone)
         raise ValueError(f"graphs must be at least 1, got {graphs}")
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
-    report = run_campaign(engine, graphs=graphs, seed=seed, ops=ops, strict=strict,
-                          max_nodes=max_nodes, device=device, higher_order=higher_order,
-                          level=level)
+    campaign = Campaign(engine, graphs=graphs, seed=seed, ops=ops, strict=strict,
+                        max_nodes=max_nodes, device=device, higher_order=higher_order,
+                        level=level)
+    report = run_campaign(campaign)
     report.level = level
     why = no_graph_checked(report)
     if why:

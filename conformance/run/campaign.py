@@ -4,6 +4,8 @@ given a reproducer."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import time
 from typing import Any, Callable, Iterator, Sequence
 
@@ -17,6 +19,7 @@ from vetgrad.conformance.reference.torch_run import load_torch
 from vetgrad.conformance.reporting.progress import Monitor
 from vetgrad.conformance.reporting.reproducer import reproducer, spellings_of
 from vetgrad.conformance.run.campaign_graphs import campaign_graph, edge_graphs
+from vetgrad.conformance.run.config import Campaign
 from vetgrad.conformance.run.confirm import choose_findings, finish, shrink_finding
 from vetgrad.conformance.subject.adapters import (
     Adapter,
@@ -25,18 +28,13 @@ from vetgrad.conformance.subject.adapters import (
     operand_forms,
 )
 from vetgrad.conformance.subject.address import spelling_of
-from vetgrad.conformance.subject.execute import (
-    GRAPH_TIMEOUT,
-    MAX_HANGS,
-    LocalEngine,
-    hang_cap_reached,
-)
+from vetgrad.conformance.subject.execute import GRAPH_TIMEOUT, LocalEngine, hang_cap_reached
 from vetgrad.conformance.subject.probe import nothing_to_check
 from vetgrad.conformance.subject.session import ChildEngine, ProbeError
 from vetgrad.conformance.subject.spec import engine_spec
 from vetgrad.engine.ops import OPS
 
-__all__ = ["check_something_offered", "no_graph_checked", "open_engine", "run_campaign",
+__all__ = ["Campaign", "check_something_offered", "no_graph_checked", "open_engine", "run_campaign",
            "shrink_finding"]
 
 
@@ -58,70 +56,47 @@ def open_engine(engine: str | type | Adapter, graph_timeout: float | None = GRAP
     return session
 
 
-def run_campaign(
-    engine: str | type | Adapter = "vetgrad.engine:Value",
-    *,
-    graphs: int | None = 1000,
-    seconds: float | None = None,
-    seed: int = 0,
-    max_nodes: int = 30,
-    ops: Sequence[str] | None = None,
-    device: str = "cpu",
-    strict: bool = False,
-    shard: tuple[int, int] = (1, 1),
-    batch: int = 256,
-    progress: Callable[[Report], None] | None = None,
-    max_findings: int = 20,
-    shrink: bool = True,
-    higher_order: int = 0,
-    edges: bool = True,
-    graph_timeout: float | None = GRAPH_TIMEOUT,
-    isolate: bool = True,
-    blocks: tuple[int, int] = (0, 1),
-    forms: dict[str, tuple[str, ...]] | None = None,
-    monitor: Monitor | None = None,
-    max_hangs: int = MAX_HANGS,
-    memory_limit: int | None = None,
-    level: str | None = None,
-) -> Report:
-    """Check ``graphs`` random graphs (or as many as fit in ``seconds``) of one engine on one
-    device (``cpu`` or ``cuda``) and return the report. Graph ``i`` of shard ``K/N`` is global
-    graph ``K-1 + i*N``, so shards never overlap and any machine reproduces any graph.
-    ``blocks=(j, W)`` checks only batches j, j+W, ... of them (worker j of W: each batch is the
-    same whatever W, so no count depends on the number of workers). ``forms``: the probe's
-    answer, when the caller has it. After ``max_hangs`` graphs ran out of ``graph_timeout`` the
-    campaign stops (``report.stopped`` says so; 0: never), since an engine that hangs on most
-    graphs would otherwise cost a timeout per graph. ``memory_limit``: see :func:`open_engine`.
-    ``monitor`` (e.g. conformance.reporting.progress.Progress) is told the counts after each batch, each
-    finding as it is found, and the phase (checking, confirming). ``level``: the level of the
-    ladder the report is judged at; only findings at it or below are confirmed and shrunk in
-    full (up to ``max_findings``), one example per cause above it cheaply (None: up to
-    ``max_findings`` of any level in full).
+def run_campaign(engine: str | type | Adapter | Campaign = "vetgrad.engine:Value", *,
+                 monitor: Monitor | None = None, **settings: Any) -> Report:
+    """Run one campaign and return its report: ``run_campaign(engine, graphs=..., seed=...)``
+    with any setting of :class:`~vetgrad.conformance.run.config.Campaign` (where each is
+    described), or ``run_campaign(campaign)`` (settings given beside it replace its own).
 
-    With ``edges`` (the default; shard 1 only) an exhaustive sweep comes first: every op in every
-    operand form on every pair of its kink and edge values (``x ** 0`` at 0, ties, ±inf, nan),
-    one graph per op and form, reported with graph index -1. A SIGINT or SIGTERM (see
-    conformance.interrupt) ends it early with ``interrupted`` set.
+    ``monitor`` (e.g. conformance.reporting.progress.Progress) is told the counts after each
+    batch, each finding as it is found, and the phase (checking, confirming). With ``edges`` (the
+    default; shard 1 only) an exhaustive sweep comes first: every op in every operand form on
+    every pair of its kink and edge values (``x ** 0`` at 0, ties, ±inf, nan), one graph per op
+    and form, reported with graph index -1. After ``max_hangs`` hung graphs the campaign stops
+    (``report.stopped`` says so). A SIGINT or SIGTERM (see conformance.interrupt) ends it early
+    with ``interrupted`` set.
 
     NothingCheckedError (a usage error) when the probe leaves nothing to check: the engine's
     first leaf cannot be made, no op is offered, or an op named in ``ops`` is not offered."""
-    if graphs is None and seconds is None:
-        raise ValueError("give graphs or seconds (or both)")
-    wanted = [op.name for op in resolve_ops(ops)]
-    session = open_engine(engine, graph_timeout, isolate, memory_limit)
+    if isinstance(engine, Campaign):
+        campaign = engine.replace(**settings) if settings else engine
+    else:
+        campaign = Campaign(engine, **settings)
+    wanted = [op.name for op in resolve_ops(campaign.ops)]
+    session = open_engine(campaign.engine, campaign.graph_timeout, campaign.isolate,
+                          campaign.memory_limit)
     try:
         try:
-            forms = forms if forms is not None else session.forms()
+            forms = campaign.forms if campaign.forms is not None else session.forms()
         except ProbeError as exc:
-            return _probe_failed(_shown_name(engine, session), seed, strict, device, wanted, exc)
-        check_something_offered(session, forms, wanted, ops)
-        return _campaign(session, engine, forms, wanted, graphs=graphs, seconds=seconds, seed=seed,
-                         max_nodes=max_nodes, device=device, strict=strict, shard=shard,
-                         batch=batch, progress=progress, max_findings=max_findings, shrink=shrink,
-                         higher_order=higher_order, edges=edges, blocks=blocks,
-                         monitor=monitor or _Silent(), max_hangs=max_hangs, level=level)
+            return _probe_failed(_shown_name(campaign.engine, session), campaign, wanted, exc)
+        check_something_offered(session, forms, wanted, campaign.ops)
+        return _campaign(session, campaign, forms, wanted, monitor or _Silent())
     finally:
         session.close()
+
+
+run_campaign.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("engine", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                       default="vetgrad.engine:Value")]
+    + [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+       for f in dataclasses.fields(Campaign) if f.name != "engine"]
+    + [inspect.Parameter("monitor", inspect.Parameter.KEYWORD_ONLY, default=None)],
+    return_annotation=Report)  # what help() and IDEs show: every setting, by name
 
 
 def _shown_name(engine: Any, session: Any) -> str:
@@ -153,13 +128,28 @@ def no_graph_checked(report: Report) -> str | None:
             f"--graphs or --time)")
 
 
-def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], wanted: list[str], *,
-              graphs: int | None, seconds: float | None, seed: int, max_nodes: int, device: str,
-              strict: bool, shard: tuple[int, int], batch: int, progress: Any, max_findings: int,
-              shrink: bool, higher_order: int, edges: bool, blocks: tuple[int, int],
-              monitor: Monitor, max_hangs: int, level: str | None = None) -> Report:
+def _campaign(session: Any, campaign: Campaign, forms: dict[str, tuple[str, ...]],
+              wanted: list[str], monitor: Monitor) -> Report:
+    """The campaign in its steps: the report begun, the graphs checked, the findings finished."""
     tested = [name for name in wanted if name in forms]
-    report = Report(_shown_name(engine, session), seed, strict, [device], tested,
+    report = _begin_report(session, campaign, forms, wanted, tested)
+    faults = _engine_faults(session, report, campaign.device, monitor)
+    checker = Checker(session, campaign.device, campaign.strict, campaign.higher_order,
+                      session.timeout)
+    report.precision = checker.precision
+    _check_graphs(session, campaign, checker, report, tested, forms, monitor)
+    localised = faults + accumulation.after_campaign(report, checker, forms, tested, campaign.device)
+    _finish_findings(session, campaign, report, localised, monitor)
+    report.interrupted = interrupt.requested()
+    return report
+
+
+def _begin_report(session: Any, campaign: Campaign, forms: dict[str, tuple[str, ...]],
+                  wanted: list[str], tested: list[str]) -> Report:
+    """The empty report: the ops tested, the forms the engine lacks, how it composes ops and
+    spells them."""
+    report = Report(_shown_name(campaign.engine, session), campaign.seed, campaign.strict,
+                    [campaign.device], tested,
                     unsupported={name: [] for name in wanted if name not in forms})
     for name in tested:
         full = operand_forms(OPS[name])
@@ -169,36 +159,25 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     load_torch()  # (and torch's objects frozen out of the GC's walks)
     report.composition = session.composition(forms) if hasattr(session, "composition") else {}
     report.spelled = spelling_of(getattr(session, "ref", None))
-    faults = _engine_faults(session, report, device, monitor)
-    checker = Checker(session, device, strict, higher_order, session.timeout)
-    report.precision = checker.precision
-    k, n = shard
+    return report
+
+
+def _check_graphs(session: Any, campaign: Campaign, checker: Checker, report: Report,
+                  tested: list[str], forms: dict[str, tuple[str, ...]], monitor: Monitor) -> None:
+    """The edge sweep (shard 1, block 0), then the random graphs batch by batch, counted in
+    ``report`` until the count, the time, a signal or the hang cap ends them."""
     start = time.perf_counter()
-    session.max_hangs = max_hangs
+    session.max_hangs = campaign.max_hangs
     try:
-        if edges and k == 1 and blocks[0] == 0:
+        if campaign.edges and campaign.shard[0] == 1 and campaign.blocks[0] == 0:
             sweep = edge_graphs(tested, forms)
             for result in checker.check(sweep, [-1] * len(sweep)):
                 _count(report, result, monitor)
-
-        def batches() -> Iterator[tuple[list[Graph], list[int]]]:
-            i = b = 0
-            while (graphs is None or i < graphs) and not interrupt.requested() \
-                    and not hang_cap_reached(session):
-                if seconds is not None and time.perf_counter() - start > seconds:
-                    break
-                count = batch if graphs is None else min(batch, graphs - i)
-                if b % blocks[1] == blocks[0]:
-                    indices = [(k - 1) + (i + j) * n for j in range(count)]
-                    yield [campaign_graph(seed, x, max_nodes, tested, forms) for x in indices], indices
-                i, b = i + count, b + 1
-
-        for results in _pipelined(checker, batches(), lambda: hang_cap_reached(session)):
+        batches = _batches(session, campaign, tested, forms, start)
+        for results in _pipelined(checker, batches, lambda: hang_cap_reached(session)):
             for result in results:
                 _count(report, result, monitor)
-            monitor.checked(report.random_graphs, report.failed, blocks[0])
-            if progress is not None:
-                progress(report)
+            monitor.checked(report.random_graphs, report.failed, campaign.blocks[0])
     except interrupt.Interrupted:
         pass
     if hang_cap_reached(session):
@@ -209,24 +188,48 @@ def _campaign(session: Any, engine: Any, forms: dict[str, tuple[str, ...]], want
     session.max_hangs = 0  # confirmation and shrinking have their own budget (HangBudget)
     report.interrupted = interrupt.requested()
     report.elapsed = time.perf_counter() - start
-    localised = faults + accumulation.after_campaign(report, checker, forms, tested, device)
+
+
+def _batches(session: Any, campaign: Campaign, tested: list[str], forms: dict[str, tuple[str, ...]],
+             start: float) -> Iterator[tuple[list[Graph], list[int]]]:
+    """This share's batches of random graphs and their global indices (see Campaign: shard and
+    blocks), until the count or the time is used up, a signal, or the hang cap."""
+    graphs, seconds, batch = campaign.graphs, campaign.seconds, campaign.batch
+    (k, n), (block, blocks) = campaign.shard, campaign.blocks
+    i = b = 0
+    while (graphs is None or i < graphs) and not interrupt.requested() \
+            and not hang_cap_reached(session):
+        if seconds is not None and time.perf_counter() - start > seconds:
+            break
+        count = batch if graphs is None else min(batch, graphs - i)
+        if b % blocks == block:
+            indices = [(k - 1) + (i + j) * n for j in range(count)]
+            yield [campaign_graph(campaign.seed, x, campaign.max_nodes, tested, forms)
+                   for x in indices], indices
+        i, b = i + count, b + 1
+
+
+def _finish_findings(session: Any, campaign: Campaign, report: Report, localised: list[Finding],
+                     monitor: Monitor) -> None:
+    """The findings chosen, confirmed in a fresh process, shrunk and each given a reproducer that
+    was run (confirm.finish); the localised ones (already 2-4 nodes) first in root-cause order."""
     for f in localised:
         monitor.found(f)
-    report.findings = choose_findings(report.findings, max(max_findings - len(localised), 0), level,
-                                      report.composition)
+    report.findings = choose_findings(report.findings,
+                                      max(campaign.max_findings - len(localised), 0),
+                                      campaign.level, report.composition)
     if report.findings and not interrupt.requested():
-        monitor.set_phase(f"confirming{' and shrinking' if shrink else ''} "
-                          f"{len(report.findings)} finding{'s' if len(report.findings) > 1 else ''}")
-    # confirmed in a fresh process, shrunk, each given a reproducer that was run (confirm.finish)
-    finish(report.findings, session, engine, device=device, strict=strict,
-           higher_order=higher_order, shrink=shrink, level=level)
+        many = "s" if len(report.findings) > 1 else ""
+        monitor.set_phase(f"confirming{' and shrinking' if campaign.shrink else ''} "
+                          f"{len(report.findings)} finding{many}")
+    engine = campaign.engine
+    finish(report.findings, session, engine, device=campaign.device, strict=campaign.strict,
+           higher_order=campaign.higher_order, shrink=campaign.shrink, level=campaign.level)
     ref = getattr(session, "ref", None) or (engine if isinstance(engine, str) else session.name)
     for f in localised:  # confirmed by the probes' own runs; its graph is already 2-4 nodes
         f.reproducer = reproducer(f, ref, spellings_of(session, f.graph))
     report.findings[:0] = localised
     report.findings = root_cause_order(report.findings, report.composition)  # shrunk: sizes known
-    report.interrupted = interrupt.requested()
-    return report
 
 
 def _engine_faults(session: Any, report: Report, device: str, monitor: Monitor) -> list[Finding]:
@@ -293,11 +296,11 @@ def _count(report: Report, result: GraphResult, monitor: Monitor) -> None:
         monitor.found(f)
 
 
-def _probe_failed(name: str, seed: int, strict: bool, device: str, wanted: list[str],
-                  exc: ProbeError) -> Report:
+def _probe_failed(name: str, campaign: Campaign, wanted: list[str], exc: ProbeError) -> Report:
     """The report of an engine whose process was lost in the probe: one finding, in the op it
     was probing (nothing else could be tested)."""
-    report = Report(name, seed, strict, [device], wanted)
+    device = campaign.device
+    report = Report(name, campaign.seed, campaign.strict, [device], wanted)
     op = OPS.get(exc.op)
     nodes = [Node("leaf", value=0.7)]
     if op is not None:

@@ -20,7 +20,7 @@ from vetgrad.conformance.reporting.output import check_output_path, write_atomic
 from vetgrad.conformance.reporting.text import format_report, graph_counts, kind_counts, ladder_line
 from vetgrad.conformance.run.cluster import ClusterError
 from vetgrad.conformance.run.command import missing_extra, prog_name, version_text
-from vetgrad.conformance.run.orchestrate import resolve_devices, run
+from vetgrad.conformance.run.orchestrate import campaign_of, resolve_devices, run
 from vetgrad.conformance.subject.adapters import EngineLoadError
 from vetgrad.conformance.subject.execute import GRAPH_TIMEOUT, MAX_HANGS
 from vetgrad.conformance.subject.session import ProbeError
@@ -236,43 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace, out: Any) -> int:
-    missing = missing_extra()
-    if missing:
-        print(f"error: {missing}", file=sys.stderr)
-        return 2
-    if ":" not in args.engine.strip(":") or args.engine.startswith(":") or args.engine.endswith(":"):
-        print(f"error: --engine must look like module:attr (e.g. engine:Value), got {args.engine!r}",
-              file=sys.stderr)
+    why = _usage_error(args)
+    if why:
+        print(f"error: {why}", file=sys.stderr)
         return 2
     if args.show_probe:
         return _show_probe(args, out)
     try:
-        if args.higher_order:  # asked of the engine in its own process, as everything else
-            from vetgrad.conformance.run.campaign import open_engine
-
-            session = open_engine(args.engine, args.graph_timeout)
-            try:
-                if not session.supports_higher_order:
-                    raise EngineLoadError(f"--higher-order needs an engine with grad() (functional "
-                                          f"gradients); {session.name} has none")
-            finally:
-                session.close()
-        if not args.cluster:
-            from vetgrad.conformance.subject.process import prestart as prestart_engine
-
-            prestart_engine()  # the engine processes' starter boots while torch is imported here
-        if args.workers > 1 and not args.cluster:
-            from vetgrad.conformance.run.workers import prestart
-
-            prestart()  # the workers' fork server imports torch while this process does
-        devices = resolve_devices(args.device)
-        mode = ("strict" if args.strict else "default") + f", level {args.level}"
-        # the header first (a CI log shows what runs before the progress lines)
-        print(f"vetgrad conformance: engine {args.engine}, seed {args.seed}, devices "
-              f"{','.join(devices)}, mode {mode}, shard {args.shard[0]}/{args.shard[1]}, "
-              f"max nodes {args.max_nodes}", file=out, flush=True)
-        report, devices = run(args, devices)
-        report.level = args.level
+        report = _run(args, out)
     except (EngineLoadError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -282,6 +253,56 @@ def _main(args: argparse.Namespace, out: Any) -> int:
     except interrupt.Interrupted:
         print("interrupted before any graph was checked", file=sys.stderr)
         return interrupt.exit_status()
+    _print_report(report, args, out)
+    if report.interrupted or interrupt.requested():
+        return interrupt.exit_status()
+    return 1 if report.failed else 0
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    """What makes the command line unusable before anything starts (None: nothing)."""
+    missing = missing_extra()
+    if missing:
+        return missing
+    if ":" not in args.engine.strip(":") or args.engine.startswith(":") or args.engine.endswith(":"):
+        return f"--engine must look like module:attr (e.g. engine:Value), got {args.engine!r}"
+    return None
+
+
+def _run(args: argparse.Namespace, out: Any) -> Any:
+    """The campaign of ``args`` (built here, once), its header printed first; its report."""
+    campaign = campaign_of(args)
+    if args.higher_order:  # asked of the engine in its own process, as everything else
+        from vetgrad.conformance.run.campaign import open_engine
+
+        session = open_engine(args.engine, args.graph_timeout)
+        try:
+            if not session.supports_higher_order:
+                raise EngineLoadError(f"--higher-order needs an engine with grad() (functional "
+                                      f"gradients); {session.name} has none")
+        finally:
+            session.close()
+    if not args.cluster:
+        from vetgrad.conformance.subject.process import prestart as prestart_engine
+
+        prestart_engine()  # the engine processes' starter boots while torch is imported here
+    if args.workers > 1 and not args.cluster:
+        from vetgrad.conformance.run.workers import prestart
+
+        prestart()  # the workers' fork server imports torch while this process does
+    devices = resolve_devices(args.device)
+    mode = ("strict" if args.strict else "default") + f", level {args.level}"
+    # the header first (a CI log shows what runs before the progress lines)
+    print(f"vetgrad conformance: engine {args.engine}, seed {args.seed}, devices "
+          f"{','.join(devices)}, mode {mode}, shard {args.shard[0]}/{args.shard[1]}, "
+          f"max nodes {args.max_nodes}", file=out, flush=True)
+    report, devices = run(args, devices, campaign)
+    report.level = args.level
+    return report
+
+
+def _print_report(report: Any, args: argparse.Namespace, out: Any) -> None:
+    """The report as text on ``out``, the closing lines, and ``--json``."""
     if report.engine != args.engine:  # what was loaded, e.g. a file given by path
         print(f"engine {report.engine} (as loaded from {args.engine})", file=out)
     print(format_report(report, args.show), file=out)
@@ -307,9 +328,6 @@ def _main(args: argparse.Namespace, out: Any) -> int:
             print(f"report written to {args.json}", file=out)
     print(kind_counts(report), file=out)
     print(f"{report.passed} passed, {report.failed} failed", file=out)
-    if report.interrupted or interrupt.requested():
-        return interrupt.exit_status()
-    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class Cluster:
             self.close()
             raise ClusterError(f"the Dask scheduler at {address!r} has no workers")
 
-    def run(self, function: Callable[[dict[str, Any]], Any], jobs: Sequence[dict[str, Any]],
+    def run(self, function: Callable[[Any], Any], jobs: Sequence[Any],
             done: Callable[[int, int, int, Any], None] | None = None) -> list[Any]:
         """``function(job)`` for every job on the cluster; results in the jobs' order. ``done(k,
         n, i, result)`` is called as the k-th of n results (job ``i``'s) arrives."""
@@ -73,8 +73,9 @@ class Cluster:
             self._local.close()
 
 
-def run_job(job: dict[str, Any]) -> Any:
-    """One share of a campaign on a cluster worker: ``run_campaign(**job)``'s report."""
+def run_job(job: Any) -> Any:
+    """One share of a campaign (a conformance.run.config.Campaign) on a cluster worker: its
+    report."""
     from vetgrad.conformance.run.campaign import run_campaign
 
-    return run_campaign(**job)
+    return run_campaign(job)

@@ -10,6 +10,7 @@ from vetgrad.conformance import interrupt
 from vetgrad.conformance.dags.generate import resolve_ops
 from vetgrad.conformance.judging.results import Report
 from vetgrad.conformance.reporting.progress import Progress
+from vetgrad.conformance.run.config import Campaign
 from vetgrad.conformance.subject.adapters import EngineLoadError, NothingCheckedError
 from vetgrad.conformance.subject.session import ProbeError
 
@@ -29,14 +30,27 @@ def resolve_devices(choice: str) -> list[str]:
     return [choice]
 
 
-def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Report, list[str]]:
-    """The campaign of the command line ``args`` on ``devices`` (default: ``--device``'s), with
-    progress on stderr; the combined report and the devices."""
-    devices = devices or resolve_devices(args.device)
+def campaign_of(args: argparse.Namespace) -> Campaign:
+    """The campaign of the command line ``args`` (on its first device; the run replaces it)."""
     ops = resolve_ops(args.ops.split(",")) if args.ops else None
-    names = [op.name for op in ops] if ops else None
     graphs = args.graphs if args.graphs is not None else (None if args.time else 2000)
-    forms = _probe(args.engine, args.graph_timeout, memory_limit(args), names) if args.workers > 1 else None
+    return Campaign(args.engine, graphs=graphs, seconds=args.time, seed=args.seed,
+                    max_nodes=args.max_nodes, ops=[op.name for op in ops] if ops else None,
+                    strict=args.strict, level=args.level, shard=args.shard,
+                    max_findings=args.max_findings, shrink=not args.no_shrink,
+                    higher_order=args.higher_order, edges=not args.no_edge_sweep,
+                    graph_timeout=args.graph_timeout, max_hangs=args.max_hangs,
+                    memory_limit=memory_limit(args))
+
+
+def run(args: argparse.Namespace, devices: list[str] | None = None,
+        campaign: Campaign | None = None) -> tuple[Report, list[str]]:
+    """The campaign of the command line ``args`` (``campaign``, when the caller built it) on
+    ``devices`` (default: ``--device``'s), with progress on stderr; the combined report and the
+    devices."""
+    devices = devices or resolve_devices(args.device)
+    campaign = campaign or campaign_of(args)
+    forms = _probe(campaign) if args.workers > 1 else None
     workers = args.workers if forms is not None else 1
     combined: Report | None = None
     executor = None
@@ -46,8 +60,9 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
         executor = Cluster(args.cluster)
         if args.workers == 1:  # one share per cluster worker
             workers = executor.size
-            forms = _probe(args.engine, args.graph_timeout, memory_limit(args), names) if workers > 1 else None
-    progress = Progress(graphs, workers, level=args.level)
+            forms = _probe(campaign) if workers > 1 else None
+    campaign = campaign.replace(forms=forms)
+    progress = Progress(campaign.graphs, workers, level=args.level)
     try:
         with progress:
             for n, device in enumerate(devices):
@@ -55,7 +70,7 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
                     break
                 if n:
                     progress.next_stage(f"checking on {device}")
-                combined = _run_device(args, device, graphs, names, forms, workers, executor,
+                combined = _run_device(campaign.replace(device=device), workers, executor,
                                        combined, progress)
     finally:
         if executor is not None:
@@ -74,32 +89,28 @@ def run(args: argparse.Namespace, devices: list[str] | None = None) -> tuple[Rep
     return combined, devices
 
 
-def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names: Any,
-                forms: Any, workers: int, executor: Any, combined: Report | None,
+def shares(campaign: Campaign, workers: int) -> list[Campaign]:
+    """The campaign in ``workers`` shares: share w checks batches w, w + workers, ... (each
+    batch is the one a single process checks, so no count depends on --workers); the edge sweep
+    is share 0's. No share without a batch."""
+    jobs = [campaign.replace(blocks=(w, workers), edges=campaign.edges and w == 0)
+            for w in range(workers)]
+    if campaign.graphs is not None:
+        jobs = jobs[: max(1, -(-campaign.graphs // campaign.batch))]
+    return jobs
+
+
+def _run_device(campaign: Campaign, workers: int, executor: Any, combined: Report | None,
                 progress: Progress) -> Report | None:
-    """The campaign on one device in ``workers`` shares (local processes or cluster workers),
+    """The campaign on its device in ``workers`` shares (local processes or cluster workers),
     merged into ``combined``."""
-    jobs = []
-    for w in range(workers):
-        # worker w checks batches w, w + workers, ...: each batch is the one a single process
-        # checks, so no count depends on --workers
-        jobs.append(dict(engine=args.engine, graphs=graphs, seconds=args.time, seed=args.seed,
-                         max_nodes=args.max_nodes, ops=names, device=device, strict=args.strict,
-                         shard=args.shard, blocks=(w, workers), max_findings=args.max_findings,
-                         shrink=not args.no_shrink, higher_order=args.higher_order,
-                         edges=not args.no_edge_sweep and w == 0,
-                         graph_timeout=args.graph_timeout, forms=forms,
-                         max_hangs=args.max_hangs, memory_limit=memory_limit(args),
-                         level=args.level))
-    if graphs is not None:
-        jobs = jobs[: max(1, -(-graphs // 256))]  # no worker without a batch
+    jobs = shares(campaign, workers)
     if executor is not None:
         from vetgrad.conformance.run.cluster import run_job
         from vetgrad.conformance.subject.spec import engine_spec
 
-        spec = engine_spec(args.engine)  # what a worker elsewhere needs (a test mutant's source)
-        for job in jobs:
-            job["engine"] = spec or args.engine
+        spec = engine_spec(campaign.engine)  # what a worker elsewhere needs (a test mutant's source)
+        jobs = [job.replace(engine=spec or campaign.engine) for job in jobs]
 
         def done(k: int, total: int, share: int, report: Report) -> None:
             for f in report.findings:
@@ -111,7 +122,7 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
     elif len(jobs) == 1:
         from vetgrad.conformance.run.campaign import run_campaign
 
-        reports = [run_campaign(**jobs[0], monitor=progress)]
+        reports = [run_campaign(jobs[0], monitor=progress)]
     else:
         from vetgrad.conformance.run.workers import run_workers
 
@@ -124,7 +135,7 @@ def _run_device(args: argparse.Namespace, device: str, graphs: int | None, names
             combined.merge(r)
             combined.elapsed = max(combined.elapsed, r.elapsed)
     if combined is not None:
-        combined.devices.append(device)
+        combined.devices.append(campaign.device)
     return combined
 
 
@@ -133,17 +144,17 @@ def memory_limit(args: argparse.Namespace) -> int | None:
     return None if args.memory_limit is None else int(args.memory_limit * 2**30)
 
 
-def _probe(engine: str, timeout: float, limit: int | None = None,
-           names: list[str] | None = None) -> dict[str, tuple[str, ...]] | None:
+def _probe(campaign: Campaign) -> dict[str, tuple[str, ...]] | None:
     """The probe, once for all workers (None: it failed; one process then reports how);
-    NothingCheckedError when it leaves nothing of ``names`` (None: every op) to check."""
+    NothingCheckedError when it leaves nothing of ``campaign.ops`` (None: every op) to check."""
     from vetgrad.conformance.run.campaign import check_something_offered, open_engine
 
-    session = open_engine(engine, timeout, memory_limit=limit)
+    session = open_engine(campaign.engine, campaign.graph_timeout,
+                          memory_limit=campaign.memory_limit)
     try:
         forms = session.forms()
-        wanted = [op.name for op in resolve_ops(names)]
-        check_something_offered(session, forms, wanted, names)
+        wanted = [op.name for op in resolve_ops(campaign.ops)]
+        check_something_offered(session, forms, wanted, campaign.ops)
         return forms
     except ProbeError:
         return None

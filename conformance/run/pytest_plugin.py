@@ -316,22 +316,24 @@ def _report(config: pytest.Config, s: Settings) -> Any:
     JSON report written as soon as it is there."""
     if _REPORT not in config.stash:
         from vetgrad.conformance.run.campaign import run_campaign
+        from vetgrad.conformance.run.config import Campaign
         from vetgrad.conformance.subject.adapters import EngineLoadError
 
         try:
             with _engine_on_path(s):
-                report = run_campaign(s.engine, graphs=s.graphs, seed=s.seed, ops=s.ops,
-                                      strict=s.strict, level=s.level)  # (above it: one example a cause)
+                campaign = Campaign(s.engine, graphs=s.graphs, seed=s.seed, ops=s.ops,
+                                    strict=s.strict, level=s.level)  # (above it: one example a cause)
+                report = run_campaign(campaign)
             report.level = s.level
         except EngineLoadError as exc:
             report = exc
         config.stash[_REPORT] = report
         if s.json and not isinstance(report, Exception):
-            _write_json(report, s)
+            _write_json(report, s, campaign)
     return config.stash[_REPORT]
 
 
-def _write_json(report: Any, s: Settings) -> None:
+def _write_json(report: Any, s: Settings, campaign: Any) -> None:
     import argparse
     import json
 
@@ -340,8 +342,8 @@ def _write_json(report: Any, s: Settings) -> None:
 
     args = argparse.Namespace(engine=s.engine, graphs=s.graphs, seed=s.seed,
                               ops=",".join(s.ops) if s.ops else None, level=s.level,
-                              strict=s.strict, device="cpu", max_nodes=30, shard=(1, 1),
-                              json=s.json)  # run_campaign's defaults for what the plugin fixes
+                              strict=s.strict, device=campaign.device, max_nodes=campaign.max_nodes,
+                              shard=campaign.shard, json=s.json)
     write_atomically(s.json, json.dumps(report_json(report, args), indent=1))
 
 

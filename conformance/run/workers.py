@@ -20,6 +20,7 @@ from vetgrad.conformance import interrupt
 from vetgrad.conformance.judging.results import Finding, Report
 from vetgrad.conformance.reporting.progress import Monitor, finding_key
 from vetgrad.conformance.run.campaign import run_campaign
+from vetgrad.conformance.run.config import Campaign
 
 
 class _Relay:
@@ -73,7 +74,7 @@ def _setting() -> tuple[str, list[str], dict[str, str]]:
     return os.getcwd(), list(sys.path), dict(os.environ)
 
 
-def _worker(kwargs: dict[str, Any], results: Any, setting: tuple[str, list[str], dict[str, str]]) -> None:
+def _worker(campaign: Campaign, results: Any, setting: tuple[str, list[str], dict[str, str]]) -> None:
     """One worker process: its share of the campaign, the report (partial on a signal) sent back."""
     interrupt.install()
     folder, path, environ = setting
@@ -85,12 +86,12 @@ def _worker(kwargs: dict[str, Any], results: Any, setting: tuple[str, list[str],
         import torch
 
         torch.set_num_threads(1)  # the workers are the parallelism: no oversubscribed cores
-        results.put(("ok", run_campaign(**kwargs, monitor=_Relay(results))))
+        results.put(("ok", run_campaign(campaign, monitor=_Relay(results))))
     except BaseException as exc:
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _start(context: Any, jobs: list[dict[str, Any]],
+def _start(context: Any, jobs: list[Campaign],
            setting: tuple[str, list[str], dict[str, str]]) -> tuple[Any, list[Any]]:
     """The workers' queue and processes, started from ``context``; none left running if one
     cannot start."""
@@ -108,8 +109,9 @@ def _start(context: Any, jobs: list[dict[str, Any]],
     return results, procs
 
 
-def run_workers(jobs: list[dict[str, Any]], monitor: Monitor | None = None) -> list[Report]:
-    """The jobs in worker processes; a signal here is passed on to them, and a second one (or a
+def run_workers(jobs: list[Campaign], monitor: Monitor | None = None) -> list[Report]:
+    """The campaigns ``jobs`` (a campaign's shares: conformance.run.orchestrate.shares) in worker
+    processes; a signal here is passed on to them, and a second one (or a
     worker that does not answer within 30 s of it) ends them at once. ``monitor`` hears every
     worker's counts and findings as they come."""
     prestart()
