@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from vetgrad.conformance.dags.graph import BINARY_FORMS
+from vetgrad.conformance.errors import EngineLoadError, NothingCheckedError, WrongResultError
 from vetgrad.conformance.subject.probe import (
     FORMS_BINARY,
     decide,
@@ -384,10 +385,6 @@ def _kind(got: type, wanted: type) -> str:
     return f"a {got.__name__}, not a {wanted.__name__}"
 
 
-class WrongResultError(Exception):
-    """An op of the engine returned something that is not one of its nodes."""
-
-
 def _real(x: Any, what: str) -> float:
     """``x`` as a float; a complex number or a non-number is the engine's, said as such."""
     if type(x) is float:
@@ -420,16 +417,6 @@ def precision(adapter: Adapter) -> tuple[str, float]:
         if all(v == struct.unpack(code, struct.pack(code, x))[0] for x, v in zip(xs, seen)):
             return name, eps
     return PRECISIONS[0]
-
-
-class EngineLoadError(Exception):
-    """The engine named on the command line cannot be used (exit status 2)."""
-
-
-class NothingCheckedError(EngineLoadError):
-    """A campaign would check nothing that was asked (its first leaf cannot be made, it offers no
-    op, an op asked by name is not offered) or checked no random graph: a usage error (exit
-    status 2), never a pass. The message says why."""
 
 
 def load_adapter(spec: str | type | Adapter) -> Adapter:

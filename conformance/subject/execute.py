@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from vetgrad.conformance.dags.graph import ALIASED, Const, Graph, Node
+from vetgrad.conformance.errors import EngineFailureError as EngineFailureError  # (re-exported)
+from vetgrad.conformance.errors import EngineTimeoutError
 from vetgrad.conformance.subject.adapters import Adapter, NodeInfo, node_spelling
 from vetgrad.conformance.subject.address import local_ref
 from vetgrad.conformance.subject.sanity import mark as mark_in_backward
@@ -330,14 +332,6 @@ class GraphRun(NamedTuple):
     alone: list[OpAlone]
     timed_out: bool = False
     output: str = ""
-
-
-class EngineFailureError(Exception):
-    """The engine did not answer: it hung, or its process died or broke the protocol."""
-
-
-class EngineTimeoutError(EngineFailureError):
-    """The engine spent longer than the graph timeout on one graph."""
 
 
 class LocalEngine:

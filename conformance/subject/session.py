@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from vetgrad.conformance.dags.graph import Graph
+from vetgrad.conformance.errors import ProbeError
 from vetgrad.conformance.subject import protocol as P  # noqa: N812
 from vetgrad.conformance.subject.adapters import EngineLoadError, NodeInfo
 from vetgrad.conformance.subject.execute import (
@@ -313,14 +314,6 @@ class ChildEngine(EngineProcess):
         """The modules the engine's process has imported (for tests)."""
         self._ensure()
         return self._ask((P.MODULES,), "")
-
-
-class ProbeError(EngineFailureError):
-    """The engine's process was lost in the probe, in op ``op``."""
-
-    def __init__(self, op: str, message: str) -> None:
-        super().__init__(message)
-        self.op = op
 
 
 def _graph_run(graph: Graph, answer: Any) -> GraphRun:
