@@ -45,6 +45,8 @@ BACKWARD_TWICE = "backward x2"
 
 # One op run alone, ready to judge: (node index, node, inputs, engine's result, torch case index).
 Local = tuple[int, Node, tuple[float, ...], Any, int]
+# One op judged alone: (node, the engine's inputs, torch's result on them).
+_Judged = tuple[Node, tuple[float, ...], tuple]
 def _rounds_with_torch(f: Finding) -> bool:
     """Whether a finding compares the engine's end-to-end numbers with torch's batched graph run,
     whose kernels round otherwise than the 0-d ones a graph of scalars meets: then the graph is
@@ -140,34 +142,69 @@ class Checker:
 
     def _judge_graph(self, graph: Graph, run: EngineRun, locals_: list[Local], torch_locals: list,
                      ref: TorchRun, result: GraphResult) -> list[Finding]:
-        findings: list[Finding] = []
+        """Judges one graph step by step (a crash, each op alone, backward raising, gradients end
+        to end, a second backward()), stopping where a finding explains the rest."""
         stats = result.per_op
-
-        def find(kind: str, op: str, node: int, message: str, level: str, cause: str) -> None:
-            findings.append(Finding(kind, op, node, message, graph, self.device, level=level,
-                                    cause=cause))
-
-        if run.crash is not None:
-            node, error = run.crash
-            op = run.crash_op or graph.nodes[node].op
-            stats.setdefault(op, OpStats()).add(J.FAIL, math.inf)
-            # judged on the engine's own inputs where it has them: a divisor that rounding made
-            # 0.0 in the engine (torch's is tiny) is no ordinary input
-            seen = run.values[:node]
-            level, cause = self._crash_level(graph, node, error, ref.values[node],
-                                             [*seen, *ref.values[len(seen):]])
-            crashed = Finding("crash", op, node, error[len(LOST):] if error.startswith(LOST) else
-                              f"engine raised {error} where torch returns {ref.values[node]!r}",
-                              graph, self.device, level=level, cause=cause)
+        crashed = None if run.crash is None else self._crash_finding(graph, run, ref, stats)
         # Local: each op on the engine's own inputs (before a crash: whether an op upstream of
         # it gave a wrong value, which the crash is then a consequence of).
+        findings, local_derivs, judged = self._judge_locals(graph, locals_, torch_locals, stats)
+        if crashed is not None:
+            return _without_consequences(graph, [*findings, crashed])
+        findings = _without_consequences(graph, findings)
+        if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
+                [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):
+            return findings  # a wrong op explains the rest; without its derivatives no replay
+        # End to end.
+        if (run.backward_error is not None) != (ref.grads is None):
+            findings.append(self._backward_mismatch(graph, run, ref, judged))
+            return findings
+        # Every value was judged locally from its inputs: what differs end to end is rounding
+        # carried along the graph, never a bug of its own.
+        imprecise = any(map(J.float_mismatch, run.values, ref.values))
+        replays = _Replays(graph, local_derivs)
+        if ref.grads is not None and run.grads is not None:
+            wrong, rounded = self._judge_grads(graph, run.grads, ref.grads, replays, judged)
+            imprecise = imprecise or rounded
+            if wrong is not None:
+                findings.append(wrong)
+                if wrong.cause == L.LOST_CONTRIBUTION:
+                    return findings  # the engine's backward itself is wrong: nothing more to judge
+        repeated = self._judge_repeat(graph, run, replays, stats)
+        if repeated is not None:
+            findings.append(repeated)
+        if imprecise:
+            result.imprecise += 1
+        return findings
+
+    def _finding(self, graph: Graph, kind: str, op: str, node: int, message: str, level: str,
+                 cause: str) -> Finding:
+        """A finding about ``graph`` on this checker's device, at its ladder level with its cause."""
+        return Finding(kind, op, node, message, graph, self.device, level=level, cause=cause)
+
+    def _crash_finding(self, graph: Graph, run: EngineRun, ref: TorchRun,
+                       stats: dict[str, OpStats]) -> Finding:
+        """The finding for the engine raising in its forward pass, counted as a failure of its op."""
+        node, error = run.crash  # type: ignore[misc]
+        op = run.crash_op or graph.nodes[node].op
+        stats.setdefault(op, OpStats()).add(J.FAIL, math.inf)
+        # judged on the engine's own inputs where it has them: a divisor that rounding made
+        # 0.0 in the engine (torch's is tiny) is no ordinary input
+        seen = run.values[:node]
+        level, cause = self._crash_level(graph, node, error, ref.values[node],
+                                         [*seen, *ref.values[len(seen):]])
+        return self._finding(graph, "crash", op, node, error[len(LOST):] if error.startswith(LOST)
+                             else f"engine raised {error} where torch returns {ref.values[node]!r}",
+                             level, cause)
+
+    def _judge_locals(self, graph: Graph, locals_: list[Local], torch_locals: list,
+                      stats: dict[str, OpStats]) -> tuple[list[Finding], dict[int, tuple[float, ...]],
+                                                          list[_Judged]]:
+        """Judges each op alone against torch (derivative bugs show without cancellation noise);
+        returns the findings, the engine's local derivatives (for the replay) and the cases judged."""
+        findings: list[Finding] = []
         local_derivs: dict[int, tuple[float, ...]] = {}
-        judged: list[tuple[Node, tuple[float, ...], tuple]] = []
-
-        def ordinary() -> bool:  # asked only for a finding's level: most graphs never need it
-            return all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf") and all(
-                L.ordinary_case(n.op, xs, n.params, *theirs, form=n.form) for n, xs, theirs in judged)
-
+        judged: list[_Judged] = []
         for i, node, inputs, mine, k in locals_:
             aliased = len(inputs) < len(node.args)  # x op x, one leaf as both operands
             theirs = torch_locals[k]
@@ -182,88 +219,80 @@ class Checker:
                 level, cause = L.local_level(node.op, node.params, xs, message[0], mine, theirs,
                                              node.form)
                 if message[0] == "crash" and IN_BACKWARD in message[1]:  # no op's fault: any op shows it
-                    find("crash", "graph", i, message[1], level, CAUSE_IN_BACKWARD)
+                    findings.append(self._finding(graph, "crash", "graph", i, message[1], level,
+                                                  CAUSE_IN_BACKWARD))
                 else:
-                    find(message[0], node.op, i, message[1], level, cause)
-        if run.crash is not None:
-            return _without_consequences(graph, [*findings, crashed])
-        findings = _without_consequences(graph, findings)
-        if any(L.rank(f.level) == 0 for f in findings) or (findings and len(local_derivs) < len(
-                [n for n in graph.nodes if n.op != "leaf" and OPS[n.op].differentiable])):
-            return findings  # a wrong op explains the rest; without its derivatives no replay
-        # End to end.
-        if (run.backward_error is not None) != (ref.grads is None):
-            op = next((n.op for n in graph.nodes if n.op != "leaf" and not OPS[n.op].differentiable), "graph")
-            if ref.grads is None:
-                find("raises", op, graph.root, f"engine backward returned; torch raised: {ref.error}",
-                     L.TORCH, f"backward through {op} returns a gradient where torch raises "
-                              f"(torch convention)")
-            else:
-                level, cause = self._crash_level(graph, graph.root, run.backward_error or "",
-                                                 ref.grads, ref.values, ordinary())
-                find("crash", "graph", graph.root, f"engine backward raised {run.backward_error}",
-                     level, cause)
-            return findings
-        # Every value was judged locally from its inputs: what differs end to end is rounding
-        # carried along the graph, never a bug of its own.
-        imprecise = any(map(J.float_mismatch, run.values, ref.values))
-        replayed: list = []
-        quick: list = []
+                    findings.append(self._finding(graph, message[0], node.op, i, message[1], level,
+                                                  cause))
+        return findings, local_derivs, judged
 
-        def exact() -> Replay | None:
-            if not replayed:
-                replayed.append(replay(graph, local_derivs))
-            return replayed[0]
+    def _backward_mismatch(self, graph: Graph, run: EngineRun, ref: TorchRun,
+                           judged: list[_Judged]) -> Finding:
+        """The finding for a backward pass that raises in one of the engine and torch only."""
+        op = next((n.op for n in graph.nodes if n.op != "leaf" and not OPS[n.op].differentiable), "graph")
+        if ref.grads is None:
+            return self._finding(graph, "raises", op, graph.root,
+                                 f"engine backward returned; torch raised: {ref.error}",
+                                 L.TORCH, f"backward through {op} returns a gradient where torch raises "
+                                          f"(torch convention)")
+        level, cause = self._crash_level(graph, graph.root, run.backward_error or "",
+                                         ref.grads, ref.values, _ordinary(graph, judged))
+        return self._finding(graph, "crash", "graph", graph.root,
+                             f"engine backward raised {run.backward_error}", level, cause)
 
-        def floats() -> tuple[list, list] | None:  # the replay in floats, first: it often decides
-            if not quick:
-                quick.append(float_replay(graph, local_derivs))
-            return quick[0]
+    def _judge_grads(self, graph: Graph, grads: list, torch_grads: list, replays: _Replays,
+                     judged: list[_Judged]) -> tuple[Finding | None, bool]:
+        """Judges the gradients end to end against torch's, by the engine's own local derivatives
+        replayed; returns the first finding and whether some difference was rounding they explain."""
+        rounded = False
+        n = len(graph.nodes)
+        for i, (g, tg) in enumerate(zip(grads, torch_grads)):
+            if not J.float_mismatch(g, tg):
+                continue
+            fast = replays.floats() is not None and clearly_unexplained(g, replays.floats(), i, n)
+            if not fast and replays.exact() is not None and explained(g, replays.exact(), i, n):
+                rounded = True
+                continue
+            return self._unexplained_grad(graph, i, g, tg, fast, replays, judged), rounded
+        return None, rounded
 
-        if ref.grads is not None and run.grads is not None:
-            for i, (g, tg) in enumerate(zip(run.grads, ref.grads)):
-                if not J.float_mismatch(g, tg):
-                    continue
-                fast = floats() is not None and clearly_unexplained(g, floats(), i, len(graph.nodes))
-                if fast or exact() is None or not explained(g, exact(), i, len(graph.nodes)):
-                    if g == 0.0 and tg == 0.0:
-                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {versus(g, tg)}",
-                             L.TORCH, "the sign of a zero gradient (torch convention)")
-                        break
-                    unmasked = None if fast else replay(graph, local_derivs, masks=False)
-                    if unmasked is not None and explained(g, unmasked, i, len(graph.nodes)):
-                        find("end-to-end", "graph", i, f"d(root)/d(node {i}) = {versus(g, tg)}: "
-                             f"a zero local derivative times an upstream nan or inf",
-                             L.TORCH, "0 × nan = nan where torch masks (torch convention)")
-                        break
-                    value = (floats()[0][i] if fast else  # type: ignore[index]
-                             None if exact() is None else float(exact()[0][i]))  # type: ignore[index]
-                    find("end-to-end", "graph", i,
-                         f"d(root)/d(node {i}) = {versus(g, tg)}, exact replay of the engine's own "
-                         f"local derivatives {value!r}: the engine's backward does not sum what its own "
-                         f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
-                         f"changed after the pass)", L.MATH if ordinary() else L.ROBUST,
-                         L.LOST_CONTRIBUTION)
-                    return findings
-                imprecise = True
+    def _unexplained_grad(self, graph: Graph, i: int, g: float, tg: float, fast: bool,
+                          replays: _Replays, judged: list[_Judged]) -> Finding:
+        """The finding for a gradient the replay does not explain: a torch convention (a zero's
+        sign, 0 × nan unmasked) where one explains it, else a contribution lost."""
+        if g == 0.0 and tg == 0.0:
+            return self._finding(graph, "end-to-end", "graph", i, f"d(root)/d(node {i}) = {versus(g, tg)}",
+                                 L.TORCH, "the sign of a zero gradient (torch convention)")
+        unmasked = None if fast else replay(graph, replays.local_derivs, masks=False)
+        if unmasked is not None and explained(g, unmasked, i, len(graph.nodes)):
+            return self._finding(graph, "end-to-end", "graph", i,
+                                 f"d(root)/d(node {i}) = {versus(g, tg)}: "
+                                 f"a zero local derivative times an upstream nan or inf",
+                                 L.TORCH, "0 × nan = nan where torch masks (torch convention)")
+        value = (replays.floats()[0][i] if fast else  # type: ignore[index]
+                 None if replays.exact() is None else float(replays.exact()[0][i]))  # type: ignore[index]
+        return self._finding(
+            graph, "end-to-end", "graph", i,
+            f"d(root)/d(node {i}) = {versus(g, tg)}, exact replay of the engine's own "
+            f"local derivatives {value!r}: the engine's backward does not sum what its own "
+            f"ops give (a contribution lost, doubled or sent to the wrong node, or a grad "
+            f"changed after the pass)", L.MATH if _ordinary(graph, judged) else L.ROBUST,
+            L.LOST_CONTRIBUTION)
+
+    def _judge_repeat(self, graph: Graph, run: EngineRun, replays: _Replays,
+                      stats: dict[str, OpStats]) -> Finding | None:
+        """Judges a second backward() (the engine against itself), counted in its own table row."""
         twice = stats.setdefault(BACKWARD_TWICE, OpStats())
         if run.repeat_error is not None or run.repeat_grads is not None:
-            def bounds() -> list | None:  # the exact replay's when made, else the floats' (both kept)
-                if not replayed and floats() is not None:
-                    return floats()[1]  # type: ignore[index]
-                return None if exact() is None else exact()[1]  # type: ignore[index]
-
-            repeat = self._repeat(graph, run, bounds)
-            if repeat is not None:
-                twice.add(J.FAIL, math.inf)
-                find("repeat-backward", "graph", *repeat)
-            else:
+            repeat = self._repeat(graph, run, replays.bounds)
+            if repeat is None:
                 twice.add(J.OK, 0.0)
-        elif run.grads is not None:
+                return None
+            twice.add(J.FAIL, math.inf)
+            return self._finding(graph, "repeat-backward", "graph", *repeat)
+        if run.grads is not None:
             twice.add(J.OK, 0.0)
-        if imprecise:
-            result.imprecise += 1
-        return findings
+        return None
 
     @staticmethod
     def _crash_level(graph: Graph, node: int, error: str, torch_result: Any, values: list[float],
@@ -327,3 +356,39 @@ def _without_consequences(graph: Graph, findings: list[Finding]) -> list[Finding
         elif f.op not in cause.downstream and f.op != cause.op:
             cause.downstream.append(f.op)
     return kept
+
+
+def _ordinary(graph: Graph, judged: list[_Judged]) -> bool:
+    """Whether every leaf and every op judged alone is an ordinary case: asked only for a
+    finding's level (math or robust), so most graphs never need it."""
+    return all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf") and all(
+        L.ordinary_case(n.op, xs, n.params, *theirs, form=n.form) for n, xs, theirs in judged)
+
+
+class _Replays:
+    """The engine's own local derivatives replayed along one graph, each replay made once and
+    only when asked: in floats (quick, it often decides first) and exact (it decides)."""
+
+    def __init__(self, graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> None:
+        self.graph = graph
+        self.local_derivs = local_derivs
+        self._floats: list = []
+        self._exact: list = []
+
+    def floats(self) -> tuple[list, list] | None:
+        """The replay in floats: gradients and their scales, or None where it cannot run."""
+        if not self._floats:
+            self._floats.append(float_replay(self.graph, self.local_derivs))
+        return self._floats[0]
+
+    def exact(self) -> Replay | None:
+        """The exact replay: gradients and their scales, or None where it cannot run."""
+        if not self._exact:
+            self._exact.append(replay(self.graph, self.local_derivs))
+        return self._exact[0]
+
+    def bounds(self) -> list | None:
+        """The gradients' scales: the exact replay's when made, else the floats' (both kept)."""
+        if not self._exact and self.floats() is not None:
+            return self.floats()[1]  # type: ignore[index]
+        return None if self.exact() is None else self.exact()[1]  # type: ignore[index]
