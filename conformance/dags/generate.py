@@ -138,20 +138,35 @@ def build_graph(
     ``math`` level, every op on ordinary inputs with an ordinary result (conformance.judging.levels):
     no edge values, parents in the op's domain, and a node whose result is not ordinary is
     drawn again."""
+    # (the steps below draw from ``source`` in a fixed order: a seed's graphs depend on it)
     if max_nodes < 2:
         raise ValueError(f"max_nodes must be at least 2, got {max_nodes}")
     for name, rate in (("edge_rate", edge_rate), ("const_rate", const_rate)):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {rate}")
     chosen = resolve_ops(ops)
-    add = OPS["add"]
-    integer, chance, uniform = source.integer, source.chance, source.uniform  # (hot loop)
-    # Backward through '//' raises (in torch too), so a graph holding one checks values only:
-    # let most graphs go without it, to keep their gradients under test.
     if ordinary:
         edge_rate = 0.0
-    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and (ordinary or chance(0.85)):
-        chosen = [op for op in chosen if op.vjp is not None]
+    chosen = _mostly_differentiable(source, chosen, ordinary)
+    nodes, values = _leaves(source, max_nodes, edge_rate, ordinary)
+    sinks = _add_op_nodes(source, nodes, values, chosen, max_nodes=max_nodes, edge_rate=edge_rate,
+                          const_rate=const_rate, ordinary=ordinary)
+    _sum_into_root(nodes, values, sinks)
+    return Graph(tuple(nodes), seed)
+
+
+def _mostly_differentiable(source: Source, chosen: list[Op], ordinary: bool) -> list[Op]:
+    """Drop VJP-less ops (//) from most graphs: a graph with one has its gradients unchecked."""
+    if len(chosen) > 1 and any(op.vjp is None for op in chosen) and (
+            ordinary or source.chance(0.85)):
+        return [op for op in chosen if op.vjp is not None]
+    return chosen
+
+
+def _leaves(source: Source, max_nodes: int, edge_rate: float,
+            ordinary: bool) -> tuple[list[Node], list[float]]:
+    """The first 1..6 leaves and values: mostly in (-3, 3), some of any magnitude or edge values."""
+    integer, chance, uniform = source.integer, source.chance, source.uniform
     n_leaves = integer(1, max(1, min(6, max_nodes // 4)))
     nodes: list[Node] = []
     values: list[float] = []
@@ -164,6 +179,14 @@ def build_graph(
             x = uniform(*ANY)
         nodes.append(Node("leaf", value=x))
         values.append(x)
+    return nodes, values
+
+
+def _add_op_nodes(source: Source, nodes: list[Node], values: list[float], chosen: list[Op], *,
+                  max_nodes: int, edge_rate: float, const_rate: float,
+                  ordinary: bool) -> dict[int, None]:
+    """Append op nodes until full or out of tries; return the unused ones, for the root to sum."""
+    n_leaves = len(nodes)
     sinks: dict[int, None] = {}  # unused op nodes, in order: the root will sum them
     tries = 0
     while len(nodes) == n_leaves or len(nodes) + len(sinks) - 1 < max_nodes - 1:
@@ -171,42 +194,8 @@ def build_graph(
         if tries > 20 * max_nodes:
             break
         op = _pick(source, chosen)
-        bounds = _BOUNDS[op.name]
-        args: list[int | Const] = []
-        const_slot = -1
-        if op.arity == 2 and chance(const_rate):
-            # a method (x.maximum(2)) only takes its constant on the right
-            const_slot = integer(0, 1) if op.dunder else 1
-        for pos in range(op.arity):
-            if pos == const_slot:
-                c = _edge_value(source, op) if chance(edge_rate) else _ordinary_value(source, op, pos)
-                args.append(Const(c))
-                continue
-            if pos == 1 and isinstance(args[0], int) and chance(0.1):
-                args.append(args[0])  # the same node twice: x * x, a + a
-                continue
-            if len(nodes) + len(sinks) + 2 <= max_nodes and chance(edge_rate):
-                # a fresh leaf at one of the op's edges or kinks
-                x = _edge_value(source, op)
-                nodes.append(Node("leaf", value=x))
-                values.append(x)
-                args.append(len(nodes) - 1)
-                continue
-            lo_b, hi_b = bounds[pos]
-            for _attempt in range(12 if ordinary else 4):  # prefer a parent whose value suits the op
-                recent = chance(0.5)
-                lo = max(0, len(nodes) - 4) if recent else 0
-                i = integer(lo, len(nodes) - 1)
-                if lo_b <= values[i] <= hi_b or chance(edge_rate):
-                    break
-            if ordinary and not lo_b <= values[i] <= hi_b:
-                lo_d, hi_d = op.domain[min(pos, len(op.domain) - 1)]
-                nodes.append(Node("leaf", value=uniform(lo_d, hi_d)))  # a fresh leaf
-                values.append(nodes[-1].value)  # type: ignore[arg-type]
-                i = len(nodes) - 1
-            args.append(i)
-        if const_slot >= 0 and chance(0.15) and isinstance(args[1 - const_slot], int):
-            args[const_slot] = Const(values[args[1 - const_slot]])  # a tie: x - c, max(x, c), c == x
+        args = _operands(source, op, nodes, values, room=max_nodes - len(sinks),
+                         edge_rate=edge_rate, const_rate=const_rate, ordinary=ordinary)
         params = _params(source, op)
         inputs = [a.value if isinstance(a, Const) else values[a] for a in args]
         out = _forward(op, inputs, params)
@@ -220,6 +209,59 @@ def build_graph(
             if isinstance(a, int):
                 sinks.pop(a, None)
         sinks[len(nodes) - 1] = None
+    return sinks
+
+
+def _operands(source: Source, op: Op, nodes: list[Node], values: list[float], *, room: int,
+              edge_rate: float, const_rate: float, ordinary: bool) -> list[int | Const]:
+    """A new op's operands: constants, ties, x op x, edge leaves or earlier nodes, to test each."""
+    chance = source.chance
+    args: list[int | Const] = []
+    const_slot = -1
+    if op.arity == 2 and chance(const_rate):
+        # a method (x.maximum(2)) only takes its constant on the right
+        const_slot = source.integer(0, 1) if op.dunder else 1
+    for pos in range(op.arity):
+        if pos == const_slot:
+            c = _edge_value(source, op) if chance(edge_rate) else _ordinary_value(source, op, pos)
+            args.append(Const(c))
+        elif pos == 1 and isinstance(args[0], int) and chance(0.1):
+            args.append(args[0])  # the same node twice: x * x, a + a
+        elif len(nodes) + 2 <= room and chance(edge_rate):  # (room: max_nodes - sinks)
+            # a fresh leaf at one of the op's edges or kinks
+            x = _edge_value(source, op)
+            nodes.append(Node("leaf", value=x))
+            values.append(x)
+            args.append(len(nodes) - 1)
+        else:
+            args.append(_parent(source, op, pos, nodes, values, edge_rate, ordinary))
+    if const_slot >= 0 and chance(0.15) and isinstance(args[1 - const_slot], int):
+        args[const_slot] = Const(values[args[1 - const_slot]])  # a tie: x - c, max(x, c), c == x
+    return args
+
+
+def _parent(source: Source, op: Op, pos: int, nodes: list[Node], values: list[float],
+            edge_rate: float, ordinary: bool) -> int:
+    """An earlier node for operand ``pos``, often recent (depth), preferably in the op's domain."""
+    chance, integer = source.chance, source.integer
+    lo_b, hi_b = _BOUNDS[op.name][pos]
+    for _attempt in range(12 if ordinary else 4):  # prefer a parent whose value suits the op
+        recent = chance(0.5)
+        lo = max(0, len(nodes) - 4) if recent else 0
+        i = integer(lo, len(nodes) - 1)
+        if lo_b <= values[i] <= hi_b or chance(edge_rate):
+            break
+    if ordinary and not lo_b <= values[i] <= hi_b:
+        lo_d, hi_d = op.domain[min(pos, len(op.domain) - 1)]
+        nodes.append(Node("leaf", value=source.uniform(lo_d, hi_d)))  # a fresh leaf
+        values.append(nodes[-1].value)  # type: ignore[arg-type]
+        i = len(nodes) - 1
+    return i
+
+
+def _sum_into_root(nodes: list[Node], values: list[float], sinks: dict[int, None]) -> None:
+    """Append the root: adds summing the unused op nodes, so every node reaches its gradient."""
+    add = OPS["add"]
     if not sinks:  # (no op found ordinary inputs: rare) x + x
         nodes.append(Node("add", (0, 0)))
         values.append(add.forward(values[0], values[0]))
@@ -230,7 +272,6 @@ def build_graph(
         nodes.append(Node("add", (total, s)))
         values.append(add.forward(values[total], values[s]))
         total = len(nodes) - 1
-    return Graph(tuple(nodes), seed)
 
 
 def random_graph(
