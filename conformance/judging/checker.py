@@ -142,8 +142,7 @@ class Checker:
 
     def _judge_graph(self, graph: Graph, run: EngineRun, locals_: list[Local], torch_locals: list,
                      ref: TorchRun, result: GraphResult) -> list[Finding]:
-        """Judges one graph step by step (a crash, each op alone, backward raising, gradients end
-        to end, a second backward()), stopping where a finding explains the rest."""
+        """Judges one graph step by step, stopping where a finding explains the rest."""
         stats = result.per_op
         crashed = None if run.crash is None else self._crash_finding(graph, run, ref, stats)
         # Local: each op on the engine's own inputs (before a crash: whether an op upstream of
@@ -200,8 +199,7 @@ class Checker:
     def _judge_locals(self, graph: Graph, locals_: list[Local], torch_locals: list,
                       stats: dict[str, OpStats]) -> tuple[list[Finding], dict[int, tuple[float, ...]],
                                                           list[_Judged]]:
-        """Judges each op alone against torch (derivative bugs show without cancellation noise);
-        returns the findings, the engine's local derivatives (for the replay) and the cases judged."""
+        """Judges each op alone against torch, where derivative bugs show without cancellation noise."""
         findings: list[Finding] = []
         local_derivs: dict[int, tuple[float, ...]] = {}
         judged: list[_Judged] = []
@@ -242,8 +240,7 @@ class Checker:
 
     def _judge_grads(self, graph: Graph, grads: list, torch_grads: list, replays: _Replays,
                      judged: list[_Judged]) -> tuple[Finding | None, bool]:
-        """Judges the gradients end to end against torch's, by the engine's own local derivatives
-        replayed; returns the first finding and whether some difference was rounding they explain."""
+        """The first end-to-end gradient the engine's replayed local derivatives do not explain, and whether any were rounding."""
         rounded = False
         n = len(graph.nodes)
         for i, (g, tg) in enumerate(zip(grads, torch_grads)):
@@ -258,8 +255,7 @@ class Checker:
 
     def _unexplained_grad(self, graph: Graph, i: int, g: float, tg: float, fast: bool,
                           replays: _Replays, judged: list[_Judged]) -> Finding:
-        """The finding for a gradient the replay does not explain: a torch convention (a zero's
-        sign, 0 × nan unmasked) where one explains it, else a contribution lost."""
+        """The finding for an unexplained gradient: a torch convention where one explains it, else a lost contribution."""
         if g == 0.0 and tg == 0.0:
             return self._finding(graph, "end-to-end", "graph", i, f"d(root)/d(node {i}) = {versus(g, tg)}",
                                  L.TORCH, "the sign of a zero gradient (torch convention)")
@@ -359,15 +355,13 @@ def _without_consequences(graph: Graph, findings: list[Finding]) -> list[Finding
 
 
 def _ordinary(graph: Graph, judged: list[_Judged]) -> bool:
-    """Whether every leaf and every op judged alone is an ordinary case: asked only for a
-    finding's level (math or robust), so most graphs never need it."""
+    """Whether the leaves and ops judged alone are ordinary (math, else robust): asked only for a finding's level."""
     return all(L.ordinary_number(n.value) for n in graph.nodes if n.op == "leaf") and all(
         L.ordinary_case(n.op, xs, n.params, *theirs, form=n.form) for n, xs, theirs in judged)
 
 
 class _Replays:
-    """The engine's own local derivatives replayed along one graph, each replay made once and
-    only when asked: in floats (quick, it often decides first) and exact (it decides)."""
+    """The engine's local derivatives replayed along one graph, in floats (quick) and exact, each once when first asked."""
 
     def __init__(self, graph: Graph, local_derivs: dict[int, tuple[float, ...]]) -> None:
         self.graph = graph
