@@ -2,7 +2,7 @@
 
 import sys
 
-from vetgrad.conformance.command import version_text
+from vetgrad.conformance.run.command import version_text
 
 print(version_text())
 print("check an engine:  python -m vetgrad.conformance --engine path/to/engine.py:Value")

@@ -51,3 +51,11 @@ def test_help_is_plain_and_names_the_command_as_run(
     assert status == (0 if ask == ["--help"] else 2), text
     assert text.startswith(f"usage: {usage} "), text.splitlines()[:1]
     assert not [m for m in MARKUP if m in text], text
+
+
+def test_python_m_vetgrad_names_the_versions_and_where_to_start() -> None:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "vetgrad"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("vetgrad ") and "python -m vetgrad.conformance --engine" in done.stdout
