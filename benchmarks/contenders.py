@@ -30,6 +30,8 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from vetgrad._extras import install_hint
+
 SUITES: tuple[str, ...] = ("dag", "chain", "mlp", "harness", "memory")
 
 
@@ -70,13 +72,13 @@ class Contender:
     def missing(self) -> str | None:
         """Why this contender cannot run here, or None when it can."""
         if self.family in BATCHED and importlib.util.find_spec("numpy") is None:
-            return "absent (numpy not installed: pip install numpy)"
+            return f"absent (numpy not installed: {install_hint(packages=['numpy'])})"
         if self.family == "micrograd":
             if importlib.util.find_spec("micrograd") is None:
-                return "absent (micrograd not installed: pip install micrograd==0.1.0)"
+                return f"absent (micrograd not installed: {install_hint(packages=['micrograd==0.1.0'])})"
             return None
         if self.family == "vetgrad-numpy" and importlib.util.find_spec("numpy") is None:
-            return "absent (numpy not installed: pip install numpy)"
+            return f"absent (numpy not installed: {install_hint(packages=['numpy'])})"
         if self.family.startswith("torch"):
             if importlib.util.find_spec("torch") is None:
                 return "absent (torch not installed)"

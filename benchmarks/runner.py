@@ -313,8 +313,7 @@ def compiled_memory(nodes: int, progress: Progress) -> dict[str, float] | None:
     import sys
 
     progress(f"memory: vetgrad-compiled, {nodes:,}-node DAG")
-    root = str(Path(__file__).resolve().parent.parent)
-    done = subprocess.run([sys.executable, "-m", "vetgrad.benchmarks.compiled", str(nodes)], cwd=root,
+    done = subprocess.run([sys.executable, "-m", "vetgrad.benchmarks.compiled", str(nodes)],
                           capture_output=True, text=True, timeout=600, check=False)
     try:
         return json.loads(done.stdout)  # type: ignore[no-any-return]

@@ -31,10 +31,6 @@ class ValueMath:
     call = staticmethod(_value.call_op)  # call(op, *inputs, *params): a node of a backward op
 
     @staticmethod
-    def leaf(x: float) -> Value:
-        return _value._leaf(float(x))
-
-    @staticmethod
     def div(a: Any, b: Any) -> Any:
         # torch's formulas divide tensors: a float numerator is a leaf, not ``c / x`` (which is
         # torch's reciprocal(x) * c and would turn 0 / 1e-300 into 0 * inf = nan)

@@ -123,7 +123,5 @@ MODULE_FOR: dict[str, type[Activation]] = {
 }
 """The activation module class for each activation name."""
 
-TORCH_MODULE: dict[str, str] = {
-    "tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": "Identity",
-}
+TORCH_MODULE: dict[str, str] = {name: cls.__name__ for name, cls in MODULE_FOR.items()}
 """The ``torch.nn`` module class for each activation name (nn/interop.py converts both ways)."""

@@ -60,7 +60,7 @@ def _load_mutant_catalog() -> ModuleType:
 _load_mutant_catalog()
 
 _ROOT = Path(__file__).resolve().parent.parent
-_FOLDERS = ("engine", "nn", "conformance", "benchmarks", "package")
+_FOLDERS = ("engine", "nn", "conformance", "benchmarks", "package")  # pyproject's package-dir keys (test_imports.INSTALLED)
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +71,7 @@ def _no_part_imported_by_its_folder_name():
     yield
     stray = [name for name in _FOLDERS if name in sys.modules
              and str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(_ROOT / name))]
-    for module in [m for m in sys.modules if m.split(".")[0] in stray]:
-        del sys.modules[module]  # (only the test that did it fails)
+    if stray:
+        for module in [m for m in sys.modules if m.split(".")[0] in stray]:
+            del sys.modules[module]  # (only the test that did it fails)
     assert not stray, f"imported the checkout's {stray} by folder name: import vetgrad.<part> instead"

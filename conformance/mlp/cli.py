@@ -85,9 +85,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "vetgrad-conformance mlp
         return exc.code if isinstance(exc.code, int) else 2
     for option in ("json", "plot"):
         path = getattr(args, option)
-        why = path and (f"--{option} needs a file path" if path == "-" else check_output_path(path))
+        why = path and (f"--{option} needs a file path" if path == "-"
+                        else check_output_path(path, f"--{option}"))
         if why:
-            print(f"error: {why.replace('--json', f'--{option}', 1)}", file=sys.stderr)
+            print(f"error: {why}", file=sys.stderr)
             return 2
     from vetgrad.conformance.mlp import learner
     from vetgrad.conformance.mlp.api import check_all, trains_itself

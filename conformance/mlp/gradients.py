@@ -20,11 +20,6 @@ def lecture_loss(preds: Sequence[object], ys: Sequence[Sequence[float]], single:
     return loss
 
 
-def flat_grads(shape: Shape, order: str, rows: Sequence[Sequence[Sequence[float]]],
-               biases: Sequence[Sequence[float]]) -> list[float]:
-    return [biases[layer][j] if k < 0 else rows[layer][j][k] for layer, j, k in slots(shape, order)]
-
-
 def message(shape: Shape, order: str, mine: Sequence[float], ref: Sequence[float]) -> str | None:
     """None when every .grad is within tolerance of torch's, else the difference in words."""
     if worst(mine, ref) <= REL:

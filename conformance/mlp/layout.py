@@ -87,13 +87,8 @@ def unflatten(shape: Shape, order: str, flat: Sequence[float]
 
 def flatten(shape: Shape, order: str, rows: Sequence[Sequence[Sequence[float]]],
             biases: Sequence[Sequence[float]]) -> list[float]:
+    """Per-layer weight rows and biases as one list in the learner's parameter ``order``."""
     return [biases[layer][j] if k < 0 else rows[layer][j][k] for layer, j, k in slots(shape, order)]
-
-
-def close(mine: Sequence[float], ref: Sequence[float], scale: float | None = None) -> bool:
-    """Every number within REL of torch's, relative to itself or to the vector's scale (sums
-    cancel; a tiny number's relative error is rounding, not a bug)."""
-    return worst(mine, ref, scale) <= REL
 
 
 def worst(mine: Sequence[float], ref: Sequence[float], scale: float | None = None) -> float:

@@ -223,5 +223,3 @@ def grad(v: Any) -> float:
     return number(g)
 
 
-def set_number(v: Any, x: float) -> None:
-    setattr(v, value_name(v) or "data", x)

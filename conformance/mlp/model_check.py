@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from vetgrad.conformance.mlp import gradients as G  # noqa: N812
 from vetgrad.conformance.mlp.findings import Detected, Example, MlpFinding, finding
-from vetgrad.conformance.mlp.layout import Layout, Shape, detect, worst
+from vetgrad.conformance.mlp.layout import Layout, Shape, detect, flatten, worst
 from vetgrad.conformance.mlp.learner import LearnerError, Loaded, call, grad, number, seeded
 from vetgrad.conformance.mlp.localise import count_message, forward_message, raise_message
 
@@ -138,7 +138,7 @@ def check_model(loaded: Loaded, shape: Shape, seed: int, through: str = "gradien
     grads_ref = []
     for candidate in layouts:
         ref_loss, rows, biases = candidate.net(shape, flat).grads(xs, ys)
-        grads_ref.append((candidate, ref_loss, G.flat_grads(shape, candidate.order, rows, biases)))
+        grads_ref.append((candidate, ref_loss, flatten(shape, candidate.order, rows, biases)))
     ref_loss = grads_ref[0][1]
     if worst([mine_loss], [ref_loss]) > 5e-7:
         return fail("loss", "loss", f"the loss is {mine_loss:.9g} where torch gives {ref_loss:.9g}")

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from vetgrad.conformance.mlp import gradients as G  # noqa: N812
 from vetgrad.conformance.mlp.findings import Example, MlpFinding, finding
-from vetgrad.conformance.mlp.layout import REL, Layout, Shape, slot_name, slots, worst
+from vetgrad.conformance.mlp.layout import REL, Layout, Shape, flatten, slot_name, slots, worst
 from vetgrad.conformance.mlp.learner import LearnerError, Loaded, call, number
 from vetgrad.conformance.mlp.model_check import check_model, targets
 
@@ -110,7 +110,7 @@ def run(loaded: Loaded, stepper: Loaded | None, shape: Shape, steps: int, seed: 
                 loss_k = None
         net = layout.net(shape, history[-1])
         ref_loss, rows, biases = net.grads(xs, ys)
-        grads_at.append(G.flat_grads(shape, layout.order, rows, biases))
+        grads_at.append(flatten(shape, layout.order, rows, biases))
         losses.append(loss_k)
         ref_losses.append(ref_loss)
         history.append(after)
@@ -125,7 +125,7 @@ def run(loaded: Loaded, stepper: Loaded | None, shape: Shape, steps: int, seed: 
     order = layout.order
     for k in range(1, steps + 1):
         rows_k, biases_k = torch_after[k - 1]
-        ref_after = G.flat_grads(shape, order, rows_k, biases_k)
+        ref_after = flatten(shape, order, rows_k, biases_k)
         mine_loss = losses[k - 1]
         loss_ok = mine_loss is not None and worst([mine_loss], [torch_losses[k - 1]]) <= REL
         if loss_ok and worst(history[k], ref_after) <= FIT:

@@ -8,21 +8,22 @@ import os
 import tempfile
 
 
-def check_output_path(path: str) -> str | None:
-    """Why ``path`` cannot be written (checked before the run), or None; '-' is stdout."""
+def check_output_path(path: str, option: str = "--json") -> str | None:
+    """Why ``path`` cannot be written (checked before the run), or None; '-' is stdout.
+    ``option`` is the option that named it, for the message."""
     if path == "-":
         return None
     if os.path.isdir(path):
-        return f"--json {path}: is a directory"
+        return f"{option} {path}: is a directory"
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".vetgrad-check-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        return f"--json {path}: cannot write there ({exc.strerror or exc})"
+        return f"{option} {path}: cannot write there ({exc.strerror or exc})"
     if os.path.exists(path) and not os.access(path, os.W_OK):
-        return f"--json {path}: not writable"
+        return f"{option} {path}: not writable"
     return None
 
 

@@ -89,10 +89,7 @@ class Progress(Ticker):
         """What the campaign does now (``checking``, ``confirming and shrinking 3 findings``)."""
         with self._lock:
             self.phase = phase
-            if self.live:
-                self._draw()
-            else:
-                self._write(self.status())
+            self._beat()
 
     def next_stage(self, phase: str) -> None:
         """The counts so far are final (one device done); the next stage's workers start at 0."""

@@ -118,11 +118,9 @@ sys.exit(1 if differing else 0)
 '''
 
 
-# How an Adapter's reproducer gets vetgrad's op table (what ``A.apply`` takes): a file named
-# engine.py beside the script (a learner's own engine) would shadow ``import engine``. When it
-# does, vetgrad's is imported from the folder that holds vetgrad's ``conformance`` (with the
-# Adapter base class, bound to it), then taken out of sys.modules again, so that the adapter's
-# own ``import engine`` still finds the learner's.
+# How an Adapter's reproducer gets vetgrad's op table (what ``A.apply`` takes): from the installed
+# vetgrad, whose parts all live under ``vetgrad`` (a learner's engine.py beside the script is the
+# adapter's own ``import engine``).
 _VETGRAD_OPS = f'''
 try:
     from vetgrad.engine.ops import OPS  # vetgrad's op table (a learner's engine.py is another module)

@@ -404,9 +404,9 @@ def _check_options(args: argparse.Namespace) -> None:
         path = getattr(args, option)
         if path == "-":
             raise UsageError(f"--{option} needs a file name (the table is on stdout already)")
-        why = path and check_output_path(path)
+        why = path and check_output_path(path, f"--{option}")
         if why:
-            raise UsageError(why.replace("--json", f"--{option}", 1))
+            raise UsageError(why)
 
 
 def grade(engines: Sequence[Engine], args: argparse.Namespace, err: Any = None) -> list[Row]:

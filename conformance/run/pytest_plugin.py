@@ -149,9 +149,9 @@ def _read_settings(config: pytest.Config) -> Settings | None:
         if out in ("", "-"):  # stdout is pytest's (captured while an item runs)
             raise pytest.UsageError("--vetgrad-json needs a file path")
         out = os.path.join(config.invocation_params.dir, out)
-        why = check_output_path(out)
+        why = check_output_path(out, "--vetgrad-json")
         if why:
-            raise pytest.UsageError(why.replace("--json ", "--vetgrad-json ", 1))
+            raise pytest.UsageError(why)
     search = tuple(dict.fromkeys(str(p) for p in (config.invocation_params.dir, config.rootpath)))
     return Settings(spec, names=names, json=out, search=search, **values)
 
@@ -221,7 +221,7 @@ def _relative_to_ini(config: pytest.Config, spec: str) -> str:
 def _engine_on_path(s: Settings) -> Iterator[None]:
     """A plain module name is looked up in the invocation folder, then the rootdir, as
     ``python -m`` looks in the current folder (the ``pytest`` script does not put it on
-    sys.path); the engine's process gets this sys.path (engine_spec.search_path). For the probe
+    sys.path); the engine's process gets this sys.path (subject.spec.search_path). For the probe
     and the campaign only: the tests' own sys.path is left as it was."""
     saved = list(sys.path)
     present = {p or os.getcwd() for p in sys.path}
